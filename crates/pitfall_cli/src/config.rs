@@ -135,7 +135,12 @@ pub fn default_toml() -> String {
         }
         s.push_str(&format!("\n# [rules.{}]\n", r.name));
         for o in r.options {
-            s.push_str(&format!("# {}\n# {} = {}\n", o.help, o.name, o.default));
+            let value = if o.default.parse::<f64>().is_ok() || o.default == "true" || o.default == "false" {
+                o.default.to_string()
+            } else {
+                format!("{:?}", o.default)
+            };
+            s.push_str(&format!("# {}\n# {} = {value}\n", o.help, o.name));
         }
     }
     s
