@@ -148,6 +148,13 @@ pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
                         if f.ast.syntax_errors == 1 { "" } else { "s" }
                     ));
                 }
+                if f.ast.too_deep {
+                    warnings.push(format!(
+                        "{}: code nested deeper than {} levels was not analysed",
+                        f.path,
+                        pitfall_go::MAX_NESTING
+                    ));
+                }
                 let name = f.ast.package.as_ref().map(|p| p.name.clone()).unwrap_or_default();
                 groups.entry((dir, name)).or_default().push(*f);
             }

@@ -53,6 +53,8 @@ pub struct File {
     pub syntax_errors: u32,
     /// Span of the `package` clause (0..0 when missing).
     pub package_span: Span,
+    /// Some code nested deeper than [`crate::MAX_NESTING`] was left out.
+    pub too_deep: bool,
 }
 
 #[derive(Clone, Debug)]

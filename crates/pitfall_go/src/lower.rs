@@ -4,15 +4,21 @@
 //! not recognise (an `ERROR` node, a grammar gap such as Go 1.26's `new(expr)`)
 //! becomes a `Bad` node covering that subtree; the rest of the file is kept.
 //!
-//! Recursion depth here follows the nesting of the source. The caller
-//! ([`crate::parse`]) measures the tree's depth first, with a cursor, and refuses
-//! files deeper than [`crate::MAX_NESTING`], so this recursion is bounded.
+//! Recursion depth here follows the nesting of the source, so it is counted:
+//! a statement or expression nested deeper than [`crate::MAX_NESTING`] becomes a
+//! `Bad` node. Every later recursion over the AST is bounded by the same limit.
 
 use crate::ast::*;
+use std::cell::{Cell, RefCell};
 use tree_sitter::Node;
 
 pub struct Lowerer<'s> {
-    src: &'s [u8],
+    src: &'s str,
+    depth: Cell<usize>,
+    /// Set when some subtree was cut at the nesting limit.
+    pub too_deep: Cell<bool>,
+    /// Comments met while lowering (tree-sitter attaches them anywhere).
+    pub comments: RefCell<Vec<Span>>,
 }
 
 fn span(n: Node) -> Span {
@@ -30,12 +36,25 @@ fn intern_op(s: &str) -> &'static str {
 }
 
 impl<'s> Lowerer<'s> {
-    pub fn new(src: &'s [u8]) -> Self {
-        Lowerer { src }
+    pub fn new(src: &'s str) -> Self {
+        Lowerer { src, depth: Cell::new(0), too_deep: Cell::new(false), comments: RefCell::new(Vec::new()) }
     }
 
     fn text(&self, n: Node) -> &'s str {
-        std::str::from_utf8(&self.src[n.start_byte()..n.end_byte()]).unwrap_or("")
+        self.src.get(n.start_byte()..n.end_byte()).unwrap_or("")
+    }
+
+    /// Runs `f` one nesting level deeper, or returns `None` past the limit.
+    fn nested<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        let d = self.depth.get();
+        if d >= crate::MAX_NESTING {
+            self.too_deep.set(true);
+            return None;
+        }
+        self.depth.set(d + 1);
+        let out = f();
+        self.depth.set(d);
+        Some(out)
     }
 
     fn ident(&self, n: Node) -> Ident {
@@ -45,7 +64,16 @@ impl<'s> Lowerer<'s> {
     /// Named children, without comments (tree-sitter puts them anywhere).
     fn named<'t>(&self, n: Node<'t>) -> Vec<Node<'t>> {
         let mut cur = n.walk();
-        n.named_children(&mut cur).filter(|c| c.kind() != "comment").collect()
+        let mut out = Vec::with_capacity(n.named_child_count());
+        for c in n.named_children(&mut cur) {
+            // Comments are Go's only extras.
+            if c.is_extra() {
+                self.comments.borrow_mut().push(span(c));
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     fn has_token(&self, n: Node, tok: &str) -> bool {
@@ -276,6 +304,10 @@ impl<'s> Lowerer<'s> {
     }
 
     fn stmt(&self, n: Node) -> Stmt {
+        self.nested(|| self.stmt_inner(n)).unwrap_or(Stmt::Bad(span(n)))
+    }
+
+    fn stmt_inner(&self, n: Node) -> Stmt {
         let sp = span(n);
         match n.kind() {
             "expression_statement" => match self.named(n).first() {
@@ -494,6 +526,10 @@ impl<'s> Lowerer<'s> {
     }
 
     pub fn expr(&self, n: Node) -> Expr {
+        self.nested(|| self.expr_inner(n)).unwrap_or(Expr::Bad(span(n)))
+    }
+
+    fn expr_inner(&self, n: Node) -> Expr {
         let sp = span(n);
         match n.kind() {
             "identifier" | "type_identifier" | "field_identifier" | "package_identifier" | "true"

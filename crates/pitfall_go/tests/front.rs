@@ -93,11 +93,31 @@ fn broken_code_keeps_the_rest_of_the_file() {
 }
 
 #[test]
-fn deep_nesting_is_refused_not_overflowed() {
-    let depth = 20_000;
-    let src = format!("package p\n\nvar x = {}1{}\n", "(".repeat(depth), ")".repeat(depth));
-    let err = parse_file("deep.go", src).unwrap_err();
-    assert!(err.to_string().contains("nesting depth"), "{err}");
+fn deep_nesting_is_cut_not_overflowed() {
+    // Run where the CLI runs parsing: on a worker with a large stack.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let depth = 50_000;
+            let src = format!(
+                "package p\n\nvar x = {}1{}\n\nfunc after() {{ println(1) }}\n",
+                "(".repeat(depth),
+                ")".repeat(depth)
+            );
+            let f = parse_file("deep.go", src).expect("still a file");
+            assert!(f.ast.too_deep);
+            assert!(f.ast.decls.iter().any(|d| matches!(d, Decl::Func(fd) if fd.name.name == "after")));
+            // Walking the cut tree is bounded too.
+            let mut nodes = 0;
+            walk_file(&f.ast, &mut |_, _| {
+                nodes += 1;
+                true
+            });
+            assert!(nodes > pitfall_go::MAX_NESTING / 2);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }
 
 #[test]
