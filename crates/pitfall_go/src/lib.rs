@@ -70,7 +70,11 @@ pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
     let root = tree.root_node();
     let lowerer = lower::Lowerer::new(&src);
     let mut ast = lowerer.file(root);
-    ast.syntax_errors = if root.has_error() { count_errors(root) } else { 0 };
+    ast.syntax_errors = if root.has_error() {
+        count_errors(root)
+    } else {
+        0
+    };
     drop(tree);
     let mut comments = lowerer.comments.take();
     comments.sort();
@@ -215,8 +219,16 @@ impl LineIndex {
 
     pub fn line_text<'s>(&self, src: &'s str, line: u32) -> &'s str {
         let i = line.saturating_sub(1) as usize;
-        let Some(&start) = self.starts.get(i) else { return "" };
-        let end = self.starts.get(i + 1).map(|e| *e as usize).unwrap_or(src.len());
-        src.get(start as usize..end).unwrap_or("").trim_end_matches(['\n', '\r'])
+        let Some(&start) = self.starts.get(i) else {
+            return "";
+        };
+        let end = self
+            .starts
+            .get(i + 1)
+            .map(|e| *e as usize)
+            .unwrap_or(src.len());
+        src.get(start as usize..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
     }
 }

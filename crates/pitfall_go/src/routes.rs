@@ -62,7 +62,9 @@ pub struct RouteMap {
 impl RouteMap {
     /// The routes a listener serves (all routes of its router).
     pub fn routes_of<'m>(&'m self, l: &'m Listener) -> impl Iterator<Item = &'m Route> + 'm {
-        self.routes.iter().filter(move |r| l.serves.as_deref() == Some(r.origin.as_str()))
+        self.routes
+            .iter()
+            .filter(move |r| l.serves.as_deref() == Some(r.origin.as_str()))
     }
 }
 
@@ -105,7 +107,12 @@ pub fn route_map<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Ro
         import_path: main.src.import_path.clone(),
         ..Default::default()
     };
-    let mut cx = Collector { project, map: &mut map, param_routes: Vec::new(), passes: Vec::new() };
+    let mut cx = Collector {
+        project,
+        map: &mut map,
+        param_routes: Vec::new(),
+        passes: Vec::new(),
+    };
     for pkg in reachable(project, main) {
         for file in pkg.files().iter().filter(|f| !f.is_test) {
             for decl in &file.ast.decls {
@@ -139,23 +146,41 @@ pub fn route_map<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Ro
             }
         }
     }
-    map.routes.sort_by(|a, b| (&a.file, a.line, &a.path).cmp(&(&b.file, b.line, &b.path)));
+    map.routes
+        .sort_by(|a, b| (&a.file, a.line, &a.path).cmp(&(&b.file, b.line, &b.path)));
     map.routes.dedup();
-    let customs: BTreeSet<_> = map.routes.iter().map(|r| r.origin.clone()).filter(|o| o != "default").collect();
+    let customs: BTreeSet<_> = map
+        .routes
+        .iter()
+        .map(|r| r.origin.clone())
+        .filter(|o| o != "default")
+        .collect();
     // One custom router and one listener we could not follow: that is the one.
     if customs.len() == 1 {
         let only = customs.iter().next().unwrap().clone();
-        let unresolved: Vec<_> = map.listeners.iter_mut().filter(|l| l.serves.is_none()).collect();
+        let unresolved: Vec<_> = map
+            .listeners
+            .iter_mut()
+            .filter(|l| l.serves.is_none())
+            .collect();
         if unresolved.len() == 1 {
-            unresolved.into_iter().for_each(|l| l.serves = Some(only.clone()));
+            unresolved
+                .into_iter()
+                .for_each(|l| l.serves = Some(only.clone()));
         }
     }
     for l in &map.listeners {
         if l.serves.is_none() {
-            map.uncertain.push(format!("{}:{}: cannot tell which router {} serves", l.file, l.line, l.call));
+            map.uncertain.push(format!(
+                "{}:{}: cannot tell which router {} serves",
+                l.file, l.line, l.call
+            ));
         }
         if l.port.is_none() {
-            map.uncertain.push(format!("{}:{}: cannot read the address of {}", l.file, l.line, l.call));
+            map.uncertain.push(format!(
+                "{}:{}: cannot read the address of {}",
+                l.file, l.line, l.call
+            ));
         }
     }
     map.uncertain.sort();
@@ -203,10 +228,15 @@ const ROUTER_PKGS: &[(&str, &str)] = &[
 ];
 
 fn router_kind_of_pkg(path: &str) -> Option<&'static str> {
-    ROUTER_PKGS.iter().find(|(p, _)| *p == path).map(|(_, k)| *k)
+    ROUTER_PKGS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, k)| *k)
 }
 
-const UPPER_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
+const UPPER_METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+];
 
 /// The HTTP method of a chi/fiber/gin/echo registration method name.
 fn method_of(kind: &str, name: &str) -> Option<Option<String>> {
@@ -225,7 +255,9 @@ fn method_of(kind: &str, name: &str) -> Option<Option<String>> {
 /// Splits a Go 1.22 ServeMux pattern `[METHOD ][HOST]/PATH`.
 pub fn split_pattern(p: &str) -> (Option<String>, String) {
     let (method, rest) = match p.split_once(' ') {
-        Some((m, r)) if !m.is_empty() && m.chars().all(|c| c.is_ascii_uppercase()) => (Some(m.to_string()), r.trim()),
+        Some((m, r)) if !m.is_empty() && m.chars().all(|c| c.is_ascii_uppercase()) => {
+            (Some(m.to_string()), r.trim())
+        }
         _ => (None, p),
     };
     let path = match rest.find('/') {
@@ -239,7 +271,13 @@ fn join(prefix: &str, path: &str) -> String {
     if prefix.is_empty() {
         return path.to_string();
     }
-    format!("{}/{}", prefix.trim_end_matches('/'), path.trim_start_matches('/')).trim_end_matches('/').to_string()
+    format!(
+        "{}/{}",
+        prefix.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+    .trim_end_matches('/')
+    .to_string()
 }
 
 /// A string value read from the code: its text (env fallback substituted)
@@ -253,7 +291,11 @@ struct Str {
 impl<'m, 'a> Collector<'m, 'a> {
     fn function(&mut self, pkg: &'a Package<'a>, file: &'a GoFile, fd: &'a FuncDecl) {
         let Some(body) = &fd.body else { return };
-        let sc = Scope { project: self.project, pkg, file };
+        let sc = Scope {
+            project: self.project,
+            pkg,
+            file,
+        };
         let env = Env::build(&sc, Node::FuncDecl(fd));
         let func_key = (pkg.src.import_path.clone(), fd.name.name.clone());
         let mut routers: HashMap<String, Router> = HashMap::new();
@@ -265,7 +307,14 @@ impl<'m, 'a> Collector<'m, 'a> {
             for name in &field.names {
                 if let Some(kind) = kind {
                     params.insert(name.name.clone(), index);
-                    routers.insert(name.name.clone(), Router { kind, prefix: String::new(), origin: format!("param:{index}") });
+                    routers.insert(
+                        name.name.clone(),
+                        Router {
+                            kind,
+                            prefix: String::new(),
+                            origin: format!("param:{index}"),
+                        },
+                    );
                 }
                 index += 1;
             }
@@ -276,7 +325,9 @@ impl<'m, 'a> Collector<'m, 'a> {
             match n {
                 Node::Stmt(Stmt::Assign(a)) => {
                     for (lhs, rhs) in a.lhs.iter().zip(&a.rhs) {
-                        let Some(name) = lhs.ident_name() else { continue };
+                        let Some(name) = lhs.ident_name() else {
+                            continue;
+                        };
                         if let Some(r) = self.router_value(&sc, &env, file, &routers, rhs) {
                             routers.insert(name.to_string(), r);
                         }
@@ -293,7 +344,17 @@ impl<'m, 'a> Collector<'m, 'a> {
                     }
                 }
                 Node::Expr(Expr::Call(c)) => {
-                    self.call(&sc, &env, file, &func_key, &params, &mut routers, &servers, &mut handled, c);
+                    self.call(
+                        &sc,
+                        &env,
+                        file,
+                        &func_key,
+                        &params,
+                        &mut routers,
+                        &servers,
+                        &mut handled,
+                        c,
+                    );
                 }
                 _ => {}
             }
@@ -317,9 +378,17 @@ impl<'m, 'a> Collector<'m, 'a> {
         };
         if let Some((pkg, name)) = env.pkg_member(file, &call.fun) {
             return match (pkg, name) {
-                ("net/http", "NewServeMux") => Some(Router { kind: "net/http", prefix: String::new(), origin: origin() }),
+                ("net/http", "NewServeMux") => Some(Router {
+                    kind: "net/http",
+                    prefix: String::new(),
+                    origin: origin(),
+                }),
                 (p, "NewRouter" | "NewMux" | "New" | "Default") => {
-                    router_kind_of_pkg(p).map(|kind| Router { kind, prefix: String::new(), origin: origin() })
+                    router_kind_of_pkg(p).map(|kind| Router {
+                        kind,
+                        prefix: String::new(),
+                        origin: origin(),
+                    })
                 }
                 _ => None,
             };
@@ -332,7 +401,10 @@ impl<'m, 'a> Collector<'m, 'a> {
             let base = routers.get(isel.x.ident_name()?)?;
             if isel.sel.name == "PathPrefix" {
                 let p = inner.args.first()?.as_string_lit()?;
-                return Some(Router { prefix: join(&base.prefix, &p), ..base.clone() });
+                return Some(Router {
+                    prefix: join(&base.prefix, &p),
+                    ..base.clone()
+                });
             }
             return None;
         }
@@ -341,7 +413,10 @@ impl<'m, 'a> Collector<'m, 'a> {
             let base = routers.get(sel.x.ident_name()?)?;
             if matches!(base.kind, "gin" | "echo" | "fiber") {
                 let p = call.args.first()?.as_string_lit()?;
-                return Some(Router { prefix: join(&base.prefix, &p), ..base.clone() });
+                return Some(Router {
+                    prefix: join(&base.prefix, &p),
+                    ..base.clone()
+                });
             }
         }
         let _ = sc;
@@ -369,8 +444,22 @@ impl<'m, 'a> Collector<'m, 'a> {
         if let Some((pkg, name)) = env.pkg_member(file, &c.fun) {
             match (pkg, name) {
                 ("net/http", "HandleFunc" | "Handle") => {
-                    let default = Router { kind: "default", prefix: String::new(), origin: "default".into() };
-                    self.register(file, line, &default, None, c.args.first(), true, func_key, params, None);
+                    let default = Router {
+                        kind: "default",
+                        prefix: String::new(),
+                        origin: "default".into(),
+                    };
+                    self.register(
+                        file,
+                        line,
+                        &default,
+                        None,
+                        c.args.first(),
+                        true,
+                        func_key,
+                        params,
+                        None,
+                    );
                 }
                 ("net/http", "ListenAndServe" | "ListenAndServeTLS") => {
                     let addr = self.eval(sc, env, file, c.args.first(), 0);
@@ -385,17 +474,34 @@ impl<'m, 'a> Collector<'m, 'a> {
             return;
         }
         self.note_passes(env, file, routers, c);
-        let Some(sel) = c.fun.as_selector() else { return };
+        let Some(sel) = c.fun.as_selector() else {
+            return;
+        };
         let method = sel.sel.name.as_str();
         // gorilla: r.HandleFunc("/x", h).Methods("GET", "POST")
         if method == "Methods" {
             if let Some(inner) = sel.x.as_call() {
-                if let Some(r) = inner.fun.as_selector().and_then(|s| s.x.ident_name()).and_then(|n| routers.get(n)) {
+                if let Some(r) = inner
+                    .fun
+                    .as_selector()
+                    .and_then(|s| s.x.ident_name())
+                    .and_then(|n| routers.get(n))
+                {
                     if r.kind == "gorilla" {
                         handled.insert(inner.span);
                         let r = r.clone();
                         for m in c.args.iter().filter_map(|a| a.as_string_lit()) {
-                            self.register(file, line, &r, Some(m), inner.args.first(), false, func_key, params, recv_name(inner));
+                            self.register(
+                                file,
+                                line,
+                                &r,
+                                Some(m),
+                                inner.args.first(),
+                                false,
+                                func_key,
+                                params,
+                                recv_name(inner),
+                            );
                         }
                     }
                 }
@@ -411,21 +517,40 @@ impl<'m, 'a> Collector<'m, 'a> {
                 return;
             }
             if env.type_of(sc, &sel.x).is_named("net/http", "Server") {
-                self.listen(file, line, format!("(*http.Server).{method}"), Str::default(), None);
+                self.listen(
+                    file,
+                    line,
+                    format!("(*http.Server).{method}"),
+                    Str::default(),
+                    None,
+                );
             }
             return;
         }
-        let Some(recv) = sel.x.ident_name() else { return };
-        let Some(r) = routers.get(recv).cloned() else { return };
+        let Some(recv) = sel.x.ident_name() else {
+            return;
+        };
+        let Some(r) = routers.get(recv).cloned() else {
+            return;
+        };
         // chi: r.Route("/api", func(r chi.Router) { ... }); r.Group(func(r chi.Router) {...})
         if r.kind == "chi" && matches!(method, "Route" | "Group") {
             let (prefix, f) = match method {
-                "Route" => (c.args.first().and_then(|a| a.as_string_lit()), c.args.get(1)),
+                "Route" => (
+                    c.args.first().and_then(|a| a.as_string_lit()),
+                    c.args.get(1),
+                ),
                 _ => (Some(String::new()), c.args.first()),
             };
             if let (Some(prefix), Some(Expr::FuncLit(fl))) = (prefix, f.map(|f| f.unparen())) {
                 if let Some(p) = fl.ty.params.first().and_then(|p| p.names.first()) {
-                    routers.insert(p.name.clone(), Router { prefix: join(&r.prefix, &prefix), ..r.clone() });
+                    routers.insert(
+                        p.name.clone(),
+                        Router {
+                            prefix: join(&r.prefix, &prefix),
+                            ..r.clone()
+                        },
+                    );
                 }
             }
             return;
@@ -436,9 +561,18 @@ impl<'m, 'a> Collector<'m, 'a> {
                 let addr = match c.args.first() {
                     Some(a) => self.eval(sc, env, file, Some(a), 0),
                     // gin's Run() without an address reads $PORT, else :8080.
-                    None => Str { text: Some(":8080".into()), env: Some("PORT".into()) },
+                    None => Str {
+                        text: Some(":8080".into()),
+                        env: Some("PORT".into()),
+                    },
                 };
-                self.listen(file, line, format!("{}.{method}", r.kind), addr, Some(r.origin.clone()));
+                self.listen(
+                    file,
+                    line,
+                    format!("{}.{method}", r.kind),
+                    addr,
+                    Some(r.origin.clone()),
+                );
                 return;
             }
             _ => {}
@@ -446,15 +580,45 @@ impl<'m, 'a> Collector<'m, 'a> {
         match (r.kind, method) {
             (_, "Method" | "MethodFunc") if r.kind == "chi" => {
                 let m = c.args.first().and_then(|a| a.as_string_lit());
-                self.register(file, line, &r, m, c.args.get(1), false, func_key, params, Some(recv));
+                self.register(
+                    file,
+                    line,
+                    &r,
+                    m,
+                    c.args.get(1),
+                    false,
+                    func_key,
+                    params,
+                    Some(recv),
+                );
             }
             ("gin" | "echo" | "fiber", "Handle" | "Add") => {
                 let m = c.args.first().and_then(|a| a.as_string_lit());
-                self.register(file, line, &r, m, c.args.get(1), false, func_key, params, Some(recv));
+                self.register(
+                    file,
+                    line,
+                    &r,
+                    m,
+                    c.args.get(1),
+                    false,
+                    func_key,
+                    params,
+                    Some(recv),
+                );
             }
             (kind, name) => {
                 if let Some(m) = method_of(kind, name) {
-                    self.register(file, line, &r, m, c.args.first(), kind == "net/http", func_key, params, Some(recv));
+                    self.register(
+                        file,
+                        line,
+                        &r,
+                        m,
+                        c.args.first(),
+                        kind == "net/http",
+                        func_key,
+                        params,
+                        Some(recv),
+                    );
                 }
             }
         }
@@ -474,10 +638,17 @@ impl<'m, 'a> Collector<'m, 'a> {
         recv: Option<&str>,
     ) {
         let Some(text) = pattern.and_then(|p| p.as_string_lit()) else {
-            self.map.uncertain.push(format!("{}:{line}: a route pattern that is not a literal", file.path));
+            self.map.uncertain.push(format!(
+                "{}:{line}: a route pattern that is not a literal",
+                file.path
+            ));
             return;
         };
-        let (m2, path) = if go122 { split_pattern(&text) } else { (None, text) };
+        let (m2, path) = if go122 {
+            split_pattern(&text)
+        } else {
+            (None, text)
+        };
         let route = Route {
             method: method.or(m2),
             path: join(&r.prefix, &path),
@@ -486,29 +657,63 @@ impl<'m, 'a> Collector<'m, 'a> {
             file: file.path.clone(),
             line,
         };
-        if let Some(&param) = recv.and_then(|n| params.get(n)).filter(|_| r.origin.starts_with("param:")) {
-            self.param_routes.push(ParamRoute { func: func_key.clone(), param, route });
+        if let Some(&param) = recv
+            .and_then(|n| params.get(n))
+            .filter(|_| r.origin.starts_with("param:"))
+        {
+            self.param_routes.push(ParamRoute {
+                func: func_key.clone(),
+                param,
+                route,
+            });
         } else {
             self.map.routes.push(route);
         }
     }
 
-    fn listen(&mut self, file: &GoFile, line: u32, call: String, addr: Str, serves: Option<String>) {
+    fn listen(
+        &mut self,
+        file: &GoFile,
+        line: u32,
+        call: String,
+        addr: Str,
+        serves: Option<String>,
+    ) {
         let port = addr.text.as_deref().and_then(port_of);
-        self.map.listeners.push(Listener { call, addr: addr.text, port, env: addr.env, serves, file: file.path.clone(), line });
+        self.map.listeners.push(Listener {
+            call,
+            addr: addr.text,
+            port,
+            env: addr.env,
+            serves,
+            file: file.path.clone(),
+            line,
+        });
     }
 
     /// Records routers handed to a function of the tree (`setupRoutes(mux)`).
-    fn note_passes(&mut self, env: &Env<'a>, file: &GoFile, routers: &HashMap<String, Router>, c: &'a CallExpr) {
+    fn note_passes(
+        &mut self,
+        env: &Env<'a>,
+        file: &GoFile,
+        routers: &HashMap<String, Router>,
+        c: &'a CallExpr,
+    ) {
         let target = match c.fun.unparen() {
             Expr::Ident(id) if env.resolve(id).is_none() => None.or(Some((None, id.name.clone()))),
-            e => env.pkg_member(file, e).map(|(p, n)| (Some(p.to_string()), n.to_string())),
+            e => env
+                .pkg_member(file, e)
+                .map(|(p, n)| (Some(p.to_string()), n.to_string())),
         };
         let Some((pkg, name)) = target else { return };
         for (i, a) in c.args.iter().enumerate() {
             if let Some(r) = a.ident_name().and_then(|n| routers.get(n)) {
                 let pkg = pkg.clone().unwrap_or_default();
-                self.passes.push(Pass { func: (pkg, name.clone()), param: i, router: r.clone() });
+                self.passes.push(Pass {
+                    func: (pkg, name.clone()),
+                    param: i,
+                    router: r.clone(),
+                });
             }
         }
     }
@@ -518,8 +723,10 @@ impl<'m, 'a> Collector<'m, 'a> {
         for pr in std::mem::take(&mut self.param_routes) {
             let mut found = false;
             for pass in &self.passes {
-                let same_func = pass.func.1 == pr.func.1 && (pass.func.0.is_empty() || pass.func.0 == pr.func.0);
-                if same_func && pass.param == pr.param && !pass.router.origin.starts_with("param:") {
+                let same_func = pass.func.1 == pr.func.1
+                    && (pass.func.0.is_empty() || pass.func.0 == pr.func.0);
+                if same_func && pass.param == pr.param && !pass.router.origin.starts_with("param:")
+                {
                     found = true;
                     let mut route = pr.route.clone();
                     route.path = join(&pass.router.prefix, &route.path);
@@ -544,7 +751,9 @@ impl<'m, 'a> Collector<'m, 'a> {
         routers: &HashMap<String, Router>,
         handler: Option<&'a Expr>,
     ) -> Option<String> {
-        let Some(h) = handler else { return Some("default".into()) };
+        let Some(h) = handler else {
+            return Some("default".into());
+        };
         let h = h.unparen();
         if h.ident_name() == Some("nil") {
             return Some("default".into());
@@ -557,7 +766,12 @@ impl<'m, 'a> Collector<'m, 'a> {
         }
         // A middleware wrapping a router: logging(mux), otelhttp.NewHandler(mux, "x").
         if let Some(c) = h.as_call() {
-            let inner: Vec<_> = c.args.iter().filter_map(|a| a.ident_name()).filter_map(|n| routers.get(n)).collect();
+            let inner: Vec<_> = c
+                .args
+                .iter()
+                .filter_map(|a| a.ident_name())
+                .filter_map(|n| routers.get(n))
+                .collect();
             if inner.len() == 1 {
                 return Some(inner[0].origin.clone());
             }
@@ -566,13 +780,25 @@ impl<'m, 'a> Collector<'m, 'a> {
     }
 
     /// Evaluates a string expression as far as the code shows it.
-    fn eval(&self, sc: &Scope<'a>, env: &Env<'a>, file: &'a GoFile, e: Option<&'a Expr>, depth: u32) -> Str {
+    fn eval(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        file: &'a GoFile,
+        e: Option<&'a Expr>,
+        depth: u32,
+    ) -> Str {
         let Some(e) = e else { return Str::default() };
         if depth > 8 {
             return Str::default();
         }
         match e.unparen() {
-            Expr::BasicLit(l) => Str { text: l.string_value().or_else(|| l.int_value().map(|v| v.to_string())), env: None },
+            Expr::BasicLit(l) => Str {
+                text: l
+                    .string_value()
+                    .or_else(|| l.int_value().map(|v| v.to_string())),
+                env: None,
+            },
             Expr::Binary(b) if b.op == "+" => {
                 let x = self.eval(sc, env, file, Some(&b.x), depth + 1);
                 let y = self.eval(sc, env, file, Some(&b.y), depth + 1);
@@ -592,17 +818,25 @@ impl<'m, 'a> Collector<'m, 'a> {
                     }
                     return v;
                 }
-                let Some(def) = sc.pkg.vars.get(id.name.as_str()) else { return Str::default() };
-                let fsc = Scope { file: def.file, ..*sc };
+                let Some(def) = sc.pkg.vars.get(id.name.as_str()) else {
+                    return Str::default();
+                };
+                let fsc = Scope {
+                    file: def.file,
+                    ..*sc
+                };
                 let init = def.spec.values.get(def.index);
                 self.eval(&fsc, &Env::default(), def.file, init, depth + 1)
             }
             Expr::Call(c) => match env.pkg_member(file, &c.fun) {
-                Some(("os", "Getenv")) => {
-                    Str { text: None, env: c.args.first().and_then(|a| a.as_string_lit()) }
-                }
+                Some(("os", "Getenv")) => Str {
+                    text: None,
+                    env: c.args.first().and_then(|a| a.as_string_lit()),
+                },
                 Some(("fmt", "Sprintf")) => {
-                    let Some(format) = c.args.first().and_then(|a| a.as_string_lit()) else { return Str::default() };
+                    let Some(format) = c.args.first().and_then(|a| a.as_string_lit()) else {
+                        return Str::default();
+                    };
                     let mut out = String::new();
                     let mut args = c.args.iter().skip(1);
                     let mut var = None;
@@ -614,22 +848,35 @@ impl<'m, 'a> Collector<'m, 'a> {
                             var = var.or(v.env);
                             match v.text {
                                 Some(t) => out.push_str(&t),
-                                None => return Str { text: None, env: var },
+                                None => {
+                                    return Str {
+                                        text: None,
+                                        env: var,
+                                    }
+                                }
                             }
                         } else {
                             out.push(ch);
                         }
                     }
-                    Str { text: Some(out), env: var }
+                    Str {
+                        text: Some(out),
+                        env: var,
+                    }
                 }
                 Some(("net", "JoinHostPort")) => {
                     let h = self.eval(sc, env, file, c.args.first(), depth + 1);
                     let p = self.eval(sc, env, file, c.args.get(1), depth + 1);
-                    Str { text: h.text.zip(p.text).map(|(h, p)| format!("{h}:{p}")), env: h.env.or(p.env) }
+                    Str {
+                        text: h.text.zip(p.text).map(|(h, p)| format!("{h}:{p}")),
+                        env: h.env.or(p.env),
+                    }
                 }
                 Some(("strconv", "Itoa")) => self.eval(sc, env, file, c.args.first(), depth + 1),
                 // flag.String("addr", ":8080", "usage"): the default.
-                Some(("flag", "String" | "Int" | "Uint")) => self.eval(sc, env, file, c.args.get(1), depth + 1),
+                Some(("flag", "String" | "Int" | "Uint")) => {
+                    self.eval(sc, env, file, c.args.get(1), depth + 1)
+                }
                 Some(_) => Str::default(),
                 None => self.env_helper(sc, env, file, c, depth),
             },
@@ -643,11 +890,26 @@ impl<'m, 'a> Collector<'m, 'a> {
     /// `envOr("PORT", "8080")`: a function of this package that reads the
     /// environment variable named by its first parameter, with the second as
     /// fallback.
-    fn env_helper(&self, sc: &Scope<'a>, env: &Env<'a>, file: &'a GoFile, c: &'a CallExpr, depth: u32) -> Str {
-        let Some(name) = c.fun.ident_name() else { return Str::default() };
-        let Some(def) = sc.pkg.funcs.get(name) else { return Str::default() };
-        let Some(first) = def.decl.ty.params.first().and_then(|p| p.names.first()) else { return Str::default() };
-        let Some(body) = &def.decl.body else { return Str::default() };
+    fn env_helper(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        file: &'a GoFile,
+        c: &'a CallExpr,
+        depth: u32,
+    ) -> Str {
+        let Some(name) = c.fun.ident_name() else {
+            return Str::default();
+        };
+        let Some(def) = sc.pkg.funcs.get(name) else {
+            return Str::default();
+        };
+        let Some(first) = def.decl.ty.params.first().and_then(|p| p.names.first()) else {
+            return Str::default();
+        };
+        let Some(body) = &def.decl.body else {
+            return Str::default();
+        };
         let mut reads_env = false;
         walk(Node::Block(body), &mut |n, _| {
             if let Node::Expr(Expr::Call(inner)) = n {
@@ -655,7 +917,9 @@ impl<'m, 'a> Collector<'m, 'a> {
                     s.x.ident_name().and_then(|p| def.file.import_path(p)) == Some("os")
                         && matches!(s.sel.name.as_str(), "Getenv" | "LookupEnv")
                 });
-                if is_getenv && inner.args.first().and_then(|a| a.ident_name()) == Some(first.name.as_str()) {
+                if is_getenv
+                    && inner.args.first().and_then(|a| a.ident_name()) == Some(first.name.as_str())
+                {
                     reads_env = true;
                 }
             }
@@ -666,7 +930,10 @@ impl<'m, 'a> Collector<'m, 'a> {
         }
         let var = c.args.first().and_then(|a| a.as_string_lit());
         let fallback = self.eval(sc, env, file, c.args.get(1), depth + 1);
-        Str { text: fallback.text, env: var }
+        Str {
+            text: fallback.text,
+            env: var,
+        }
     }
 }
 
@@ -677,13 +944,20 @@ fn recv_name(c: &CallExpr) -> Option<&str> {
 /// `x = "literal"` inside an `if x == ""` block of the same function.
 fn fallback_assignment(env: &Env<'_>, file: &GoFile, id: &Ident) -> Option<String> {
     let binding = env.resolve(id)?;
-    let root = file.ast.decls.iter().find(|d| d.span().encloses(binding.scope))?;
+    let root = file
+        .ast
+        .decls
+        .iter()
+        .find(|d| d.span().encloses(binding.scope))?;
     let Decl::Func(fd) = root else { return None };
     let mut found = None;
     walk(Node::FuncDecl(fd), &mut |n, _| {
         if let Node::Stmt(Stmt::If(i)) = n {
             if let Expr::Binary(b) = i.cond.unparen() {
-                if b.op == "==" && b.x.ident_name() == Some(binding.name) && b.y.as_string_lit().as_deref() == Some("") {
+                if b.op == "=="
+                    && b.x.ident_name() == Some(binding.name)
+                    && b.y.as_string_lit().as_deref() == Some("")
+                {
                     for s in &i.then.stmts {
                         if let Stmt::Assign(a) = s {
                             if a.lhs.first().and_then(|l| l.ident_name()) == Some(binding.name) {
@@ -705,7 +979,9 @@ fn server_literal<'a>(env: &Env<'a>, file: &'a GoFile, e: &'a Expr) -> Option<&'
         Expr::Unary(u) if u.op == "&" => u.x.unparen(),
         other => other,
     };
-    let Expr::CompositeLit(lit) = e else { return None };
+    let Expr::CompositeLit(lit) = e else {
+        return None;
+    };
     let ty = lit.ty.as_ref()?;
     (env.pkg_member(file, ty) == Some(("net/http", "Server"))).then_some(&**lit)
 }
@@ -740,7 +1016,10 @@ mod tests {
 
     #[test]
     fn patterns_and_ports() {
-        assert_eq!(split_pattern("GET /health/live"), (Some("GET".into()), "/health/live".into()));
+        assert_eq!(
+            split_pattern("GET /health/live"),
+            (Some("GET".into()), "/health/live".into())
+        );
         assert_eq!(split_pattern("example.com/x"), (None, "/x".into()));
         assert_eq!(split_pattern("/x"), (None, "/x".into()));
         assert_eq!(port_of(":8080"), Some(8080));

@@ -26,9 +26,17 @@ fn project(files: &[(&str, &str, &str)]) -> Vec<SourcePackage> {
 fn summary(m: &RouteMap) -> Vec<String> {
     let mut out = Vec::new();
     for l in &m.listeners {
-        out.push(format!("listen {} port={:?} env={:?}", l.call, l.port, l.env));
+        out.push(format!(
+            "listen {} port={:?} env={:?}",
+            l.call, l.port, l.env
+        ));
         for r in m.routes_of(l) {
-            out.push(format!("  {} {} ({})", r.method.as_deref().unwrap_or("*"), r.path, r.router));
+            out.push(format!(
+                "  {} {} ({})",
+                r.method.as_deref().unwrap_or("*"),
+                r.path,
+                r.router
+            ));
         }
     }
     out
