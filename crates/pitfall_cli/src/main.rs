@@ -20,7 +20,11 @@ use std::time::Instant;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Parser)]
-#[command(name = "pitfall", version, about = "Finds the bugs and pitfalls of Go microservices on Kubernetes")]
+#[command(
+    name = "pitfall",
+    version,
+    about = "Finds the bugs and pitfalls of Go microservices on Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -205,14 +209,22 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         Format::Github => emit::github(&report),
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(format!("writing output: {e}"));
         }
     }
     if args.stats {
         let secs = started.elapsed().as_secs_f64();
-        let lines: usize = found.packages.iter().flat_map(|p| &p.files).map(|f| f.src.lines().count()).sum();
+        let lines: usize = found
+            .packages
+            .iter()
+            .flat_map(|p| &p.files)
+            .map(|f| f.src.lines().count())
+            .sum();
         eprintln!(
             "pitfall: checked {} files ({} with syntax errors), {} lines, {:.1} MB in {:.3} s ({:.1} MB/s), {} findings",
             found.files_checked,
@@ -233,12 +245,18 @@ fn check(args: CheckArgs) -> Result<u8, String> {
 fn routes(paths: &[PathBuf], format: RoutesFormat) -> Result<u8, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
     let none = globset::GlobSet::empty();
-    let pool = rayon::ThreadPoolBuilder::new().stack_size(64 * 1024 * 1024).build().map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(64 * 1024 * 1024)
+        .build()
+        .map_err(|e| e.to_string())?;
     let (maps, warnings) = pool.install(|| -> Result<_, String> {
         let files = discover::list_go_files(paths, &none, &cwd)?;
         let found = discover::load(&files, &cwd, discover::DEFAULT_MAX_FILE_SIZE);
         let index = ProjectIndex::new(&found.packages);
-        Ok((pitfall_go::routes::route_maps(&index), found.warnings.clone()))
+        Ok((
+            pitfall_go::routes::route_maps(&index),
+            found.warnings.clone(),
+        ))
     })?;
     for w in &warnings {
         eprintln!("pitfall: warning: {w}");
@@ -246,7 +264,9 @@ fn routes(paths: &[PathBuf], format: RoutesFormat) -> Result<u8, String> {
     let out = match format {
         RoutesFormat::Json => {
             let v: Vec<serde_json::Value> = maps.iter().map(route_map_json).collect();
-            serde_json::to_string_pretty(&serde_json::json!({ "version": VERSION, "mains": v })).unwrap() + "\n"
+            serde_json::to_string_pretty(&serde_json::json!({ "version": VERSION, "mains": v }))
+                .unwrap()
+                + "\n"
         }
         RoutesFormat::Text => route_maps_text(&maps),
     };
@@ -273,8 +293,17 @@ fn route_map_json(m: &pitfall_go::routes::RouteMap) -> serde_json::Value {
             })
         })
         .collect();
-    let served: std::collections::BTreeSet<_> = m.listeners.iter().filter_map(|l| l.serves.clone()).collect();
-    let unserved: Vec<_> = m.routes.iter().filter(|r| !served.contains(&r.origin)).map(route_json).collect();
+    let served: std::collections::BTreeSet<_> = m
+        .listeners
+        .iter()
+        .filter_map(|l| l.serves.clone())
+        .collect();
+    let unserved: Vec<_> = m
+        .routes
+        .iter()
+        .filter(|r| !served.contains(&r.origin))
+        .map(route_json)
+        .collect();
     serde_json::json!({
         "package": m.dir, "import_path": m.import_path, "listeners": listeners,
         "unattached_routes": unserved, "uncertain": m.uncertain,
@@ -305,8 +334,16 @@ fn route_maps_text(maps: &[pitfall_go::routes::RouteMap]) -> String {
         };
         for l in &m.listeners {
             let addr = l.addr.as_deref().unwrap_or("?");
-            let env = l.env.as_deref().map(|e| format!(" (from ${e})")).unwrap_or_default();
-            let _ = writeln!(out, "  listens on {addr}{env} via {} at {}:{}", l.call, l.file, l.line);
+            let env = l
+                .env
+                .as_deref()
+                .map(|e| format!(" (from ${e})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  listens on {addr}{env} via {} at {}:{}",
+                l.call, l.file, l.line
+            );
             let mut any = false;
             for r in m.routes_of(l) {
                 line(&mut out, r);
@@ -316,8 +353,16 @@ fn route_maps_text(maps: &[pitfall_go::routes::RouteMap]) -> String {
                 let _ = writeln!(out, "    (no routes found)");
             }
         }
-        let served: std::collections::BTreeSet<_> = m.listeners.iter().filter_map(|l| l.serves.clone()).collect();
-        let loose: Vec<_> = m.routes.iter().filter(|r| !served.contains(&r.origin)).collect();
+        let served: std::collections::BTreeSet<_> = m
+            .listeners
+            .iter()
+            .filter_map(|l| l.serves.clone())
+            .collect();
+        let loose: Vec<_> = m
+            .routes
+            .iter()
+            .filter(|r| !served.contains(&r.origin))
+            .collect();
         if !loose.is_empty() {
             let _ = writeln!(out, "  routes not attached to a listener:");
             for r in loose {
@@ -333,9 +378,19 @@ fn route_maps_text(maps: &[pitfall_go::routes::RouteMap]) -> String {
 }
 
 fn list_rules() -> Result<u8, String> {
-    let width = pitfall_rules::ALL.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let width = pitfall_rules::ALL
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
     for r in pitfall_rules::ALL {
-        println!("{:width$}  {:13} {:8} {}", r.name, r.category.as_str(), r.severity.as_str(), r.summary);
+        println!(
+            "{:width$}  {:13} {:8} {}",
+            r.name,
+            r.category.as_str(),
+            r.severity.as_str(),
+            r.summary
+        );
     }
     Ok(0)
 }
@@ -343,7 +398,10 @@ fn list_rules() -> Result<u8, String> {
 fn show_rule(name: &str) -> Result<u8, String> {
     let Some(r) = pitfall_rules::find(name) else {
         let names: Vec<_> = pitfall_rules::ALL.iter().map(|r| r.name).collect();
-        return Err(format!("no rule named `{name}`; rules: {}", names.join(", ")));
+        return Err(format!(
+            "no rule named `{name}`; rules: {}",
+            names.join(", ")
+        ));
     };
     let tests = match r.test_files {
         pitfall_rules::TestFiles::Skip => "no (production code only)",
@@ -366,9 +424,13 @@ fn show_rule(name: &str) -> Result<u8, String> {
 fn init(force: bool) -> Result<u8, String> {
     let path = PathBuf::from(config::FILE_NAME);
     if path.exists() && !force {
-        return Err(format!("{} already exists (use --force to overwrite)", path.display()));
+        return Err(format!(
+            "{} already exists (use --force to overwrite)",
+            path.display()
+        ));
     }
-    std::fs::write(&path, config::default_toml()).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&path, config::default_toml())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(0)
 }
