@@ -10,6 +10,7 @@ pub mod ast;
 pub mod index;
 mod lower;
 pub mod module;
+pub mod sizes;
 pub mod types;
 pub mod walk;
 

@@ -75,5 +75,74 @@ statement/function; `//nolint:performance` for the whole category; see `pitfall 
 };
 
 fn check(cx: &mut Checker) {
-    let _ = cx;
+    let threshold = cx.option_u64("threshold");
+    let file = cx.file;
+    let mut hits = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, anc| {
+        let Node::Stmt(Stmt::Range(r)) = n else { return true };
+        let Some(value) = r.value.as_ref().and_then(|v| v.as_ident()) else { return true };
+        if value.is_blank() {
+            return true;
+        }
+        let Some(elem) = element_type(cx, r) else { return true };
+        if declares_local_type(anc, &elem) {
+            return true;
+        }
+        let scope = cx.scope();
+        let sizer = pitfall_go::sizes::Sizer { scope: &scope };
+        if !matches!(sizer.shape(&elem), pitfall_go::sizes::Shape::Struct | pitfall_go::sizes::Shape::Array) {
+            return true;
+        }
+        let layout = sizer.layout(&elem);
+        if layout.size >= threshold {
+            hits.push((value.span, value.name.clone(), type_name(&elem), layout));
+        }
+        true
+    });
+    for (span, name, ty, layout) in hits {
+        let size = if layout.exact { format!("{} bytes", layout.size) } else { format!("at least {} bytes", layout.size) };
+        cx.report(span, format!("`{name}` copies each {ty} element ({size}) on every iteration"))
+            .fix(format!("range over the index and take a pointer (`for i := range xs {{ {name} := &xs[i] ... }}`), or keep pointers in the collection"));
+    }
+}
+
+/// The type of the value variable: the element of a slice, array or pointer to
+/// array, or the value of a map. Channels, strings, integers and functions
+/// have no such copy (or their own rules).
+fn element_type<'a>(cx: &Checker<'a>, r: &'a RangeStmt) -> Option<Ty<'a>> {
+    let x = cx.type_of(&r.x);
+    let t = match cx.scope().underlying(&x) {
+        Ty::Slice(e) | Ty::Array(_, e) | Ty::Map(_, e) => *e,
+        Ty::Pointer(p) => match *p {
+            Ty::Array(_, e) => *e,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    (!t.is_unknown()).then_some(t)
+}
+
+/// Whether a function around the loop declares a local type with the
+/// element's name (the inference only knows package-level types).
+fn declares_local_type(anc: &[Node], elem: &Ty) -> bool {
+    let Ty::Named(_, name) = elem else { return false };
+    let Some(func) = anc.iter().find_map(|n| n.as_func()) else { return false };
+    let Some(body) = func.body() else { return false };
+    let mut found = false;
+    walk::walk(Node::Block(body), &mut |n, _| {
+        if let Node::Stmt(Stmt::Decl(g)) = n {
+            found |= g.specs.iter().any(|s| matches!(s, Spec::Type(t) if t.name.name == *name));
+        }
+        !found
+    });
+    found
+}
+
+fn type_name(t: &Ty) -> String {
+    match t {
+        Ty::Named(_, n) => n.to_string(),
+        Ty::Array(Some(n), e) => format!("[{n}]{}", type_name(e)),
+        Ty::Struct(..) => "struct".into(),
+        _ => "large".into(),
+    }
 }

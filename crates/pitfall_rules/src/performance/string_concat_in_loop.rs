@@ -65,6 +65,201 @@ statement/function; `//nolint:performance` for the whole category; see `pitfall 
     check,
 };
 
+/// Loops that run at most this many times (by a constant bound) cost too
+/// little to matter, however their bodies build strings.
+const SMALL_LOOP: u64 = 64;
+
 fn check(cx: &mut Checker) {
-    let _ = cx;
+    let file = cx.file;
+    let mut hits: Vec<(Span, String)> = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, anc| {
+        let Node::Stmt(stmt @ Stmt::Assign(a)) = n else { return true };
+        let Some(var) = grown_string_var(a) else { return true };
+        let Some(inner) = enclosing_loop(anc) else { return true };
+        if !is_string_var(cx, var) {
+            return true;
+        }
+        let decl = declaration_of(cx, var);
+        // Every loop between the declaration and the statement repeats the copy.
+        let loops = loops_since(anc, decl);
+        if loops.is_empty() || loops.iter().all(|l| is_small_loop(cx, l)) {
+            return true;
+        }
+        if reset_before_in(inner, stmt, &var.name) || leaves_loop_after(stmt, anc) {
+            return true;
+        }
+        hits.push((stmt.span(), var.name.clone()));
+        true
+    });
+    for (span, name) in hits {
+        cx.report(span, format!("string `{name}` grows with + inside a loop: every iteration copies all of it again"))
+            .fix(format!("build it with a strings.Builder (`b.WriteString(...)`) and take `b.String()` after the loop, or collect the parts and strings.Join them; `{name}` copies O(n²) bytes today"));
+    }
+}
+
+/// `s` in `s += x` or `s = s + x` (`s` as the leftmost operand of the sum).
+fn grown_string_var(a: &AssignStmt) -> Option<&Ident> {
+    let [lhs] = a.lhs.as_slice() else { return None };
+    let var = lhs.as_ident()?;
+    if var.is_blank() {
+        return None;
+    }
+    match a.op {
+        "+=" => Some(var),
+        "=" => {
+            let [rhs] = a.rhs.as_slice() else { return None };
+            let mut e = rhs.unparen();
+            while let Expr::Binary(b) = e {
+                if b.op != "+" {
+                    return None;
+                }
+                e = b.x.unparen();
+            }
+            (e.ident_name() == Some(var.name.as_str()) && !std::ptr::eq(e, rhs.unparen())).then_some(var)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the variable is provably a string: a declared string type, or
+/// initialised from a string literal or a call known to return a string.
+fn is_string_var(cx: &Checker, var: &Ident) -> bool {
+    let env = cx.env_at(var.span.start);
+    let ty = match env.resolve(var) {
+        Some(b) => b.ty.clone(),
+        None => {
+            // A package-level variable of this package.
+            let Some(def) = cx.pkg.vars.get(var.name.as_str()) else { return false };
+            if def.is_const {
+                return false;
+            }
+            match &def.spec.ty {
+                Some(t) => cx.scope().type_expr(t),
+                None => return false,
+            }
+        }
+    };
+    cx.scope().is_string(&ty)
+}
+
+/// Where the variable is declared: a local's declaring identifier, or `None`
+/// for a package-level variable (declared outside every loop).
+fn declaration_of(cx: &Checker, var: &Ident) -> Option<Span> {
+    cx.env_at(var.span.start).resolve(var).map(|b| b.decl)
+}
+
+/// The loops enclosing the statement (innermost last, same function only) that
+/// do not also enclose the declaration's per-iteration scope: each of them
+/// repeats the statement on the same variable.
+fn loops_since<'a>(anc: &[Node<'a>], decl: Option<Span>) -> Vec<&'a Stmt> {
+    let mut out = Vec::new();
+    for n in anc.iter().rev() {
+        if n.as_func().is_some() {
+            break;
+        }
+        let Some(stmt) = n.as_stmt() else { continue };
+        let declared_inside = decl.is_some_and(|d| match stmt {
+            // A variable of the init clause lives across iterations.
+            Stmt::For(f) => f.body.span.encloses(d),
+            // Range variables are assigned afresh each iteration.
+            Stmt::Range(r) => r.span.encloses(d),
+            _ => false,
+        });
+        if declared_inside {
+            break;
+        }
+        if matches!(stmt, Stmt::For(_) | Stmt::Range(_)) {
+            out.push(stmt);
+        }
+    }
+    out
+}
+
+/// `for i := 0; i < 8; i++`, `for range 8`, or a range over a short literal or
+/// a small array: the loop runs a bounded, small number of times.
+fn is_small_loop<'a>(cx: &Checker<'a>, l: &'a Stmt) -> bool {
+    let sc = cx.scope();
+    let small = |e: &Expr| sc.const_int(e).is_some_and(|n| n <= SMALL_LOOP);
+    match l {
+        Stmt::For(f) => {
+            let Some(Expr::Binary(c)) = f.cond.as_ref().map(|c| c.unparen()) else { return false };
+            let Some(Stmt::IncDec(inc)) = &f.post else { return false };
+            let Some(i) = inc.x.ident_name() else { return false };
+            match c.op {
+                "<" | "<=" => inc.inc && c.x.ident_name() == Some(i) && small(&c.y),
+                ">" | ">=" => inc.inc && c.y.ident_name() == Some(i) && small(&c.x),
+                _ => false,
+            }
+        }
+        Stmt::Range(r) => match r.x.unparen() {
+            Expr::CompositeLit(lit) => lit.elts.len() as u64 <= SMALL_LOOP,
+            Expr::BasicLit(l) if l.kind == LitKind::Int => small(&r.x),
+            Expr::BasicLit(l) => l.string_value().is_some_and(|s| s.len() as u64 <= SMALL_LOOP),
+            Expr::Ident(_) if small(&r.x) => true,
+            x => match cx.type_of(x) {
+                Ty::Array(Some(n), _) => n <= SMALL_LOOP,
+                _ => false,
+            },
+        },
+        _ => false,
+    }
+}
+
+/// Whether the innermost loop body sets the variable afresh (`s = ...` not
+/// reading `s`) in a top-level statement before this one: then it does not
+/// accumulate across iterations.
+fn reset_before_in(inner: &Stmt, stmt: &Stmt, name: &str) -> bool {
+    let body = match inner {
+        Stmt::For(f) => &f.body,
+        Stmt::Range(r) => &r.body,
+        _ => return false,
+    };
+    for s in &body.stmts {
+        if s.span().start >= stmt.span().start {
+            return false;
+        }
+        if let Stmt::Assign(a) = s {
+            if a.op == "=" && a.lhs.len() == 1 && a.lhs[0].ident_name() == Some(name) && !mentions(&a.rhs[0], name) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn mentions(e: &Expr, name: &str) -> bool {
+    let mut found = false;
+    walk::walk(Node::Expr(e), &mut |n, _| {
+        if let Node::Expr(Expr::Ident(id)) = n {
+            found |= id.name == name;
+        }
+        !found
+    });
+    found
+}
+
+/// Whether the statement is followed, in its block, by a `return` or a
+/// `break` out of the loop: it then runs at most once per loop.
+fn leaves_loop_after(stmt: &Stmt, anc: &[Node]) -> bool {
+    let Some(stmts) = anc.last().and_then(|p| match p {
+        Node::Block(b) => Some(b.stmts.as_slice()),
+        Node::Case(c) => Some(c.body.as_slice()),
+        Node::Comm(c) => Some(c.body.as_slice()),
+        _ => None,
+    }) else {
+        return false;
+    };
+    let Some(pos) = stmts.iter().position(|s| std::ptr::eq(s, stmt)) else { return false };
+    let in_switch = anc.iter().rev().take_while(|n| !n.is_loop()).any(|n| {
+        matches!(n, Node::Stmt(Stmt::Switch(_) | Stmt::TypeSwitch(_) | Stmt::Select(_)))
+    });
+    stmts[pos + 1..].iter().any(|s| match s {
+        Stmt::Return(_) => true,
+        Stmt::Branch(b) => match b.kind {
+            BranchKind::Break => b.label.is_some() || !in_switch,
+            BranchKind::Goto => true,
+            _ => false,
+        },
+        _ => false,
+    })
 }
