@@ -78,7 +78,10 @@ fn check(cx: &mut Checker) {
     for (span, text, base, len, origin, sink) in hits {
         cx.report(
             span,
-            format!("{sink} `{text}` keeps all of {origin} `{base}` alive for the sake of {len} bytes"),
+            format!(
+                "{sink} `{text}` keeps all of {origin} `{base}` alive for the sake of {len} byte{}",
+                if len == 1 { "" } else { "s" }
+            ),
         )
         .fix(format!("copy what you keep: `bytes.Clone({text})` (or `append([]byte(nil), {text}...)`)"));
     }
@@ -111,7 +114,11 @@ fn origin_of<'a>(cx: &Checker<'a>, func: Func<'a>, b: &Binding<'a>, hi: u64) -> 
         return None;
     }
     if is_param(func, b) {
-        if !is_byte_slice(&b.ty) || is_append_style(func) || fills_or_replaces(cx, body, b.name) {
+        if !is_byte_slice(&b.ty)
+            || is_append_style(func)
+            || is_split_func(func)
+            || fills_or_replaces(cx, body, b.name)
+        {
             return None;
         }
         return Some("the caller's buffer");
@@ -155,6 +162,31 @@ fn is_append_style(func: Func) -> bool {
     let Some(name) = func.name() else { return false };
     let lower = name.to_ascii_lowercase();
     ["append", "put", "encode", "format", "marshal", "write", "fill", "read"].iter().any(|p| lower.starts_with(p))
+}
+
+/// A `bufio.SplitFunc` (`func(data []byte, atEOF bool) (int, []byte, error)`):
+/// its token is a window on the scanner's buffer by contract, and the scanner
+/// reuses that buffer.
+fn is_split_func(func: Func) -> bool {
+    let ty = func.ty();
+    let flat = |fields: &[Field]| -> Vec<String> {
+        fields
+            .iter()
+            .flat_map(|f| {
+                let t = type_text(&f.ty);
+                std::iter::repeat_n(t, f.names.len().max(1))
+            })
+            .collect()
+    };
+    flat(&ty.params) == ["[]byte", "bool"] && flat(&ty.results) == ["int", "[]byte", "error"]
+}
+
+fn type_text(e: &Expr) -> String {
+    match e.unparen() {
+        Expr::Ident(id) => id.name.clone(),
+        Expr::ArrayType(a) if a.len.is_none() => format!("[]{}", type_text(&a.elem)),
+        _ => String::new(),
+    }
 }
 
 /// Whether the function writes into the parameter or replaces it: index

@@ -84,6 +84,12 @@ fn check(cx: &mut Checker) {
         if value.is_blank() {
             return true;
         }
+        if cx.file.is_test && !in_benchmark(anc) {
+            return true;
+        }
+        if is_literal_table(cx, &r.x) {
+            return true;
+        }
         let Some(elem) = element_type(cx, r) else { return true };
         if declares_local_type(anc, &elem) {
             return true;
@@ -122,6 +128,26 @@ fn element_type<'a>(cx: &Checker<'a>, r: &'a RangeStmt) -> Option<Ty<'a>> {
     (!t.is_unknown()).then_some(t)
 }
 
+/// Test code is not on a hot path, benchmarks are.
+fn in_benchmark(anc: &[Node]) -> bool {
+    anc.iter().any(|n| matches!(n, Node::FuncDecl(f) if f.name.name.starts_with("Benchmark")))
+}
+
+/// A table written out as a composite literal (directly, or in the variable
+/// ranged over): it has a fixed, usually small number of entries, typically a
+/// test table or a static configuration, so the copies are bounded.
+fn is_literal_table<'a>(cx: &Checker<'a>, x: &'a Expr) -> bool {
+    let init = match x.unparen() {
+        Expr::CompositeLit(_) => return true,
+        Expr::Ident(id) => match cx.env_at(id.span.start).resolve(id) {
+            Some(b) => b.init,
+            None => cx.pkg.vars.get(id.name.as_str()).and_then(|d| d.spec.values.get(d.index)),
+        },
+        _ => None,
+    };
+    matches!(init.map(|e| e.unparen()), Some(Expr::CompositeLit(_)))
+}
+
 /// Whether a function around the loop declares a local type with the
 /// element's name (the inference only knows package-level types).
 fn declares_local_type(anc: &[Node], elem: &Ty) -> bool {
@@ -143,6 +169,7 @@ fn type_name(t: &Ty) -> String {
         Ty::Named(_, n) => n.to_string(),
         Ty::Array(Some(n), e) => format!("[{n}]{}", type_name(e)),
         Ty::Struct(..) => "struct".into(),
+        Ty::Basic(b) => b.to_string(),
         _ => "large".into(),
     }
 }

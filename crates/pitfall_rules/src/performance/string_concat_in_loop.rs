@@ -72,10 +72,14 @@ const SMALL_LOOP: u64 = 64;
 fn check(cx: &mut Checker) {
     let file = cx.file;
     let mut hits: Vec<(Span, String)> = Vec::new();
+    let mut seen: Vec<(Span, String)> = Vec::new();
     walk::walk_file(&file.ast, &mut |n, anc| {
         let Node::Stmt(stmt @ Stmt::Assign(a)) = n else { return true };
         let Some(var) = grown_string_var(a) else { return true };
         let Some(inner) = enclosing_loop(anc) else { return true };
+        if !on_hot_path(cx, anc) {
+            return true;
+        }
         if !is_string_var(cx, var) {
             return true;
         }
@@ -88,13 +92,50 @@ fn check(cx: &mut Checker) {
         if reset_before_in(inner, stmt, &var.name) || leaves_loop_after(stmt, anc) {
             return true;
         }
-        hits.push((stmt.span(), var.name.clone()));
+        // One finding per variable and loop: the first statement that grows it.
+        let key = (inner.span(), var.name.clone());
+        if !seen.contains(&key) {
+            seen.push(key);
+            hits.push((stmt.span(), var.name.clone()));
+        }
         true
     });
     for (span, name) in hits {
         cx.report(span, format!("string `{name}` grows with + inside a loop: every iteration copies all of it again"))
             .fix(format!("build it with a strings.Builder (`b.WriteString(...)`) and take `b.String()` after the loop, or collect the parts and strings.Join them; `{name}` copies O(n²) bytes today"));
     }
+}
+
+/// Where quadratic building can cost something: not in tests (benchmarks
+/// excepted), not in display methods (`String`, `GoString`, `Error`,
+/// `fooString`), whose input is one value's few parts and whose output is read
+/// by people, and not in a loop over a variadic parameter (written out at the
+/// call site).
+fn on_hot_path(cx: &Checker, anc: &[Node]) -> bool {
+    let Some(top) = anc.iter().find_map(|n| match n {
+        Node::FuncDecl(f) => Some(*f),
+        _ => None,
+    }) else {
+        return true;
+    };
+    let name = top.name.name.as_str();
+    if cx.file.is_test && !name.starts_with("Benchmark") {
+        return false;
+    }
+    if name == "Error" || name.ends_with("String") || name.ends_with("string") {
+        return false;
+    }
+    let variadic: Vec<&str> = top
+        .ty
+        .params
+        .iter()
+        .filter(|f| f.variadic)
+        .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
+        .collect();
+    let loop_over_variadic = anc.iter().rev().take_while(|n| n.as_func().is_none()).any(|n| {
+        matches!(n, Node::Stmt(Stmt::Range(r)) if r.x.ident_name().is_some_and(|x| variadic.contains(&x)))
+    });
+    !loop_over_variadic
 }
 
 /// `s` in `s += x` or `s = s + x` (`s` as the leftmost operand of the sum).
@@ -178,8 +219,7 @@ fn loops_since<'a>(anc: &[Node<'a>], decl: Option<Span>) -> Vec<&'a Stmt> {
 /// `for i := 0; i < 8; i++`, `for range 8`, or a range over a short literal or
 /// a small array: the loop runs a bounded, small number of times.
 fn is_small_loop<'a>(cx: &Checker<'a>, l: &'a Stmt) -> bool {
-    let sc = cx.scope();
-    let small = |e: &Expr| sc.const_int(e).is_some_and(|n| n <= SMALL_LOOP);
+    let small = |e: &'a Expr| small_constant(cx, e).is_some_and(|n| n <= SMALL_LOOP);
     match l {
         Stmt::For(f) => {
             let Some(Expr::Binary(c)) = f.cond.as_ref().map(|c| c.unparen()) else { return false };
@@ -192,10 +232,11 @@ fn is_small_loop<'a>(cx: &Checker<'a>, l: &'a Stmt) -> bool {
             }
         }
         Stmt::Range(r) => match r.x.unparen() {
-            Expr::CompositeLit(lit) => lit.elts.len() as u64 <= SMALL_LOOP,
-            Expr::BasicLit(l) if l.kind == LitKind::Int => small(&r.x),
-            Expr::BasicLit(l) => l.string_value().is_some_and(|s| s.len() as u64 <= SMALL_LOOP),
-            Expr::Ident(_) if small(&r.x) => true,
+            Expr::BasicLit(l) if l.kind == LitKind::String => {
+                l.string_value().is_some_and(|s| s.len() as u64 <= SMALL_LOOP)
+            }
+            x if small(x) => true,
+            x if literal_table_len(cx, x).is_some_and(|n| n <= SMALL_LOOP) => true,
             x => match cx.type_of(x) {
                 Ty::Array(Some(n), _) => n <= SMALL_LOOP,
                 _ => false,
@@ -203,6 +244,68 @@ fn is_small_loop<'a>(cx: &Checker<'a>, l: &'a Stmt) -> bool {
         },
         _ => false,
     }
+}
+
+/// A constant integer, or a local initialised from one and never reassigned
+/// (`last := 7`).
+fn small_constant<'a>(cx: &Checker<'a>, e: &'a Expr) -> Option<u64> {
+    if let Some(n) = cx.scope().const_int(e) {
+        return Some(n);
+    }
+    let id = e.as_ident()?;
+    let env = cx.env_at(id.span.start);
+    let b = env.resolve(id)?;
+    let n = cx.scope().const_int(b.init?)?;
+    let func = cx.file.ast.decls.iter().find(|d| d.span().encloses(b.decl))?;
+    let Decl::Func(fd) = func else { return None };
+    (!assigned_after_decl(fd.body.as_ref()?, &id.name, b.decl)).then_some(n)
+}
+
+fn assigned_after_decl(body: &Block, name: &str, decl: Span) -> bool {
+    let mut found = false;
+    walk::walk(Node::Block(body), &mut |n, _| {
+        match n {
+            Node::Stmt(Stmt::Assign(a)) => {
+                found |= a.lhs.iter().any(|l| l.as_ident().is_some_and(|i| i.name == name && i.span != decl));
+            }
+            Node::Stmt(Stmt::IncDec(i)) => found |= i.x.ident_name() == Some(name),
+            Node::Expr(Expr::Unary(u)) if u.op == "&" => found |= u.x.ident_name() == Some(name),
+            _ => {}
+        }
+        !found
+    });
+    found
+}
+
+/// The number of elements of a composite literal ranged over directly or
+/// through the variable it initialises (a fixed table).
+fn literal_table_len<'a>(cx: &Checker<'a>, x: &'a Expr) -> Option<u64> {
+    let lit = match x.unparen() {
+        Expr::CompositeLit(c) => c,
+        Expr::Ident(id) => {
+            let init = match cx.env_at(id.span.start).resolve(id) {
+                Some(b) => {
+                    // A local table must not grow after its literal.
+                    let func = cx.file.ast.decls.iter().find(|d| d.span().encloses(b.decl))?;
+                    let Decl::Func(fd) = func else { return None };
+                    if assigned_after_decl(fd.body.as_ref()?, &id.name, b.decl) {
+                        return None;
+                    }
+                    b.init?
+                }
+                None => {
+                    let d = cx.pkg.vars.get(id.name.as_str())?;
+                    d.spec.values.get(d.index)?
+                }
+            };
+            match init.unparen() {
+                Expr::CompositeLit(c) => c,
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    Some(lit.elts.len() as u64)
 }
 
 /// Whether the innermost loop body sets the variable afresh (`s = ...` not
