@@ -89,11 +89,17 @@ fn check(cx: &mut Checker) {
         if loops.is_empty() || loops.iter().all(|l| is_small_loop(cx, l)) {
             return true;
         }
-        if reset_before_in(inner, stmt, &var.name) || leaves_loop_after(stmt, anc) {
+        if reset_before_in(inner, stmt, &var.name)
+            || leaves_loop_after(stmt, anc)
+            || in_debug_branch(anc)
+            || ends_in_failure(cx, anc, &loops, &var.name)
+        {
             return true;
         }
-        // One finding per variable and loop: the first statement that grows it.
-        let key = (inner.span(), var.name.clone());
+        // One finding per variable and function: the first statement that
+        // grows it (the fix, a Builder, covers every loop at once).
+        let func_span = walk::enclosing_func(anc).map(|f| f.span()).unwrap_or(inner.span());
+        let key = (func_span, var.name.clone());
         if !seen.contains(&key) {
             seen.push(key);
             hits.push((stmt.span(), var.name.clone()));
@@ -306,6 +312,70 @@ fn literal_table_len<'a>(cx: &Checker<'a>, x: &'a Expr) -> Option<u64> {
         _ => return None,
     };
     Some(lit.elts.len() as u64)
+}
+
+/// Code under `if debug... {` / `if verbose {` only runs when someone is
+/// looking at its output.
+fn in_debug_branch(anc: &[Node]) -> bool {
+    anc.iter().any(|n| match n {
+        Node::Stmt(Stmt::If(i)) => {
+            let mut debug = false;
+            walk::walk(Node::Expr(&i.cond), &mut |n, _| {
+                let name = match n {
+                    Node::Expr(Expr::Ident(id)) => Some(&id.name),
+                    Node::Expr(Expr::Selector(s)) => Some(&s.sel.name),
+                    _ => None,
+                };
+                if let Some(name) = name {
+                    let lower = name.to_ascii_lowercase();
+                    debug |= lower.contains("debug") || lower.contains("verbose") || lower.contains("trace");
+                }
+                !debug
+            });
+            debug
+        }
+        _ => false,
+    })
+}
+
+/// Whether the string, once built, is only handed to a failure: the first
+/// statement after the outermost loop that mentions it panics, exits or
+/// builds an error. Such loops run once, on the way out.
+fn ends_in_failure<'a>(cx: &Checker<'a>, anc: &[Node<'a>], loops: &[&'a Stmt], name: &str) -> bool {
+    let Some(outer) = loops.last() else { return false };
+    let Some(pos) = anc.iter().position(|n| matches!(n, Node::Stmt(s) if std::ptr::eq(*s, *outer))) else {
+        return false;
+    };
+    let stmts = match pos.checked_sub(1).map(|i| anc[i]) {
+        Some(Node::Block(b)) => b.stmts.as_slice(),
+        Some(Node::Case(c)) => c.body.as_slice(),
+        Some(Node::Comm(c)) => c.body.as_slice(),
+        _ => return false,
+    };
+    let Some(at) = stmts.iter().position(|s| std::ptr::eq(s, *outer)) else { return false };
+    let Some(next) = stmts[at + 1..].iter().find(|s| mentions_stmt(s, name)) else { return false };
+    let mut failure = false;
+    walk::walk(Node::Stmt(next), &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            let callee = c.method_name().unwrap_or("");
+            let is_failure = matches!(callee, "panic" | "Fatal" | "Fatalf" | "Panic" | "Panicf" | "Exitf")
+                || matches!(cx.pkg_member(&c.fun), Some(("errors", "New") | ("fmt", "Errorf")));
+            failure |= is_failure && c.args.iter().any(|a| mentions(a, name));
+        }
+        !failure
+    });
+    failure
+}
+
+fn mentions_stmt(s: &Stmt, name: &str) -> bool {
+    let mut found = false;
+    walk::walk(Node::Stmt(s), &mut |n, _| {
+        if let Node::Expr(Expr::Ident(id)) = n {
+            found |= id.name == name;
+        }
+        !found
+    });
+    found
 }
 
 /// Whether the innermost loop body sets the variable afresh (`s = ...` not
