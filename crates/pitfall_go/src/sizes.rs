@@ -248,4 +248,161 @@ mod tests {
         assert_eq!(l.size, 80);
         assert!(!l.exact);
     }
+
+    /// Types whose layout this module must get exactly right; the test below
+    /// compares every one of them with `unsafe.Sizeof` from the real compiler.
+    const LAYOUT_SRC: &str = r#"package fx
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const width = 12
+
+type Padded struct {
+	a bool
+	b int64
+	c bool
 }
+
+type Tail struct {
+	data [95]byte
+	end  struct{}
+}
+
+type TailAfterWord struct {
+	n   int64
+	end [0]int64
+}
+
+type Small struct {
+	a, b int8
+	c    int32
+}
+
+type Mixed struct {
+	err   error
+	ch    chan int
+	fn    func()
+	z     complex128
+	y     complex64
+	m     map[int]int
+	mu    sync.Mutex
+	rw    sync.RWMutex
+	count int32
+}
+
+type Std struct {
+	t   time.Time
+	d   time.Duration
+	wg  sync.WaitGroup
+	o   sync.Once
+	i64 atomic.Int64
+	i32 atomic.Int32
+	ok  atomic.Bool
+}
+
+type Grid [width][3]uint16
+
+type Embeds struct {
+	Padded
+	*Small
+	names []string
+	any   any
+	r     rune
+	p     uintptr
+}
+
+type Alias = Padded
+
+type Nested struct {
+	inner struct {
+		x float32
+		y [3]bool
+	}
+	grid Grid
+	a    Alias
+}
+"#;
+
+    const LAYOUT_TYPES: &[&str] =
+        &["Padded", "Tail", "TailAfterWord", "Small", "Mixed", "Std", "Grid", "Embeds", "Alias", "Nested"];
+
+    fn computed_layouts() -> Vec<(String, Layout)> {
+        use crate::index::{ProjectIndex, SourcePackage};
+        let file = crate::parse_file("fx.go", LAYOUT_SRC.to_string()).expect("parses");
+        let sources = vec![SourcePackage {
+            dir: ".".into(),
+            name: "fx".into(),
+            import_path: "example.com/fx".into(),
+            gomod: std::sync::Arc::new(crate::module::GoMod::default()),
+            files: vec![file],
+        }];
+        let project = ProjectIndex::new(&sources);
+        let pkg = project.package("example.com/fx").expect("indexed");
+        let scope = Scope { project: &project, pkg, file: &sources[0].files[0] };
+        let sizer = Sizer { scope: &scope };
+        LAYOUT_TYPES.iter().map(|t| (t.to_string(), sizer.layout(&Ty::Named("example.com/fx", t)))).collect()
+    }
+
+    #[test]
+    fn fixture_types_are_exact() {
+        for (name, l) in computed_layouts() {
+            assert!(l.exact, "{name} should be fully known: {l:?}");
+        }
+    }
+
+    /// Runs the real compiler on the same declarations (skipped without `go`).
+    #[test]
+    fn layouts_match_unsafe_sizeof() {
+        let host = std::process::Command::new("go").args(["env", "GOHOSTARCH"]).output();
+        match host {
+            Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "amd64" => {}
+            Ok(o) if o.status.success() => {
+                eprintln!("skipping layouts_match_unsafe_sizeof: the layouts are amd64's and this host is not");
+                return;
+            }
+            _ => {
+                eprintln!("skipping layouts_match_unsafe_sizeof: `go` is not installed");
+                return;
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("pitfall-sizes-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("fx")).unwrap();
+        std::fs::write(dir.join("go.mod"), "module example.com/fx\n\ngo 1.22\n").unwrap();
+        let main_src = LAYOUT_SRC.replacen("package fx", "package main", 1).replacen(
+            "import (",
+            "import (\n\t\"fmt\"\n\t\"unsafe\"",
+            1,
+        );
+        let mut prints = String::from("\nfunc main() {\n");
+        for t in LAYOUT_TYPES {
+            prints.push_str(&format!("\tfmt.Println(\"{t}\", unsafe.Sizeof({t}{{}}), unsafe.Alignof({t}{{}}))\n"));
+        }
+        prints.push_str("}\n");
+        std::fs::write(dir.join("main.go"), main_src + &prints).unwrap();
+        let out = std::process::Command::new("go")
+            .args(["run", "."])
+            .current_dir(&dir)
+            .env("GOARCH", "amd64")
+            .env("GOFLAGS", "-mod=mod")
+            .output()
+            .expect("go run");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(out.status.success(), "go run failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let real: std::collections::HashMap<&str, (u64, u64)> = stdout
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                Some((it.next()?, (it.next()?.parse().ok()?, it.next()?.parse().ok()?)))
+            })
+            .collect();
+        for (name, l) in computed_layouts() {
+            assert_eq!(real.get(name.as_str()), Some(&(l.size, l.align)), "layout of {name}");
+        }
+    }
+}
+
