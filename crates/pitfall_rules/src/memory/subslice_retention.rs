@@ -15,10 +15,13 @@ A function that returns, or stores in a long-lived place (a package-level
 variable, a field through a pointer receiver, a map or slice held by such a
 field), a re-slice with constant bounds (`p[:20]`, `data[4:12]`, named
 constants allowed) of a `[]byte` parameter or of a freshly read buffer
-(`os.ReadFile`, `io.ReadAll`, `make([]byte, N)` with a large N), without
-copying it. Variable bounds (`b[:n]`), `[:0]`, suffixes (`p[8:]`), copies
-(`bytes.Clone`, `append([]byte(nil), ...)`, `string(...)`, `copy`) and
-append-style APIs that fill and return the caller's own buffer stay silent.
+(`os.ReadFile`, `io.ReadAll`, `make([]byte, N)` with N of 4 KiB or more),
+without copying it. Variable bounds (`b[:n]`), `[:0]`, suffixes (`p[8:]`),
+copies (`bytes.Clone`, `append([]byte(nil), ...)`, `string(...)`, `copy`) stay
+silent, and so do APIs that fill the caller's buffer and hand back the filled
+part: `AppendX`/`putX`/`encodeX`/`formatX`-style functions, functions that
+write into the parameter or pass it to a call that may fill it, and
+`bufio.SplitFunc`s, whose tokens are windows on the scanner's buffer.
 The finding is reported on the slice expression.
 
 ## Why it matters in production

@@ -21,7 +21,9 @@ gc layout for amd64 (field alignment, trailing padding) and are computed from
 the module's own type declarations, across its packages. Fields whose type
 cannot be seen (other modules, type parameters) count as zero bytes, so a
 finding means the copy is certainly at least that large.
-Pointer elements, index-only loops and a blank value variable are fine.
+Pointer elements, index-only loops and a blank value variable are fine; so
+are tables written as composite literals (a fixed number of entries) and
+`_test.go` code other than benchmarks.
 The finding is reported on the value variable of the `range` statement.
 
 ## Why it matters in production

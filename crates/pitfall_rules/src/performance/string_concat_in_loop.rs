@@ -16,8 +16,13 @@ where the variable is provably a string (declared `string`, a string parameter,
 or initialised from a string literal or a string-returning call such as
 `fmt.Sprintf`, `strings.Join`, `strconv.Itoa` or a function of the same package)
 and is declared outside the innermost loop around the statement.
-Loops bounded by a small integer constant (`for i := 0; i < 8; i++`,
-`for range 4`) are left alone: their cost is fixed and tiny.
+Left alone, because the cost is bounded or off the hot path: loops bounded by
+a small constant (`for i := 0; i < 8; i++`, `for range 4`, a literal table),
+loops over variadic arguments, a statement followed by `break`/`return`, a
+variable reset at the top of each iteration, `String`/`Error` methods and
+`...String` helpers (display code), branches under `if debug...`/`verbose`,
+messages built on the way to `panic`/`Fatal`/`errors.New`/`fmt.Errorf`, and
+`_test.go` code other than benchmarks. One finding per variable and function.
 The finding is reported on the `+=` (or `s = s + ...`) statement.
 
 ## Why it matters in production
