@@ -11,6 +11,7 @@ pub mod index;
 mod lower;
 pub mod module;
 pub mod routes;
+pub mod sizes;
 pub mod types;
 pub mod walk;
 
