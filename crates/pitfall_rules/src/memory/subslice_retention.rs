@@ -164,7 +164,7 @@ fn is_param(func: Func, b: &Binding) -> bool {
 fn is_append_style(func: Func) -> bool {
     let Some(name) = func.name() else { return false };
     let lower = name.to_ascii_lowercase();
-    ["append", "put", "encode", "format", "marshal", "write", "fill", "read"].iter().any(|p| lower.starts_with(p))
+    ["append", "put", "encode", "format", "marshal", "fill"].iter().any(|p| lower.starts_with(p))
 }
 
 /// A `bufio.SplitFunc` (`func(data []byte, atEOF bool) (int, []byte, error)`):
