@@ -164,7 +164,7 @@ fn is_param(func: Func, b: &Binding) -> bool {
 fn is_append_style(func: Func) -> bool {
     let Some(name) = func.name() else { return false };
     let lower = name.to_ascii_lowercase();
-    ["append", "put", "encode", "format", "marshal", "write", "fill", "read"].iter().any(|p| lower.starts_with(p))
+    ["append", "put", "encode", "format", "marshal", "fill"].iter().any(|p| lower.starts_with(p))
 }
 
 /// A `bufio.SplitFunc` (`func(data []byte, atEOF bool) (int, []byte, error)`):
@@ -266,7 +266,7 @@ fn reassigned(body: &Block, name: &str) -> bool {
 }
 
 /// The call whose (first) result defines the local declared at `decl`.
-fn defining_call<'a>(body: &'a Block, decl: Span) -> Option<&'a CallExpr> {
+fn defining_call(body: &Block, decl: Span) -> Option<&CallExpr> {
     let mut out = None;
     walk::walk(Node::Block(body), &mut |n, _| {
         if out.is_some() {
@@ -276,7 +276,8 @@ fn defining_call<'a>(body: &'a Block, decl: Span) -> Option<&'a CallExpr> {
             Node::Stmt(Stmt::Assign(a)) if a.is_define() => {
                 if let Some(i) = a.lhs.iter().position(|l| l.as_ident().is_some_and(|id| id.span == decl)) {
                     out = match a.rhs.as_slice() {
-                        [one] if i == 0 || a.lhs.len() > 1 => one.as_call(),
+                        // `data, err := os.ReadFile(p)`: only the first result is the buffer.
+                        [one] if i == 0 => one.as_call(),
                         many => many.get(i).and_then(|e| e.as_call()),
                     };
                 }
