@@ -270,7 +270,7 @@ fn routes(paths: &[PathBuf], format: RoutesFormat) -> Result<u8, String> {
         }
         RoutesFormat::Text => route_maps_text(&maps),
     };
-    print!("{out}");
+    print_out(&out)?;
     Ok(0)
 }
 
@@ -377,21 +377,35 @@ fn route_maps_text(maps: &[pitfall_go::routes::RouteMap]) -> String {
     out
 }
 
+/// Writes to stdout; a reader that went away (`pitfall rules | head`) is not an error.
+fn print_out(text: &str) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("writing output: {e}")),
+        _ => Ok(()),
+    }
+}
+
 fn list_rules() -> Result<u8, String> {
     let width = pitfall_rules::ALL
         .iter()
         .map(|r| r.name.len())
         .max()
         .unwrap_or(0);
+    let mut out = String::new();
     for r in pitfall_rules::ALL {
-        println!(
-            "{:width$}  {:13} {:8} {}",
+        out += &format!(
+            "{:width$}  {:13} {:8} {}\n",
             r.name,
             r.category.as_str(),
             r.severity.as_str(),
             r.summary
         );
     }
+    print_out(&out)?;
     Ok(0)
 }
 
@@ -408,16 +422,20 @@ fn show_rule(name: &str) -> Result<u8, String> {
         pitfall_rules::TestFiles::Include => "yes",
         pitfall_rules::TestFiles::Only => "only _test.go files",
     };
-    println!("# {}\n", r.name);
-    println!("{}\n", r.summary);
-    println!("- Category: {}", r.category);
-    println!("- Default severity: {}", r.severity);
-    println!("- Reported on: {}", r.reports_on);
-    println!("- Runs on test files: {tests}");
+    let mut out = format!("# {}\n\n", r.name);
+    out += &format!("{}\n\n", r.summary);
+    out += &format!("- Category: {}\n", r.category);
+    out += &format!("- Default severity: {}\n", r.severity);
+    out += &format!("- Reported on: {}\n", r.reports_on);
+    out += &format!("- Runs on test files: {tests}\n");
     for o in r.options {
-        println!("- Option `{}` (default {}): {}", o.name, o.default, o.help);
+        out += &format!(
+            "- Option `{}` (default {}): {}\n",
+            o.name, o.default, o.help
+        );
     }
-    println!("\n{}", r.doc.trim());
+    out += &format!("\n{}\n", r.doc.trim());
+    print_out(&out)?;
     Ok(0)
 }
 
