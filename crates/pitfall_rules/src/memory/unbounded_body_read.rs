@@ -65,4 +65,89 @@ statement/function; `//nolint:memory` for the whole category; see `pitfall rule`
     check,
 };
 
-fn check(cx: &mut Checker) {}
+fn check(cx: &mut Checker) {
+    let file = cx.file;
+    let mut candidates = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, anc| {
+        if let Node::Expr(Expr::Call(call)) = n {
+            candidates.push((call, anc.to_vec()));
+        }
+        true
+    });
+    let mut package_limited: Option<bool> = None;
+    for (call, anc) in candidates {
+        let Some((pkg, name)) = cx.pkg_member(&call.fun) else { continue };
+        let reader = match (pkg, name) {
+            ("io" | "io/ioutil", "ReadAll") => "ReadAll",
+            ("encoding/json" | "encoding/xml", "NewDecoder") => "NewDecoder",
+            _ => continue,
+        };
+        let Some(req) = call.args.first().and_then(|a| request_body_of(cx, a, &anc)) else { continue };
+        if body_replaced_before(cx, req, call.span.start, &anc) {
+            continue;
+        }
+        // Middleware (`http.MaxBytesHandler`) anywhere in the package caps every body.
+        if *package_limited.get_or_insert_with(|| cx.pkg.calls_pkg_func("net/http", "MaxBytesHandler")) {
+            continue;
+        }
+        let callee = cx.file.text(call.fun.span()).to_string();
+        let what = if reader == "ReadAll" { "reads" } else { "decodes" };
+        cx.report(
+            call.span,
+            format!("{callee} {what} the whole body of request `{}` with no size limit; one large request can exhaust memory", req.name),
+        )
+        .fix(format!(
+            "cap the body first: `{r}.Body = http.MaxBytesReader(w, {r}.Body, maxBytes)` (or wrap the router in http.MaxBytesHandler)",
+            r = req.name
+        ));
+    }
+}
+
+/// `r` when `arg` is `r.Body` and `r` is a `*http.Request` parameter of an
+/// enclosing function (a request the server received).
+fn request_body_of<'a>(cx: &Checker<'a>, arg: &'a Expr, anc: &[Node<'a>]) -> Option<&'a Ident> {
+    let sel = arg.as_selector()?;
+    if sel.sel.name != "Body" {
+        return None;
+    }
+    let req = sel.x.as_ident()?;
+    let env = cx.env_at(req.span.start);
+    let binding = env.resolve(req)?;
+    if !binding.ty.is_named("net/http", "Request") {
+        return None;
+    }
+    let is_param = anc.iter().filter_map(|n| n.as_func()).any(|f| {
+        f.ty().params.iter().any(|p| p.names.iter().any(|n| n.span == binding.decl))
+    });
+    is_param.then_some(req)
+}
+
+/// Whether `req.Body` is assigned (e.g. `req.Body = http.MaxBytesReader(...)`)
+/// before `pos` in the function that declares `req`.
+fn body_replaced_before<'a>(cx: &Checker<'a>, req: &'a Ident, pos: u32, anc: &[Node<'a>]) -> bool {
+    let env = cx.env_at(req.span.start);
+    let Some(decl) = env.resolve(req).map(|b| b.decl) else { return false };
+    let Some(func) = anc
+        .iter()
+        .filter_map(|n| n.as_func())
+        .find(|f| f.ty().params.iter().any(|p| p.names.iter().any(|n| n.span == decl)))
+    else {
+        return false;
+    };
+    let Some(body) = func.body() else { return false };
+    let mut replaced = false;
+    walk::walk(Node::Block(body), &mut |n, _| {
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if a.span.start < pos && a.lhs.iter().any(|l| is_body_of(&env, l, decl)) {
+                replaced = true;
+            }
+        }
+        !replaced
+    });
+    replaced
+}
+
+fn is_body_of(env: &pitfall_go::types::Env, e: &Expr, decl: Span) -> bool {
+    let Some(sel) = e.as_selector() else { return false };
+    sel.sel.name == "Body" && sel.x.as_ident().and_then(|id| env.resolve(id)).map(|b| b.decl) == Some(decl)
+}
