@@ -173,6 +173,12 @@ fn is_default_mux<'a>(sc: &Scope<'a>, env: &Env<'a>, h: &'a Expr) -> bool {
 /// The address of the listener `l`, when `l` is a local assigned from
 /// `net.Listen(network, addr)` / `tls.Listen(network, addr, cfg)` in `root`.
 fn listener_addr<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, l: &'a Expr) -> Option<String> {
+    listener_addr_expr(sc, env, root, l).and_then(|a| const_string(sc, env, a))
+}
+
+/// The address expression given to `net.Listen`/`tls.Listen` when the
+/// listener `l` is a local assigned exactly once, from such a call, in `root`.
+pub fn listener_addr_expr<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, l: &'a Expr) -> Option<&'a Expr> {
     let id = l.as_ident()?;
     let binding = env.resolve(id)?;
     let mut addr = None;
@@ -187,7 +193,7 @@ fn listener_addr<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, l: &'a Expr)
             if let [rhs] = a.rhs.as_slice() {
                 if let Some(call) = rhs.as_call() {
                     if matches!(env.pkg_member(sc.file, &call.fun), Some(("net" | "crypto/tls", "Listen"))) {
-                        addr = call.args.get(1).and_then(|a| const_string(sc, env, a));
+                        addr = call.args.get(1);
                     }
                 }
             }
@@ -199,6 +205,32 @@ fn listener_addr<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, l: &'a Expr)
     } else {
         None
     }
+}
+
+/// Whether an address expression is loopback as far as pitfall can tell: a
+/// readable loopback constant, or a command-line flag whose default is one
+/// (`*httpAddr` with `var httpAddr = flag.String("http", "localhost:0", ...)`).
+/// Used only to keep rules quiet, never to report.
+pub fn looks_loopback<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> bool {
+    if let Some(a) = const_string(sc, env, e) {
+        return is_loopback_addr(&a) == Some(true);
+    }
+    let Expr::Star(star) = e.unparen() else { return false };
+    let Some(id) = star.x.as_ident() else { return false };
+    if env.resolve(id).is_some() {
+        return false;
+    }
+    let Some(def) = sc.pkg.vars.get(id.name.as_str()) else { return false };
+    let Some(init) = def.spec.values.get(def.index).and_then(|v| v.as_call()) else { return false };
+    let fsc = Scope { file: def.file, ..*sc };
+    let empty = Env::default();
+    if !matches!(empty.pkg_member(def.file, &init.fun), Some(("flag", "String"))) {
+        return false;
+    }
+    init.args
+        .get(1)
+        .and_then(|d| const_string(&fsc, &empty, d))
+        .is_some_and(|a| is_loopback_addr(&a) == Some(true))
 }
 
 #[cfg(test)]

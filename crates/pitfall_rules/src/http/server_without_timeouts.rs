@@ -1,6 +1,6 @@
 //! HTTP servers that let a slow client hold a connection forever.
 use crate::prelude::*;
-use pitfall_go::http_facts::{self, is_loopback_addr};
+use pitfall_go::http_facts;
 
 pub static RULE: Rule = Rule {
     name: "server-without-timeouts",
@@ -65,23 +65,27 @@ the statement/function; `//nolint:http` for the whole category; see `pitfall rul
 const READ_FIELDS: &[&str] = &["ReadHeaderTimeout", "ReadTimeout"];
 
 fn check(cx: &mut Checker) {
+    // net/http's own helpers are reported where they are called.
+    if cx.pkg.import_path() == "net/http" {
+        return;
+    }
     let file = cx.file;
     let mut calls = Vec::new();
     let mut lits = Vec::new();
     walk::walk_file(&file.ast, &mut |n, anc| {
         match n {
-            Node::Expr(Expr::Call(c)) => calls.push(&**c),
+            Node::Expr(Expr::Call(c)) => calls.push((&**c, anc.first().copied())),
             Node::Expr(Expr::CompositeLit(l)) => lits.push((&**l, anc.to_vec())),
             _ => {}
         }
         true
     });
-    for call in calls {
+    for (call, anc) in calls {
         let Some(("net/http", name)) = cx.pkg_member(&call.fun) else { continue };
         if !matches!(name, "ListenAndServe" | "ListenAndServeTLS" | "Serve" | "ServeTLS") {
             continue;
         }
-        if name.starts_with("Listen") && listens_on_loopback(cx, call) {
+        if listens_on_loopback(cx, call, name, anc) {
             continue;
         }
         cx.report(
@@ -126,11 +130,23 @@ fn check(cx: &mut Checker) {
     }
 }
 
-/// Whether a `ListenAndServe(TLS)` address is a readable loopback address.
-fn listens_on_loopback<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
-    let Some(addr) = call.args.first() else { return false };
-    let env = cx.env_at(addr.span().start);
-    http_facts::const_string(&cx.scope(), &env, addr).and_then(|a| is_loopback_addr(&a)).unwrap_or(false)
+/// Whether the helper listens on a loopback address (for `Serve`, the address
+/// the listener was made with in the same function): a local debug listener
+/// is out of reach of slow remote clients.
+fn listens_on_loopback<'a>(cx: &Checker<'a>, call: &'a CallExpr, name: &str, root: Option<Node<'a>>) -> bool {
+    let Some(first) = call.args.first() else { return false };
+    let env = cx.env_at(first.span().start);
+    let sc = cx.scope();
+    let addr = if name.starts_with("Listen") {
+        first
+    } else {
+        let Some(root) = root else { return false };
+        match http_facts::listener_addr_expr(&sc, &env, root, first) {
+            Some(a) => a,
+            None => return false,
+        }
+    };
+    http_facts::looks_loopback(&sc, &env, addr)
 }
 
 /// Where the literal goes. `Some(Some(text))`: assigned to a variable or field

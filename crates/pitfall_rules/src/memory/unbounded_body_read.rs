@@ -103,8 +103,11 @@ fn check(cx: &mut Checker) {
     }
 }
 
-/// `r` when `arg` is `r.Body` and `r` is a `*http.Request` parameter of an
-/// enclosing function (a request the server received).
+/// `r` when `arg` is `r.Body` and `r` is a `*http.Request` parameter that the
+/// server received: a parameter of a handler (a function that also takes an
+/// `http.ResponseWriter`, or a closure inside one), or of a package function
+/// that some handler of the package calls with its unlimited request.
+/// A `RoundTrip` method or a request signer gets client requests: silent.
 fn request_body_of<'a>(cx: &Checker<'a>, arg: &'a Expr, anc: &[Node<'a>]) -> Option<&'a Ident> {
     let sel = arg.as_selector()?;
     if sel.sel.name != "Body" {
@@ -116,10 +119,76 @@ fn request_body_of<'a>(cx: &Checker<'a>, arg: &'a Expr, anc: &[Node<'a>]) -> Opt
     if !binding.ty.is_named("net/http", "Request") {
         return None;
     }
-    let is_param = anc.iter().filter_map(|n| n.as_func()).any(|f| {
-        f.ty().params.iter().any(|p| p.names.iter().any(|n| n.span == binding.decl))
-    });
-    is_param.then_some(req)
+    let funcs: Vec<Func<'a>> = anc.iter().filter_map(|n| n.as_func()).collect();
+    let declaring = funcs.iter().position(|f| param_index(f.ty(), binding.decl).is_some())?;
+    let sc = cx.scope();
+    let is_handler = funcs[..=declaring].iter().any(|f| has_response_writer(&sc, f.ty()));
+    if is_handler {
+        return Some(req);
+    }
+    let Func::Decl(fd) = funcs[declaring] else { return None };
+    if fd.recv.is_some() {
+        return None;
+    }
+    let index = param_index(&fd.ty, binding.decl)?;
+    called_by_unlimited_handler(cx, &fd.name.name, index).then_some(req)
+}
+
+/// Position of the parameter declared at `decl` (counting names).
+fn param_index(ty: &FuncType, decl: Span) -> Option<usize> {
+    ty.params.iter().flat_map(|p| p.names.iter()).position(|n| n.span == decl)
+}
+
+fn has_response_writer<'a>(sc: &pitfall_go::types::Scope<'a>, ty: &'a FuncType) -> bool {
+    ty.params.iter().any(|p| sc.type_expr(&p.ty).is_named("net/http", "ResponseWriter"))
+}
+
+/// Whether a non-test file of the package calls function `name` passing, as
+/// argument `index`, the request parameter of a handler that did not limit the
+/// body before the call.
+fn called_by_unlimited_handler(cx: &Checker, name: &str, index: usize) -> bool {
+    for file in cx.pkg.files().iter().filter(|f| !f.is_test) {
+        let sc = pitfall_go::types::Scope { project: cx.project, pkg: cx.pkg, file };
+        for decl in &file.ast.decls {
+            let Decl::Func(fd) = decl else { continue };
+            let mut candidate = false;
+            walk::calls(Node::FuncDecl(fd), &mut |c, _| {
+                candidate |= c.fun.ident_name() == Some(name);
+            });
+            if !candidate {
+                continue;
+            }
+            let env = pitfall_go::types::Env::build(&sc, Node::FuncDecl(fd));
+            let mut found = false;
+            walk::walk(Node::FuncDecl(fd), &mut |n, anc| {
+                let Node::Expr(Expr::Call(c)) = n else { return !found };
+                let Some(f) = c.fun.as_ident() else { return true };
+                if f.name != name || env.resolve(f).is_some() {
+                    return true;
+                }
+                let Some(arg) = c.args.get(index).and_then(|a| a.as_ident()) else { return true };
+                let Some(b) = env.resolve(arg) else { return true };
+                if !b.ty.is_named("net/http", "Request") {
+                    return true;
+                }
+                let funcs: Vec<Func> = anc.iter().filter_map(|n| n.as_func()).collect();
+                let Some(declaring) = funcs.iter().position(|f| param_index(f.ty(), b.decl).is_some()) else {
+                    return true;
+                };
+                if !funcs[..=declaring].iter().any(|f| has_response_writer(&sc, f.ty())) {
+                    return true;
+                }
+                if !replaced_in(&env, funcs[declaring], b.decl, c.span.start) {
+                    found = true;
+                }
+                !found
+            });
+            if found {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Whether `req.Body` is assigned (e.g. `req.Body = http.MaxBytesReader(...)`)
@@ -127,18 +196,18 @@ fn request_body_of<'a>(cx: &Checker<'a>, arg: &'a Expr, anc: &[Node<'a>]) -> Opt
 fn body_replaced_before<'a>(cx: &Checker<'a>, req: &'a Ident, pos: u32, anc: &[Node<'a>]) -> bool {
     let env = cx.env_at(req.span.start);
     let Some(decl) = env.resolve(req).map(|b| b.decl) else { return false };
-    let Some(func) = anc
-        .iter()
-        .filter_map(|n| n.as_func())
-        .find(|f| f.ty().params.iter().any(|p| p.names.iter().any(|n| n.span == decl)))
-    else {
+    let Some(func) = anc.iter().filter_map(|n| n.as_func()).find(|f| param_index(f.ty(), decl).is_some()) else {
         return false;
     };
+    replaced_in(&env, func, decl, pos)
+}
+
+fn replaced_in(env: &pitfall_go::types::Env, func: Func, decl: Span, pos: u32) -> bool {
     let Some(body) = func.body() else { return false };
     let mut replaced = false;
     walk::walk(Node::Block(body), &mut |n, _| {
         if let Node::Stmt(Stmt::Assign(a)) = n {
-            if a.span.start < pos && a.lhs.iter().any(|l| is_body_of(&env, l, decl)) {
+            if a.span.start < pos && a.lhs.iter().any(|l| is_body_of(env, l, decl)) {
                 replaced = true;
             }
         }
