@@ -14,7 +14,8 @@ pub static RULE: Rule = Rule {
 ## What it finds
 - the package helpers `http.ListenAndServe`, `http.ListenAndServeTLS`,
   `http.Serve` and `http.ServeTLS`, which build a server with no timeouts at all
-  (a literal loopback address such as `localhost:6060` is not reported);
+  (not reported when the address is loopback: a literal such as
+  `localhost:6060`, a listener made with one, or a flag whose default is one);
 - an `http.Server{...}` / `&http.Server{...}` literal that sets neither
   `ReadHeaderTimeout` nor `ReadTimeout`, unless the same function assigns one of
   them later (`srv.ReadHeaderTimeout = ...`) or hands the server to another

@@ -12,11 +12,16 @@ pub static RULE: Rule = Rule {
     doc: r#"
 ## What it finds
 `io.ReadAll(r.Body)`, `ioutil.ReadAll(r.Body)`, `json.NewDecoder(r.Body)` and
-`xml.NewDecoder(r.Body)` where `r` is the incoming `*http.Request` and nothing caps
-the body: no `r.Body = http.MaxBytesReader(...)` earlier in the function, no
-`io.LimitReader` / `http.MaxBytesReader` around the argument, and no
-`http.MaxBytesHandler` middleware anywhere in the package. Import aliases are
-followed. Response bodies of outgoing calls (`resp.Body`) are not reported.
+`xml.NewDecoder(r.Body)` where `r` is a request the server received — a
+`*http.Request` parameter of a handler (a function that also takes an
+`http.ResponseWriter`, or a closure inside one), or of a package helper that
+such a handler calls with its request — and nothing caps the body: no
+`r.Body = http.MaxBytesReader(...)` earlier in the function, no `io.LimitReader` /
+`http.MaxBytesReader` around the argument, and no body-limiting middleware in the
+package (`http.MaxBytesHandler`, a wrapper that sets `r.Body = http.MaxBytesReader`
+before `next.ServeHTTP`, a router's `RequestSize`/`BodyLimit`). Import aliases are
+followed. Client-side bodies (`resp.Body`, a `RoundTrip` method's request) are not
+reported. A `r.ContentLength` check is not a limit: chunked bodies have no length.
 The finding is on the read or decoder call.
 
 ## Why it matters in production
@@ -86,8 +91,8 @@ fn check(cx: &mut Checker) {
         if body_replaced_before(cx, req, call.span.start, &anc) {
             continue;
         }
-        // Middleware (`http.MaxBytesHandler`) anywhere in the package caps every body.
-        if *package_limited.get_or_insert_with(|| cx.pkg.calls_pkg_func("net/http", "MaxBytesHandler")) {
+        // Body-limiting middleware anywhere in the package caps every body.
+        if *package_limited.get_or_insert_with(|| package_limits_bodies(cx)) {
             continue;
         }
         let callee = cx.file.text(call.fun.span()).to_string();
@@ -219,4 +224,47 @@ fn replaced_in(env: &pitfall_go::types::Env, func: Func, decl: Span, pos: u32) -
 fn is_body_of(env: &pitfall_go::types::Env, e: &Expr, decl: Span) -> bool {
     let Some(sel) = e.as_selector() else { return false };
     sel.sel.name == "Body" && sel.x.as_ident().and_then(|id| env.resolve(id)).map(|b| b.decl) == Some(decl)
+}
+
+/// Whether the package installs body-limiting middleware: `http.MaxBytesHandler`,
+/// a handler wrapper that sets `r.Body = http.MaxBytesReader(...)` and then calls
+/// `next.ServeHTTP`, or a router's size-limit middleware (`RequestSize`,
+/// `BodyLimit` from a `.../middleware` package).
+fn package_limits_bodies(cx: &Checker) -> bool {
+    if cx.pkg.calls_pkg_func("net/http", "MaxBytesHandler") {
+        return true;
+    }
+    cx.pkg.files().iter().filter(|f| !f.is_test).any(|file| {
+        let mut limits = false;
+        for decl in &file.ast.decls {
+            let Decl::Func(fd) = decl else { continue };
+            let mut sets_limit = false;
+            let mut serves_next = false;
+            walk::walk(Node::FuncDecl(fd), &mut |n, _| {
+                match n {
+                    Node::Stmt(Stmt::Assign(a)) => {
+                        let lhs_body = a.lhs.iter().any(|l| l.as_selector().is_some_and(|s| s.sel.name == "Body"));
+                        let rhs_limit = a.rhs.iter().any(|r| {
+                            r.as_call().is_some_and(|c| file.pkg_member_unscoped(&c.fun) == Some(("net/http", "MaxBytesReader")))
+                        });
+                        sets_limit |= lhs_body && rhs_limit;
+                    }
+                    Node::Expr(Expr::Call(c)) => {
+                        serves_next |= c.method_name() == Some("ServeHTTP") && c.receiver().is_some();
+                        if let Some((path, name)) = file.pkg_member_unscoped(&c.fun) {
+                            if path.ends_with("/middleware") && matches!(name, "RequestSize" | "BodyLimit") {
+                                limits = true;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                !limits
+            });
+            if limits || (sets_limit && serves_next) {
+                return true;
+            }
+        }
+        false
+    })
 }
