@@ -16,8 +16,9 @@ A call to `os.Exit`, `log.Fatal`, `log.Fatalf`, `log.Fatalln` or `Fatal*` on a
 literals are separate bodies). This includes the classic
 `func TestMain(m *testing.M) { defer cleanup(); os.Exit(m.Run()) }`.
 Silent: an exit before any defer, defers that live only in closures, exits in
-another function, a defer in a branch that returns before the exit, and
-`log.Panic*` / `t.Fatal` (they unwind and run the defers).
+another function, a defer in a branch that returns before the exit,
+`log.Panic*` / `t.Fatal` (they unwind and run the defers), and defers whose loss
+is harmless when the process ends (`mu.Unlock()`, `wg.Done()`, `cancel()`, `close(ch)`).
 
 ## Why it matters in production
 `os.Exit` ends the process immediately; `log.Fatal` is `os.Exit(1)` after printing.
