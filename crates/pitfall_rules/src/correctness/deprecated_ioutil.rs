@@ -52,4 +52,70 @@ statement/function; `//nolint:correctness` for the whole category; see `pitfall 
     check,
 };
 
-fn check(cx: &mut Checker) {}
+fn check(cx: &mut Checker) {
+    if !cx.file.imports("io/ioutil") || !cx.gomod().go_at_least(1, 16) {
+        return;
+    }
+    let sc = cx.scope();
+    let mut hits = Vec::new();
+    for decl in &cx.file.ast.decls {
+        let (root, env) = match decl {
+            Decl::Func(f) => (Node::FuncDecl(f), Env::build(&sc, Node::FuncDecl(f))),
+            Decl::Gen(g) => {
+                for spec in &g.specs {
+                    if let Spec::Value(v) = spec {
+                        let env = Env::build(&sc, Node::ValueSpec(v));
+                        find_uses(&sc, &env, Node::ValueSpec(v), &mut hits);
+                    }
+                }
+                continue;
+            }
+            Decl::Bad(_) => continue,
+        };
+        find_uses(&sc, &env, root, &mut hits);
+    }
+    for (span, member) in hits {
+        let written = cx.file.text(span).to_string();
+        let (replacement, note) = replacement(member);
+        let msg = match replacement {
+            Some(r) => format!("`{written}` is deprecated since Go 1.16; use `{r}`"),
+            None => format!("`{written}` is from the deprecated io/ioutil package"),
+        };
+        let fix = match replacement {
+            Some(r) => format!("replace `{written}` with `{r}`{note}"),
+            None => "use the io and os equivalents of io/ioutil".to_string(),
+        };
+        cx.report(span, msg).fix(fix);
+    }
+}
+
+/// Every `ioutil.X` selector below `root` that really names the io/ioutil import.
+fn find_uses<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, hits: &mut Vec<(Span, &'a str)>) {
+    walk(root, &mut |n, _| {
+        if let Node::Expr(e @ Expr::Selector(sel)) = n {
+            if let Some(("io/ioutil", _)) = env.pkg_member(sc.file, e) {
+                hits.push((e.span(), sel.sel.name.as_str()));
+                return false;
+            }
+        }
+        true
+    });
+}
+
+/// The Go 1.16+ replacement of an io/ioutil member, and a note on differences.
+fn replacement(member: &str) -> (Option<&'static str>, &'static str) {
+    match member {
+        "ReadAll" => (Some("io.ReadAll"), ""),
+        "ReadFile" => (Some("os.ReadFile"), ""),
+        "WriteFile" => (Some("os.WriteFile"), ""),
+        "ReadDir" => (
+            Some("os.ReadDir"),
+            " (it returns []fs.DirEntry, not []fs.FileInfo: call entry.Info() where FileInfo is needed)",
+        ),
+        "TempFile" => (Some("os.CreateTemp"), ""),
+        "TempDir" => (Some("os.MkdirTemp"), ""),
+        "NopCloser" => (Some("io.NopCloser"), ""),
+        "Discard" => (Some("io.Discard"), ""),
+        _ => (None, ""),
+    }
+}

@@ -63,4 +63,309 @@ statement/function; `//nolint:correctness` for the whole category; see `pitfall 
     check,
 };
 
-fn check(cx: &mut Checker) {}
+fn check(cx: &mut Checker) {
+    let sc = cx.scope();
+    let mut hits = Vec::new();
+    for decl in &cx.file.ast.decls {
+        let roots: Vec<Node> = match decl {
+            Decl::Func(f) => vec![Node::FuncDecl(f)],
+            Decl::Gen(g) => g
+                .specs
+                .iter()
+                .filter_map(|s| match s {
+                    Spec::Value(v) => Some(Node::ValueSpec(v)),
+                    _ => None,
+                })
+                .collect(),
+            Decl::Bad(_) => continue,
+        };
+        for root in roots {
+            let env = Env::build(&sc, root);
+            // Each function (the declaration and every literal in it) is its own body.
+            walk(root, &mut |n, _| {
+                if let Some(func) = n.as_func() {
+                    if let Some(body) = func.body() {
+                        let mut flow = Flow { sc: &sc, env: &env, hits: Vec::new() };
+                        flow.block(&body.stmts, Vec::new());
+                        let test_main = func.name() == Some("TestMain");
+                        hits.extend(flow.hits.into_iter().map(|h| (h, test_main)));
+                    }
+                }
+                true
+            });
+        }
+    }
+    for (hit, test_main) in hits {
+        let exit = cx.file.text(hit.exit.fun.span()).to_string();
+        let first = hit.defers[0];
+        let (line, _) = cx.file.line_col(first.span.start);
+        let what = deferred_text(cx.file, first);
+        let more = match hit.defers.len() {
+            1 => String::new(),
+            2 => " and 1 other deferred call".to_string(),
+            n => format!(" and {} other deferred calls", n - 1),
+        };
+        let msg = format!("{exit} ends the process here, so the deferred {what} (line {line}){more} never runs");
+        let fix = if test_main {
+            "store the result (`code := m.Run()`), run the cleanup explicitly, then `os.Exit(code)` — or just return from TestMain (Go 1.15+)".to_string()
+        } else {
+            format!("return an error to the caller instead of calling {exit}, or move the deferred work into a `run() error` function and exit only after it returns")
+        };
+        cx.report(hit.exit.span, msg).fix(fix);
+    }
+}
+
+/// `f.Close()` for `defer f.Close()`; `func literal` for `defer func() {...}()`.
+fn deferred_text(file: &GoFile, d: &CallStmt) -> String {
+    match d.call.as_call() {
+        Some(c) if matches!(c.fun.unparen(), Expr::FuncLit(_)) => "function literal".to_string(),
+        Some(c) => {
+            let fun = file.text(c.fun.span());
+            if c.args.is_empty() {
+                format!("{fun}()")
+            } else {
+                format!("{fun}(...)")
+            }
+        }
+        None => "call".to_string(),
+    }
+}
+
+struct Hit<'a> {
+    exit: &'a CallExpr,
+    /// The defers registered on some path to the exit, in source order.
+    defers: Vec<&'a CallStmt>,
+}
+
+/// A walk over one function body in source order that tracks which defers may
+/// be registered when each statement runs. Branches that end in `return`,
+/// `panic` or an exit drop their defers; loops and switches merge them.
+struct Flow<'s, 'a> {
+    sc: &'s Scope<'a>,
+    env: &'s Env<'a>,
+    hits: Vec<Hit<'a>>,
+}
+
+type Defers<'a> = Vec<&'a CallStmt>;
+
+fn merge<'a>(mut a: Defers<'a>, b: Defers<'a>) -> Defers<'a> {
+    for d in b {
+        if !a.iter().any(|x| std::ptr::eq(*x, d)) {
+            a.push(d);
+        }
+    }
+    a.sort_by_key(|d| d.span.start);
+    a
+}
+
+impl<'s, 'a> Flow<'s, 'a> {
+    /// Returns the defers registered after the block and whether it always ends
+    /// the function (return, panic, exit, or a jump out of it).
+    fn block(&mut self, stmts: &'a [Stmt], mut st: Defers<'a>) -> (Defers<'a>, bool) {
+        for s in stmts {
+            let (next, ends) = self.stmt(s, st);
+            st = next;
+            if ends {
+                return (st, true);
+            }
+        }
+        (st, false)
+    }
+
+    fn stmt(&mut self, s: &'a Stmt, st: Defers<'a>) -> (Defers<'a>, bool) {
+        match s {
+            Stmt::Defer(d) => {
+                let mut st = st;
+                if matters_at_exit(self.sc, self.env, d) {
+                    st.push(d);
+                }
+                (st, false)
+            }
+            Stmt::Expr(e) => {
+                let ends = self.exprs(&[e], &st);
+                (st, ends)
+            }
+            Stmt::Assign(a) => {
+                let es: Vec<&Expr> = a.lhs.iter().chain(&a.rhs).collect();
+                self.exprs(&es, &st);
+                (st, false)
+            }
+            Stmt::IncDec(x) => {
+                self.exprs(&[&x.x], &st);
+                (st, false)
+            }
+            Stmt::Send(x) => {
+                self.exprs(&[&x.chan, &x.value], &st);
+                (st, false)
+            }
+            Stmt::Go(g) => {
+                // The arguments are evaluated here; the function runs elsewhere.
+                if let Some(c) = g.call.as_call() {
+                    let es: Vec<&Expr> = c.args.iter().collect();
+                    self.exprs(&es, &st);
+                }
+                (st, false)
+            }
+            Stmt::Return(r) => {
+                let es: Vec<&Expr> = r.results.iter().collect();
+                self.exprs(&es, &st);
+                (st, true)
+            }
+            Stmt::Branch(_) => (st, true),
+            Stmt::Block(b) => self.block(&b.stmts, st),
+            Stmt::If(i) => {
+                let st = self.init(i.init.as_ref(), st);
+                self.exprs(&[&i.cond], &st);
+                let (a, a_ends) = self.block(&i.then.stmts, st.clone());
+                let (b, b_ends) = match &i.els {
+                    Some(e) => self.stmt(e, st),
+                    None => (st, false),
+                };
+                match (a_ends, b_ends) {
+                    (true, true) => (merge(a, b), true),
+                    (true, false) => (b, false),
+                    (false, true) => (a, false),
+                    (false, false) => (merge(a, b), false),
+                }
+            }
+            Stmt::For(f) => {
+                let st = self.init(f.init.as_ref(), st);
+                if let Some(c) = &f.cond {
+                    self.exprs(&[c], &st);
+                }
+                let (body, _) = self.block(&f.body.stmts, st.clone());
+                (merge(st, body), false)
+            }
+            Stmt::Range(r) => {
+                self.exprs(&[&r.x], &st);
+                let (body, _) = self.block(&r.body.stmts, st.clone());
+                (merge(st, body), false)
+            }
+            Stmt::Switch(sw) => {
+                let st = self.init(sw.init.as_ref(), st);
+                if let Some(t) = &sw.tag {
+                    self.exprs(&[t], &st);
+                }
+                self.cases(&sw.cases, st)
+            }
+            Stmt::TypeSwitch(ts) => {
+                let st = self.init(ts.init.as_ref(), st);
+                self.exprs(&[&ts.x], &st);
+                self.cases(&ts.cases, st)
+            }
+            Stmt::Select(sel) => {
+                let mut out = st.clone();
+                let mut all_end = !sel.cases.is_empty();
+                for c in &sel.cases {
+                    let st = self.init(c.comm.as_ref(), st.clone());
+                    let (after, ends) = self.block(&c.body, st);
+                    if !ends {
+                        out = merge(out, after);
+                        all_end = false;
+                    }
+                }
+                (out, all_end)
+            }
+            Stmt::Labeled(l) => self.stmt(&l.stmt, st),
+            Stmt::Decl(g) => {
+                let mut es = Vec::new();
+                for spec in &g.specs {
+                    if let Spec::Value(v) = spec {
+                        es.extend(v.values.iter());
+                    }
+                }
+                self.exprs(&es, &st);
+                (st, false)
+            }
+            Stmt::Empty(_) | Stmt::Bad(_) => (st, false),
+        }
+    }
+
+    fn init(&mut self, s: Option<&'a Stmt>, st: Defers<'a>) -> Defers<'a> {
+        match s {
+            Some(s) => self.stmt(s, st).0,
+            None => st,
+        }
+    }
+
+    fn cases(&mut self, cases: &'a [CaseClause], st: Defers<'a>) -> (Defers<'a>, bool) {
+        let has_default = cases.iter().any(|c| c.is_default);
+        let mut out = if has_default { Vec::new() } else { st.clone() };
+        let mut all_end = has_default;
+        for c in cases {
+            let es: Vec<&Expr> = c.list.iter().collect();
+            self.exprs(&es, &st);
+            let (after, ends) = self.block(&c.body, st.clone());
+            if !ends {
+                out = merge(out, after);
+                all_end = false;
+            }
+        }
+        (out, all_end)
+    }
+
+    /// Records the process exits among `es` (not inside function literals) and
+    /// tells whether evaluating them ends the function (an exit or a `panic`).
+    fn exprs(&mut self, es: &[&'a Expr], st: &Defers<'a>) -> bool {
+        let mut ends = false;
+        for e in es {
+            walk(Node::Expr(e), &mut |n, _| {
+                let Node::Expr(x) = n else { return true };
+                match x {
+                    Expr::FuncLit(_) => false,
+                    Expr::Call(c) => {
+                        if is_process_exit(self.sc, self.env, c) {
+                            ends = true;
+                            if !st.is_empty() {
+                                self.hits.push(Hit { exit: c, defers: st.clone() });
+                            }
+                        } else if is_panic(self.env, c) {
+                            ends = true;
+                        }
+                        true
+                    }
+                    _ => true,
+                }
+            });
+        }
+        ends
+    }
+}
+
+fn is_panic(env: &Env, c: &CallExpr) -> bool {
+    matches!(c.fun.unparen(), Expr::Ident(id) if id.name == "panic" && env.resolve(id).is_none())
+}
+
+/// Whether skipping this deferred call at process exit loses anything. Releasing
+/// a lock, cancelling a context, `wg.Done()`, closing a channel or stopping a
+/// timer only matter to a process that keeps running.
+fn matters_at_exit<'a>(sc: &Scope<'a>, env: &Env<'a>, d: &'a CallStmt) -> bool {
+    let Some(call) = d.call.as_call() else { return true };
+    match call.fun.unparen() {
+        Expr::Ident(id) => {
+            if id.name == "close" && env.resolve(id).is_none() {
+                return false;
+            }
+            if let Some(b) = env.resolve(id) {
+                if b.ty.is_named("context", "CancelFunc") {
+                    return false;
+                }
+            }
+            !(id.name == "cancel" || id.name.starts_with("cancel") && id.name.len() > 6)
+        }
+        Expr::Selector(sel) => {
+            if env.pkg_member(sc.file, &call.fun).is_some() {
+                return !matches!(env.pkg_member(sc.file, &call.fun), Some(("os/signal", "Stop")));
+            }
+            match sel.sel.name.as_str() {
+                "Unlock" | "RUnlock" | "Done" => false,
+                "Stop" => {
+                    let t = env.type_of(sc, &sel.x);
+                    !(t.is_named("time", "Ticker") || t.is_named("time", "Timer"))
+                }
+                _ => true,
+            }
+        }
+        _ => true,
+    }
+}

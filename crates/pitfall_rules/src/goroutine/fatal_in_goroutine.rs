@@ -64,4 +64,130 @@ statement/function; `//nolint:goroutine` for the whole category; see `pitfall ru
     check,
 };
 
-fn check(cx: &mut Checker) {}
+fn check(cx: &mut Checker) {
+    let sc = cx.scope();
+    let mut hits: Vec<(&CallExpr, String)> = Vec::new();
+
+    // 1. `go func() { ... }()` literals of this file.
+    for decl in &cx.file.ast.decls {
+        for_each_root(decl, &mut |root| {
+            let env = Env::build(&sc, root);
+            walk(root, &mut |n, _| {
+                if let Node::Stmt(Stmt::Go(g)) = n {
+                    if let Some(Expr::FuncLit(lit)) = g.call.as_call().map(|c| c.fun.unparen()) {
+                        for c in direct_exits(&sc, &env, &lit.body) {
+                            hits.push((c, "a goroutine started by `go func() {...}()`".to_string()));
+                        }
+                    }
+                }
+                true
+            });
+        });
+    }
+
+    // 2. Functions and methods of this file that the package starts with `go`.
+    let mut started: Option<Vec<Target>> = None;
+    for decl in &cx.file.ast.decls {
+        let Decl::Func(f) = decl else { continue };
+        let Some(body) = &f.body else { continue };
+        let env = Env::build(&sc, Node::FuncDecl(f));
+        let exits = direct_exits(&sc, &env, body);
+        if exits.is_empty() {
+            continue;
+        }
+        let targets = started.get_or_insert_with(|| go_targets(cx.pkg(), cx.project()));
+        let me = Target { recv: f.recv_type_name().map(str::to_string), name: f.name.name.clone() };
+        let Some(t) = targets.iter().find(|t| **t == me) else { continue };
+        let how = match &t.recv {
+            Some(r) => format!("`{}`, which the package runs as a goroutine (`go x.{}(...)` on a {r})", t.name, t.name),
+            None => format!("`{}`, which the package runs as a goroutine (`go {}(...)`)", t.name, t.name),
+        };
+        for c in exits {
+            hits.push((c, how.clone()));
+        }
+    }
+
+    for (call, where_) in hits {
+        let exit = cx.file.text(call.fun.span()).to_string();
+        cx.report(call.span, format!("{exit} in {where_} ends the whole process: main's deferred cleanup and graceful shutdown never run"))
+            .fix("send the error to the owner of the process (a channel, errgroup or cancel func) and let main shut down and exit");
+    }
+}
+
+/// Calls `f` with each function or package-level value spec of a declaration.
+fn for_each_root<'a>(decl: &'a Decl, f: &mut dyn FnMut(Node<'a>)) {
+    match decl {
+        Decl::Func(d) => f(Node::FuncDecl(d)),
+        Decl::Gen(g) => {
+            for s in &g.specs {
+                if let Spec::Value(v) = s {
+                    f(Node::ValueSpec(v));
+                }
+            }
+        }
+        Decl::Bad(_) => {}
+    }
+}
+
+/// Process exits directly in `body` (closures defined there are not entered).
+fn direct_exits<'a>(sc: &Scope<'a>, env: &Env<'a>, body: &'a Block) -> Vec<&'a CallExpr> {
+    let mut out = Vec::new();
+    walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if is_process_exit(sc, env, c) {
+                out.push(c.as_ref());
+            }
+        }
+        true
+    });
+    out
+}
+
+/// A function (`recv` = None) or method of the package named in a `go` statement.
+#[derive(PartialEq, Debug)]
+struct Target {
+    recv: Option<String>,
+    name: String,
+}
+
+/// Every same-package function or method that some `go` statement of the
+/// package starts. A method counts only when the receiver's type is known.
+fn go_targets<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Vec<Target> {
+    let mut out = Vec::new();
+    for file in pkg.files() {
+        if !file.src.contains("go ") {
+            continue;
+        }
+        let sc = Scope { project, pkg, file };
+        for decl in &file.ast.decls {
+            for_each_root(decl, &mut |root| {
+                let mut env: Option<Env> = None;
+                walk(root, &mut |n, _| {
+                    let Node::Stmt(Stmt::Go(g)) = n else { return true };
+                    let Some(call) = g.call.as_call() else { return true };
+                    let env = env.get_or_insert_with(|| Env::build(&sc, root));
+                    match call.fun.unparen() {
+                        Expr::Ident(id) => {
+                            if env.resolve(id).is_none() && pkg.funcs.contains_key(id.name.as_str()) {
+                                out.push(Target { recv: None, name: id.name.clone() });
+                            }
+                        }
+                        Expr::Selector(sel) => {
+                            if env.pkg_member(file, &call.fun).is_some() {
+                                return true;
+                            }
+                            if let Ty::Named(path, tname) = env.type_of(&sc, &sel.x).deref() {
+                                if *path == pkg.import_path() && pkg.methods.contains_key(&(*tname, sel.sel.name.as_str())) {
+                                    out.push(Target { recv: Some(tname.to_string()), name: sel.sel.name.clone() });
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    true
+                });
+            });
+        }
+    }
+    out
+}
