@@ -1,5 +1,7 @@
 //! Finds uses of the deprecated `io/ioutil` package.
 use crate::prelude::*;
+use pitfall_go::types::{Env, Scope};
+use pitfall_go::walk::walk;
 
 pub static RULE: Rule = Rule {
     name: "deprecated-ioutil",
@@ -53,7 +55,7 @@ statement/function; `//nolint:correctness` for the whole category; see `pitfall 
 };
 
 fn check(cx: &mut Checker) {
-    if !cx.file.imports("io/ioutil") || !cx.gomod().go_at_least(1, 16) {
+    if !cx.file.imports("io/ioutil") || !cx.go_at_least(1, 16) {
         return;
     }
     let sc = cx.scope();

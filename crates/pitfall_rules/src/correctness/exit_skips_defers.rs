@@ -1,5 +1,9 @@
 //! Finds `os.Exit` / `log.Fatal*` after a `defer` of the same function.
 use crate::prelude::*;
+use pitfall_go::types::{Env, Scope};
+use pitfall_go::exits::is_process_exit;
+use pitfall_go::walk::walk;
+use pitfall_go::GoFile;
 
 pub static RULE: Rule = Rule {
     name: "exit-skips-defers",

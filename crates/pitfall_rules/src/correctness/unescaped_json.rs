@@ -1,5 +1,7 @@
 //! Finds string values pasted raw between the quotes of a hand-built JSON document.
 use crate::prelude::*;
+use pitfall_go::types::{Env, Scope};
+use pitfall_go::walk::walk;
 
 pub static RULE: Rule = Rule {
     name: "unescaped-json",

@@ -1,5 +1,9 @@
 //! Finds `log.Fatal*` / `os.Exit` in the body a `go` statement runs.
 use crate::prelude::*;
+use pitfall_go::types::{Env, Scope};
+use pitfall_go::exits::is_process_exit;
+use pitfall_go::index::{Package, ProjectIndex};
+use pitfall_go::walk::{walk, walk_body};
 
 pub static RULE: Rule = Rule {
     name: "fatal-in-goroutine",
@@ -95,7 +99,7 @@ fn check(cx: &mut Checker) {
         if exits.is_empty() {
             continue;
         }
-        let targets = started.get_or_insert_with(|| go_targets(cx.pkg(), cx.project()));
+        let targets = started.get_or_insert_with(|| go_targets(cx.pkg, cx.project));
         let me = Target { recv: f.recv_type_name().map(str::to_string), name: f.name.name.clone() };
         let Some(t) = targets.iter().find(|t| **t == me) else { continue };
         let how = match &t.recv {

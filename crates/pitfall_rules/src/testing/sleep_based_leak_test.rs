@@ -1,5 +1,7 @@
 //! Finds goroutine-leak tests that compare `runtime.NumGoroutine()` across a fixed sleep.
 use crate::prelude::*;
+use pitfall_go::types::{Env, Scope};
+use pitfall_go::walk::{walk, walk_body};
 
 pub static RULE: Rule = Rule {
     name: "sleep-based-leak-test",
