@@ -58,6 +58,11 @@ fn check(cx: &mut Checker) {
     if !cx.file.imports("io/ioutil") || !cx.go_at_least(1, 16) {
         return;
     }
+    // The package's own examples and tests (or a vendored copy of it).
+    let own = cx.pkg.import_path();
+    if own == "io/ioutil" || own.ends_with("/io/ioutil") {
+        return;
+    }
     let sc = cx.scope();
     let mut hits = Vec::new();
     for decl in &cx.file.ast.decls {

@@ -92,14 +92,19 @@ fn check(cx: &mut Checker) {
                         let mut flow = Flow { sc: &sc, env: &env, hits: Vec::new() };
                         flow.block(&body.stmts, Vec::new());
                         let test_main = func.name() == Some("TestMain");
-                        hits.extend(flow.hits.into_iter().map(|h| (h, test_main)));
+                        // One finding per function, on the first exit: the fix
+                        // (move the work into run()) is the same for all of them.
+                        let more = flow.hits.len().saturating_sub(1);
+                        if let Some(first) = flow.hits.into_iter().min_by_key(|h| h.exit.span.start) {
+                            hits.push((first, test_main, more));
+                        }
                     }
                 }
                 true
             });
         }
     }
-    for (hit, test_main) in hits {
+    for (hit, test_main, more_exits) in hits {
         let exit = cx.file.text(hit.exit.fun.span()).to_string();
         let first = hit.defers[0];
         let (line, _) = cx.file.line_col(first.span.start);
@@ -109,7 +114,13 @@ fn check(cx: &mut Checker) {
             2 => " and 1 other deferred call".to_string(),
             n => format!(" and {} other deferred calls", n - 1),
         };
-        let msg = format!("{exit} ends the process here, so the deferred {what} (line {line}){more} never runs");
+        let verb = if hit.defers.len() == 1 { "never runs" } else { "never run" };
+        let later = match more_exits {
+            0 => String::new(),
+            1 => " (1 more exit after it in this function)".to_string(),
+            n => format!(" ({n} more exits after it in this function)"),
+        };
+        let msg = format!("{exit} ends the process here, so the deferred {what} (line {line}){more} {verb}{later}");
         let fix = if test_main {
             "store the result (`code := m.Run()`), run the cleanup explicitly, then `os.Exit(code)` — or just return from TestMain (Go 1.15+)".to_string()
         } else {
@@ -340,11 +351,17 @@ fn is_panic(env: &Env, c: &CallExpr) -> bool {
     matches!(c.fun.unparen(), Expr::Ident(id) if id.name == "panic" && env.resolve(id).is_none())
 }
 
-/// Whether skipping this deferred call at process exit loses anything. Releasing
-/// a lock, cancelling a context, `wg.Done()`, closing a channel or stopping a
-/// timer only matter to a process that keeps running.
+/// Whether skipping this deferred call at process exit loses anything. The
+/// kernel closes descriptors and connections and the database rolls back a
+/// dropped transaction; releasing a lock, cancelling a context, `wg.Done()`,
+/// closing a channel or stopping a timer only matter to a process that keeps
+/// running. What is lost: flushes, temp-file removal, profile and trace stops,
+/// and calls we know nothing about.
 fn matters_at_exit<'a>(sc: &Scope<'a>, env: &Env<'a>, d: &'a CallStmt) -> bool {
     let Some(call) = d.call.as_call() else { return true };
+    if is_process_exit(sc, env, call) {
+        return false;
+    }
     match call.fun.unparen() {
         Expr::Ident(id) => {
             if id.name == "close" && env.resolve(id).is_none() {
@@ -358,11 +375,12 @@ fn matters_at_exit<'a>(sc: &Scope<'a>, env: &Env<'a>, d: &'a CallStmt) -> bool {
             !(id.name == "cancel" || id.name.starts_with("cancel") && id.name.len() > 6)
         }
         Expr::Selector(sel) => {
-            if env.pkg_member(sc.file, &call.fun).is_some() {
-                return !matches!(env.pkg_member(sc.file, &call.fun), Some(("os/signal", "Stop")));
+            if let Some(member) = env.pkg_member(sc.file, &call.fun) {
+                return !matches!(member, ("os/signal", "Stop"));
             }
             match sel.sel.name.as_str() {
-                "Unlock" | "RUnlock" | "Done" => false,
+                "Unlock" | "RUnlock" | "Done" | "Rollback" => false,
+                "Close" if call.args.is_empty() => buffers_on_close(sc, env, &sel.x),
                 "Stop" => {
                     let t = env.type_of(sc, &sel.x);
                     !(t.is_named("time", "Ticker") || t.is_named("time", "Timer"))
@@ -372,4 +390,24 @@ fn matters_at_exit<'a>(sc: &Scope<'a>, env: &Env<'a>, d: &'a CallStmt) -> bool {
         }
         _ => true,
     }
+}
+
+/// Packages whose writers hold data until `Close` (compressors, archives).
+const BUFFERING: &[&str] =
+    &["compress/gzip", "compress/zlib", "compress/flate", "compress/lzw", "archive/zip", "archive/tar"];
+
+/// Whether `x.Close()` flushes something: `x` is a compressor or archive writer
+/// (by its type, or by the constructor that made it).
+fn buffers_on_close<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr) -> bool {
+    if let Ty::Named(pkg, _) = env.type_of(sc, x).deref() {
+        if BUFFERING.contains(pkg) {
+            return true;
+        }
+    }
+    let Some(b) = x.as_ident().and_then(|id| env.resolve(id)) else { return false };
+    let Some(init) = b.init.and_then(|i| i.as_call()) else {
+        // `zw, err := gzip.NewWriterLevel(...)`: the binding has no single init.
+        return false;
+    };
+    matches!(env.pkg_member(sc.file, &init.fun), Some((pkg, _)) if BUFFERING.contains(&pkg))
 }

@@ -124,14 +124,16 @@ fn inside_concat(anc: &[Node]) -> bool {
 
 /// Facts about one function's locals: which are constants, which are assigned after
 /// their declaration.
-struct Facts {
+struct Facts<'a> {
     consts: Vec<Span>,
     reassigned: Vec<Span>,
+    /// Key and value variables of `range` loops, with the ranged expression.
+    ranges: Vec<(Span, &'a Expr)>,
 }
 
-impl Facts {
-    fn collect<'a>(env: &Env<'a>, root: Node<'a>) -> Facts {
-        let mut f = Facts { consts: Vec::new(), reassigned: Vec::new() };
+impl<'a> Facts<'a> {
+    fn collect(env: &Env<'a>, root: Node<'a>) -> Facts<'a> {
+        let mut f = Facts { consts: Vec::new(), reassigned: Vec::new(), ranges: Vec::new() };
         walk(root, &mut |n, _| {
             match n {
                 Node::Stmt(Stmt::Decl(g)) if g.kind == GenKind::Const => {
@@ -147,6 +149,13 @@ impl Facts {
                             if b.decl != id.span {
                                 f.reassigned.push(b.decl);
                             }
+                        }
+                    }
+                }
+                Node::Stmt(Stmt::Range(r)) if r.define => {
+                    for v in r.key.iter().chain(&r.value) {
+                        if let Some(id) = v.as_ident() {
+                            f.ranges.push((id.span, &r.x));
                         }
                     }
                 }
@@ -166,7 +175,7 @@ impl Facts {
 struct Values<'s, 'a> {
     sc: &'s Scope<'a>,
     env: &'s Env<'a>,
-    facts: &'s Facts,
+    facts: &'s Facts<'a>,
 }
 
 impl<'s, 'a> Values<'s, 'a> {
@@ -177,7 +186,7 @@ impl<'s, 'a> Values<'s, 'a> {
             Expr::BasicLit(_) => true,
             Expr::Ident(id) => match self.env.resolve(id) {
                 Some(b) => {
-                    if self.facts.consts.contains(&b.decl) {
+                    if self.facts.consts.contains(&b.decl) || self.from_literal_table(e, depth) {
                         return true;
                     }
                     // `id := strconv.Itoa(n)` never assigned again.
@@ -192,10 +201,43 @@ impl<'s, 'a> Values<'s, 'a> {
             },
             // A member of another package (often a constant): we cannot tell.
             Expr::Selector(_) if self.env.pkg_member(self.sc.file, e).is_some() => true,
-            Expr::Selector(_) => false,
+            // `tc.name` of a table-driven test: text the author wrote.
+            Expr::Selector(sel) => self.from_literal_table(&sel.x, depth),
             Expr::Call(c) => self.harmless_call(c),
             Expr::Index(_) | Expr::Slice(_) | Expr::TypeAssert(_) | Expr::Star(_) => false,
             _ => true,
+        }
+    }
+
+    /// Whether `e` is, or ranges over, a composite literal written in the code
+    /// (a test table): `for k := range map[string]bool{...}`, `tests[i]`, `tc`.
+    fn from_literal_table(&self, e: &'a Expr, depth: u32) -> bool {
+        if depth > 4 {
+            return false;
+        }
+        match e.unparen() {
+            Expr::CompositeLit(_) => true,
+            Expr::Index(i) => self.from_literal_table(&i.x, depth + 1),
+            Expr::Selector(s) if self.env.pkg_member(self.sc.file, e).is_none() => {
+                self.from_literal_table(&s.x, depth + 1)
+            }
+            Expr::Ident(id) => match self.env.resolve(id) {
+                Some(b) => {
+                    if let Some((_, x)) = self.facts.ranges.iter().find(|(d, _)| *d == b.decl) {
+                        return self.from_literal_table(x, depth + 1);
+                    }
+                    !self.facts.reassigned.contains(&b.decl)
+                        && b.init.is_some_and(|i| matches!(i.unparen(), Expr::CompositeLit(_)))
+                }
+                None => self
+                    .sc
+                    .pkg
+                    .vars
+                    .get(id.name.as_str())
+                    .and_then(|def| def.spec.values.get(def.index))
+                    .is_some_and(|v| matches!(v.unparen(), Expr::CompositeLit(_))),
+            },
+            _ => false,
         }
     }
 

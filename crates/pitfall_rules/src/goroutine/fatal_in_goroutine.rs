@@ -112,6 +112,11 @@ fn check(cx: &mut Checker) {
     }
 
     for (call, where_) in hits {
+        // Test helper processes exit from goroutines on purpose, with a chosen
+        // code; log.Fatal in a test goroutine still kills the whole test binary.
+        if cx.file.is_test && matches!(cx.pkg_member(&call.fun), Some(("os", "Exit"))) {
+            continue;
+        }
         let exit = cx.file.text(call.fun.span()).to_string();
         cx.report(call.span, format!("{exit} in {where_} ends the whole process: main's deferred cleanup and graceful shutdown never run"))
             .fix("send the error to the owner of the process (a channel, errgroup or cancel func) and let main shut down and exit");
