@@ -85,13 +85,18 @@ fn check(cx: &mut Checker) {
         };
         for root in roots {
             let env = Env::build(&sc, root);
+            let cancels = cancel_funcs(&sc, &env, root);
             // Each function (the declaration and every literal in it) is its own body.
             walk(root, &mut |n, _| {
                 if let Some(func) = n.as_func() {
                     if let Some(body) = func.body() {
-                        let mut flow = Flow { sc: &sc, env: &env, hits: Vec::new() };
+                        let mut flow = Flow { sc: &sc, env: &env, cancels: &cancels, hits: Vec::new() };
                         flow.block(&body.stmts, Vec::new());
                         let test_main = func.name() == Some("TestMain");
+                        if cx.file.is_test && !test_main {
+                            // Helper processes exit on purpose; keep log.Fatal only.
+                            flow.hits.retain(|h| !matches!(env.pkg_member(cx.file, &h.exit.fun), Some(("os", "Exit"))));
+                        }
                         // One finding per function, on the first exit: the fix
                         // (move the work into run()) is the same for all of them.
                         let more = flow.hits.len().saturating_sub(1);
@@ -130,6 +135,30 @@ fn check(cx: &mut Checker) {
     }
 }
 
+/// The `cancel` of `ctx, cancel := context.WithTimeout(...)` and the `stop` of
+/// `ctx, stop := signal.NotifyContext(...)`, by declaration span.
+fn cancel_funcs<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>) -> Vec<Span> {
+    let mut out = Vec::new();
+    walk(root, &mut |n, _| {
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if let ([_, second], [rhs]) = (a.lhs.as_slice(), a.rhs.as_slice()) {
+                let makes_cancel = rhs.as_call().is_some_and(|c| {
+                    matches!(env.pkg_member(sc.file, &c.fun),
+                        Some(("context", name)) if name.starts_with("With"))
+                        || matches!(env.pkg_member(sc.file, &c.fun), Some(("os/signal", "NotifyContext")))
+                });
+                if makes_cancel {
+                    if let Some(b) = second.as_ident().and_then(|id| env.resolve(id)) {
+                        out.push(b.decl);
+                    }
+                }
+            }
+        }
+        true
+    });
+    out
+}
+
 /// `f.Close()` for `defer f.Close()`; `func literal` for `defer func() {...}()`.
 fn deferred_text(file: &GoFile, d: &CallStmt) -> String {
     match d.call.as_call() {
@@ -158,6 +187,7 @@ struct Hit<'a> {
 struct Flow<'s, 'a> {
     sc: &'s Scope<'a>,
     env: &'s Env<'a>,
+    cancels: &'s [Span],
     hits: Vec<Hit<'a>>,
 }
 
@@ -191,7 +221,8 @@ impl<'s, 'a> Flow<'s, 'a> {
         match s {
             Stmt::Defer(d) => {
                 let mut st = st;
-                if matters_at_exit(self.sc, self.env, d) {
+                let cx = Ctx { sc: self.sc, env: self.env, cancels: self.cancels };
+                if matters_at_exit(&cx, d) {
                     st.push(d);
                 }
                 (st, false)
@@ -354,29 +385,51 @@ fn is_panic(env: &Env, c: &CallExpr) -> bool {
 /// Whether skipping this deferred call at process exit loses anything. The
 /// kernel closes descriptors and connections and the database rolls back a
 /// dropped transaction; releasing a lock, cancelling a context, `wg.Done()`,
-/// closing a channel or stopping a timer only matter to a process that keeps
-/// running. What is lost: flushes, temp-file removal, profile and trace stops,
-/// and calls we know nothing about.
-fn matters_at_exit<'a>(sc: &Scope<'a>, env: &Env<'a>, d: &'a CallStmt) -> bool {
+/// closing a channel, restoring a variable or a recover handler only matter to
+/// a process that keeps running. What is lost: flushes, temp-file removal,
+/// profile and trace stops, and calls we know nothing about.
+fn matters_at_exit<'a>(cx: &Ctx<'_, 'a>, d: &'a CallStmt) -> bool {
     let Some(call) = d.call.as_call() else { return true };
+    call_matters(cx, call, 0)
+}
+
+/// What the deferral rules need besides the scope and the environment.
+struct Ctx<'s, 'a> {
+    sc: &'s Scope<'a>,
+    env: &'s Env<'a>,
+    /// Declarations of `cancel`/`stop` functions from context.With* and
+    /// signal.NotifyContext.
+    cancels: &'s [Span],
+}
+
+fn call_matters<'a>(cx: &Ctx<'_, 'a>, call: &'a CallExpr, depth: u32) -> bool {
+    let (sc, env) = (cx.sc, cx.env);
     if is_process_exit(sc, env, call) {
         return false;
     }
     match call.fun.unparen() {
+        Expr::FuncLit(lit) => depth > 2 || body_matters(cx, &lit.body.stmts, depth + 1),
         Expr::Ident(id) => {
-            if id.name == "close" && env.resolve(id).is_none() {
-                return false;
-            }
-            if let Some(b) = env.resolve(id) {
-                if b.ty.is_named("context", "CancelFunc") {
+            let Some(b) = env.resolve(id) else {
+                if matches!(id.name.as_str(), "close" | "recover" | "panic" | "print" | "println") {
                     return false;
                 }
-            }
-            !(id.name == "cancel" || id.name.starts_with("cancel") && id.name.len() > 6)
+                // A function of this package: look at what it does.
+                return match sc.pkg.funcs.get(id.name.as_str()) {
+                    Some(def) if depth < 2 && call.args.is_empty() => {
+                        let fsc = Scope { file: def.file, ..*sc };
+                        let fenv = Env::build(&fsc, Node::FuncDecl(def.decl));
+                        let fcx = Ctx { sc: &fsc, env: &fenv, cancels: &[] };
+                        def.decl.body.as_ref().is_none_or(|body| body_matters(&fcx, &body.stmts, depth + 1))
+                    }
+                    _ => true,
+                };
+            };
+            !(b.ty.is_named("context", "CancelFunc") || cx.cancels.contains(&b.decl))
         }
         Expr::Selector(sel) => {
             if let Some(member) = env.pkg_member(sc.file, &call.fun) {
-                return !matches!(member, ("os/signal", "Stop"));
+                return !matches!(member, ("os/signal", "Stop" | "Reset"));
             }
             match sel.sel.name.as_str() {
                 "Unlock" | "RUnlock" | "Done" | "Rollback" => false,
@@ -390,6 +443,63 @@ fn matters_at_exit<'a>(sc: &Scope<'a>, env: &Env<'a>, d: &'a CallStmt) -> bool {
         }
         _ => true,
     }
+}
+
+/// Whether a deferred body does anything that matters at exit (see
+/// [`matters_at_exit`]). Unknown statements matter.
+fn body_matters<'a>(cx: &Ctx<'_, 'a>, stmts: &'a [Stmt], depth: u32) -> bool {
+    stmts.iter().any(|s| stmt_matters(cx, s, depth))
+}
+
+fn stmt_matters<'a>(cx: &Ctx<'_, 'a>, s: &'a Stmt, depth: u32) -> bool {
+    match s {
+        Stmt::Assign(a) => a.rhs.iter().any(|e| expr_matters(cx, e, depth)),
+        Stmt::Expr(e) => expr_matters(cx, e, depth),
+        Stmt::Send(_) | Stmt::Empty(_) | Stmt::Return(_) => false,
+        Stmt::If(i) => {
+            // `if r := recover(); r != nil { ... }`: a panic handler.
+            let handler = i.init.as_ref().is_some_and(|s| mentions_recover(Node::Stmt(s)))
+                || mentions_recover(Node::Expr(&i.cond));
+            if handler {
+                return false;
+            }
+            i.init.as_ref().is_some_and(|s| stmt_matters(cx, s, depth))
+                || expr_matters(cx, &i.cond, depth)
+                || body_matters(cx, &i.then.stmts, depth)
+                || i.els.as_ref().is_some_and(|e| stmt_matters(cx, e, depth))
+        }
+        Stmt::Block(b) => body_matters(cx, &b.stmts, depth),
+        _ => true,
+    }
+}
+
+/// Whether evaluating `e` makes a call that matters.
+fn expr_matters<'a>(cx: &Ctx<'_, 'a>, e: &'a Expr, depth: u32) -> bool {
+    let mut matters = false;
+    walk(Node::Expr(e), &mut |n, _| match n {
+        Node::Expr(Expr::FuncLit(_)) => false,
+        Node::Expr(Expr::Call(c)) => {
+            if call_matters(cx, c, depth) {
+                matters = true;
+            }
+            !matters
+        }
+        _ => !matters,
+    });
+    matters
+}
+
+fn mentions_recover(n: Node) -> bool {
+    let mut found = false;
+    walk(n, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if c.fun.ident_name() == Some("recover") {
+                found = true;
+            }
+        }
+        !found
+    });
+    found
 }
 
 /// Packages whose writers hold data until `Close` (compressors, archives).
