@@ -16,7 +16,8 @@ pub static RULE: Rule = Rule {
 Every use of a function or variable of `io/ioutil`, whatever name the import has
 (`ioutil`, `iu`, ...). Silent when the module's `go.mod` says `go 1.15` or older
 (the replacements do not exist there), and for other packages or variables that
-happen to be called `ioutil`.
+happen to be called `ioutil`. Reported on each `ioutil.X` selector (the call, or the
+reference for `ioutil.Discard` and function values).
 
 | io/ioutil   | use instead                                         |
 |-------------|-----------------------------------------------------|

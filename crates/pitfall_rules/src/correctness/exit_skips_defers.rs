@@ -17,12 +17,19 @@ pub static RULE: Rule = Rule {
 ## What it finds
 A call to `os.Exit`, `log.Fatal`, `log.Fatalf`, `log.Fatalln` or `Fatal*` on a
 `*log.Logger` that comes after a `defer` statement of the same function body (func
-literals are separate bodies). This includes the classic
+literals are separate bodies), including
 `func TestMain(m *testing.M) { defer cleanup(); os.Exit(m.Run()) }`.
-Silent: an exit before any defer, defers that live only in closures, exits in
-another function, a defer in a branch that returns before the exit,
-`log.Panic*` / `t.Fatal` (they unwind and run the defers), and defers whose loss
-is harmless when the process ends (`mu.Unlock()`, `wg.Done()`, `cancel()`, `close(ch)`).
+Reported once per function, on the first such exit; the message names the line of
+the skipped `defer` and counts the later exits.
+
+Only defers whose loss matters count: flushes, temp-file removal, profile and trace
+stops, compressor/archive `Close`, and calls it cannot see into. Harmless at exit:
+`Unlock`, `wg.Done()`, `cancel()`/`stop()`, `close(ch)`, `Close()` of files,
+connections and rows (the kernel closes them), `Rollback`, closures that only
+restore variables or handle a panic. Also silent: an exit before any defer, a
+defer in a branch that returns first, `log.Panic*`/`t.Fatal` (they unwind), and
+in `_test.go` files `os.Exit` outside `TestMain` (helper processes) and `Example`
+functions.
 
 ## Why it matters in production
 `os.Exit` ends the process immediately; `log.Fatal` is `os.Exit(1)` after printing.
@@ -72,6 +79,8 @@ fn check(cx: &mut Checker) {
     let mut hits = Vec::new();
     for decl in &cx.file.ast.decls {
         let roots: Vec<Node> = match decl {
+            // Examples use log.Fatal as shorthand for "handle the error".
+            Decl::Func(f) if cx.file.is_test && f.recv.is_none() && f.name.name.starts_with("Example") => continue,
             Decl::Func(f) => vec![Node::FuncDecl(f)],
             Decl::Gen(g) => g
                 .specs

@@ -21,7 +21,8 @@ the quotes of a JSON document that is built by hand:
 - `fmt.Sprintf` / `Fprintf` / `Printf` / `Appendf` with `"%s"` (or `"%v"` of a string
   or error) inside quotes of a JSON-looking format.
 It only fires when the text before the value opens a JSON string (`":"`, `{"`, `,"`,
-`["`), the text after it starts with `"`, and the literals hold a `"key":`.
+`["`), the text after it starts with `"`, and the literals hold a `"key":` (or
+form a `["...", "..."]` array). Reported on the line of the inserted value.
 
 ## Why it matters in production
 A name like `O"Brien`, a Windows path or an error message such as

@@ -20,7 +20,9 @@ A call to `os.Exit`, `log.Fatal`, `log.Fatalf`, `log.Fatalln` or `Fatal*` on a
 literal, or a function or method of the same package started with `go name(...)` /
 `go recv.method(...)`. Closures merely defined inside that body are not searched,
 and `log.Panic*` is not reported (a panic can be recovered and runs the defers).
-`t.Fatal` in a goroutine is go vet's `testinggoroutine` check.
+`t.Fatal` in a goroutine is go vet's `testinggoroutine` check. In `_test.go`
+files, `os.Exit` (helper processes exit on purpose) and `Example` functions are
+left alone. Reported on the exit call.
 
 ## Why it matters in production
 Exiting from a background goroutine ends the process on the spot: `main`'s deferred
@@ -74,6 +76,12 @@ fn check(cx: &mut Checker) {
 
     // 1. `go func() { ... }()` literals of this file.
     for decl in &cx.file.ast.decls {
+        if let Decl::Func(f) = decl {
+            // Examples use log.Fatal as shorthand for "handle the error".
+            if cx.file.is_test && f.recv.is_none() && f.name.name.starts_with("Example") {
+                continue;
+            }
+        }
         for_each_root(decl, &mut |root| {
             let env = Env::build(&sc, root);
             walk(root, &mut |n, _| {

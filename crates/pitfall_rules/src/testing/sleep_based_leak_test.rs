@@ -16,7 +16,8 @@ pub static RULE: Rule = Rule {
 In a `_test.go` file, a function that reads `runtime.NumGoroutine()`, sleeps with
 `time.Sleep`, reads it again and compares the two counts (`>`, `!=`, an assert
 helper). Polling loops that re-read the count until a deadline, counts that are only
-logged, and benchmarks stay silent.
+logged, and benchmarks stay silent. Reported on the last `time.Sleep` before the
+compared re-read.
 
 ## Why it matters in production
 The sleep is a guess: on a loaded CI machine the goroutine has not exited yet and the
