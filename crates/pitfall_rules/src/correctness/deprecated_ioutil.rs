@@ -68,11 +68,11 @@ fn check(cx: &mut Checker) {
     let mut hits = Vec::new();
     for decl in &cx.file.ast.decls {
         let (root, env) = match decl {
-            Decl::Func(f) => (Node::FuncDecl(f), Env::build(&sc, Node::FuncDecl(f))),
+            Decl::Func(f) => (Node::FuncDecl(f), cx.env_at(f.span.start)),
             Decl::Gen(g) => {
                 for spec in &g.specs {
                     if let Spec::Value(v) = spec {
-                        let env = Env::build(&sc, Node::ValueSpec(v));
+                        let env = cx.env_at(v.span.start);
                         find_uses(&sc, &env, Node::ValueSpec(v), &mut hits);
                     }
                 }

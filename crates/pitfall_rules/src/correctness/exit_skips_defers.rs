@@ -93,7 +93,7 @@ fn check(cx: &mut Checker) {
             Decl::Bad(_) => continue,
         };
         for root in roots {
-            let env = Env::build(&sc, root);
+            let env = cx.env_at(root.span().start);
             let cancels = cancel_funcs(&sc, &env, root);
             // Each function (the declaration and every literal in it) is its own body.
             walk(root, &mut |n, _| {

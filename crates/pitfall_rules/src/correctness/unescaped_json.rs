@@ -76,7 +76,7 @@ fn check(cx: &mut Checker) {
             Decl::Bad(_) => continue,
         };
         for root in roots {
-            let env = Env::build(&sc, root);
+            let env = cx.env_at(root.span().start);
             let facts = Facts::collect(&env, root);
             let v = Values { sc: &sc, env: &env, facts: &facts };
             walk(root, &mut |n, anc| {

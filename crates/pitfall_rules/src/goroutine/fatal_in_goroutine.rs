@@ -83,7 +83,7 @@ fn check(cx: &mut Checker) {
             }
         }
         for_each_root(decl, &mut |root| {
-            let env = Env::build(&sc, root);
+            let env = cx.env_at(root.span().start);
             walk(root, &mut |n, _| {
                 if let Node::Stmt(Stmt::Go(g)) = n {
                     if let Some(Expr::FuncLit(lit)) = g.call.as_call().map(|c| c.fun.unparen()) {
@@ -102,7 +102,7 @@ fn check(cx: &mut Checker) {
     for decl in &cx.file.ast.decls {
         let Decl::Func(f) = decl else { continue };
         let Some(body) = &f.body else { continue };
-        let env = Env::build(&sc, Node::FuncDecl(f));
+        let env = cx.env_at(f.span.start);
         let exits = direct_exits(&sc, &env, body);
         if exits.is_empty() {
             continue;

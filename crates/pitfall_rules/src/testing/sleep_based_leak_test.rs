@@ -73,7 +73,7 @@ fn check(cx: &mut Checker) {
         if !cx.file.text(f.span).contains("NumGoroutine") {
             continue;
         }
-        let env = Env::build(&sc, Node::FuncDecl(f));
+        let env = cx.env_at(f.span.start);
         walk(Node::FuncDecl(f), &mut |n, _| {
             if let Some(func) = n.as_func() {
                 if let Some(body) = func.body() {
