@@ -84,6 +84,9 @@ pub struct Policy<'a, 'p> {
     /// Whether leaving the variable's scope without a `return` (end of the
     /// function or block, `break`/`continue`) counts as a leak.
     pub scope_exits: bool,
+    /// Whether a loop ending because this condition became false releases the
+    /// resource (`for rows.Next()` closes the rows when it returns false).
+    pub exhausted_by: &'p dyn Fn(&'a Expr) -> bool,
 }
 
 /// Analyses the paths after `def` (a statement directly inside `body` or one of
@@ -508,7 +511,7 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
                         if self.expr(c) {
                             body_in = 0;
                         }
-                        exit = body_in;
+                        exit = if (self.policy.exhausted_by)(c) { 0 } else { body_in };
                     }
                     let end = self.list(&f.body.stmts, body_in);
                     let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
@@ -621,4 +624,38 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
 
 fn is_nil(e: &Expr) -> bool {
     e.ident_name() == Some("nil")
+}
+
+/// A `v := call(...)` / `v, err := call(...)` statement directly in a statement
+/// list, with the body of the function (declaration or literal) it runs in.
+#[derive(Clone, Copy, Debug)]
+pub struct Def<'a> {
+    pub body: &'a Block,
+    pub stmt: &'a Stmt,
+    pub assign: &'a AssignStmt,
+    pub call: &'a CallExpr,
+}
+
+impl<'a> Def<'a> {
+    /// The i-th name on the left, unless blank.
+    pub fn name(&self, i: usize) -> Option<&'a Ident> {
+        self.assign.lhs.get(i).and_then(|e| e.as_ident()).filter(|id| !id.is_blank())
+    }
+}
+
+/// Every `:=` statement of the file whose right side is one call.
+pub fn defining_calls(file: &File) -> Vec<Def<'_>> {
+    let mut out = Vec::new();
+    crate::walk::walk_file(file, &mut |n, anc| {
+        if let Node::Stmt(s @ Stmt::Assign(a)) = n {
+            let in_list = matches!(anc.last(), Some(Node::Block(_) | Node::Case(_) | Node::Comm(_)));
+            if a.is_define() && a.rhs.len() == 1 && in_list {
+                if let (Some(call), Some(body)) = (a.rhs[0].as_call(), crate::walk::enclosing_func(anc).and_then(|f| f.body())) {
+                    out.push(Def { body, stmt: s, assign: a, call });
+                }
+            }
+        }
+        true
+    });
+    out
 }

@@ -35,7 +35,7 @@ fn verdict(body: &str) -> String {
         matches!(c.fun.dotted_name().as_deref(), Some("io.ReadAll" | "io.Copy" | "json.NewDecoder" | "log.Printf"))
     };
     let all = |_: &ReturnStmt| true;
-    let policy = Policy { releases: &releases, borrows: &borrows, return_matters: &all, scope_exits: true };
+    let policy = Policy { releases: &releases, borrows: &borrows, return_matters: &all, scope_exits: true, exhausted_by: &|_| false };
     match analyze(fbody, def, &res, &policy) {
         Verdict::Released => "ok".into(),
         Verdict::Unknown => "unknown".into(),
