@@ -396,7 +396,7 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
     }
 
     /// Entry states of the then- and else-branches of `cond`.
-    fn branch(&self, cond: &Expr, st: u8) -> (u8, u8) {
+    fn branch(&self, cond: &'a Expr, st: u8) -> (u8, u8) {
         let (fresh_then_nil, fresh_else_nil) = self.nilness(cond, true);
         let (stale_then_nil, stale_else_nil) = self.nilness(cond, false);
         let keep = |bit: u8, nil: bool| if nil { 0 } else { st & bit };
@@ -407,7 +407,10 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
     }
 
     /// Whether the resource is known nil when `cond` is true / false.
-    fn nilness(&self, cond: &Expr, err_fresh: bool) -> (bool, bool) {
+    fn nilness(&self, cond: &'a Expr, err_fresh: bool) -> (bool, bool) {
+        if (self.policy.exhausted_by)(cond.unparen()) {
+            return (false, true);
+        }
         match cond.unparen() {
             Expr::Unary(u) if u.op == "!" => {
                 let (t, f) = self.nilness(&u.x, err_fresh);
