@@ -39,13 +39,14 @@ pub struct Leak {
 }
 
 impl Leak {
-    /// "the return", "the end of the function", ... for messages.
+    /// "on the return", "at the end of the function", ... for messages
+    /// ("leaks {describe} at line N").
     pub fn describe(&self) -> &'static str {
         match self.kind {
-            ExitKind::Return => "the return",
-            ExitKind::EndOfFunction => "the end of the function",
-            ExitKind::EndOfScope => "the end of its block",
-            ExitKind::Branch => "the break/continue",
+            ExitKind::Return => "on the return",
+            ExitKind::EndOfFunction => "at the end of the function",
+            ExitKind::EndOfScope => "at the end of its block",
+            ExitKind::Branch => "on the break/continue",
         }
     }
 }

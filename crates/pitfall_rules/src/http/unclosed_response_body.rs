@@ -111,7 +111,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             let (line, _) = cx.file.line_col(l.span.start);
             out.push((
                 d.call.span,
-                format!("response `{var}` from {what} is not closed on every path: its Body leaks on {} at line {line}", l.describe()),
+                format!("response `{var}` from {what} is not closed on every path: its Body leaks {} at line {line}", l.describe()),
                 format!("add `defer {var}.Body.Close()` right after the error check"),
             ));
         }

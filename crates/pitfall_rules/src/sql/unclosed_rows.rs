@@ -121,7 +121,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             out.push((
                 d.call.span,
                 format!(
-                    "{what} `{var}` from {method} {are} not closed on every path: {they} on {} at line {line}, {cost}",
+                    "{what} `{var}` from {method} {are} not closed on every path: {they} {} at line {line}, {cost}",
                     l.describe()
                 ),
                 format!("add `defer {var}.Close()` right after the error check"),
