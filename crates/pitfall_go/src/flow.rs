@@ -663,3 +663,10 @@ pub fn defining_calls(file: &File) -> Vec<Def<'_>> {
     });
     out
 }
+
+/// The statements after `stmt` in its statement list (`None` when `stmt` is not
+/// directly in a list of `body`, e.g. an `if` init or inside a closure).
+pub fn following<'a>(body: &'a Block, stmt: &'a Stmt) -> Option<&'a [Stmt]> {
+    let (list, idx, _, _) = find_list(body, stmt.span())?;
+    Some(&list[idx + 1..])
+}

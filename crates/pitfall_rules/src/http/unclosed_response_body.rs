@@ -88,13 +88,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         if d.assign.lhs.len() != 2 {
             continue;
         }
-        let what = if cx.is_pkg_call(d.call, "net/http", &["Get", "Post", "Head", "PostForm"]) {
-            format!("http.{}", d.call.method_name().unwrap_or(""))
-        } else if cx.is_method_call(d.call, "net/http", "Client", CLIENT_METHODS) {
-            file.text(d.call.fun.span()).to_string()
-        } else {
-            continue;
-        };
+        let Some(what) = client_call(cx, d.call) else { continue };
         let err = d.name(1).map(|e| e.name.as_str());
         let var = resp.name.as_str();
         let res = Resource { var, err, fields: FIELDS };
@@ -117,6 +111,17 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         }
     }
     out
+}
+
+/// `http.Get` / `c.Do` ... when `call` is an HTTP client call returning `(*http.Response, error)`.
+pub(crate) fn client_call<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<String> {
+    if cx.is_pkg_call(call, "net/http", &["Get", "Post", "Head", "PostForm"]) {
+        Some(format!("http.{}", call.method_name().unwrap_or("")))
+    } else if cx.is_method_call(call, "net/http", "Client", CLIENT_METHODS) {
+        Some(cx.file.text(call.fun.span()).to_string())
+    } else {
+        None
+    }
 }
 
 /// Callees that read the body (or print the response) without closing it.
