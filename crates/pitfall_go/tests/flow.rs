@@ -9,6 +9,11 @@ use pitfall_go::walk::{walk_file, Node};
 /// (or `resp := ...`), and renders the verdict as "ok", "unknown" or
 /// "leak <line> <kind>" (line numbers count from the line after `func`).
 fn verdict(body: &str) -> String {
+    verdict_with(body, false)
+}
+
+/// Like [`verdict`]; with `drains`, a loop ending on `resp.Next()` releases it.
+fn verdict_with(body: &str, drains: bool) -> String {
     let src = format!("package p\n\nfunc f() error {{\n{body}\n}}\n");
     let file = parse_file("x.go", src).expect("parses");
     assert_eq!(file.ast.syntax_errors, 0, "test source must parse:\n{body}");
@@ -35,7 +40,8 @@ fn verdict(body: &str) -> String {
         matches!(c.fun.dotted_name().as_deref(), Some("io.ReadAll" | "io.Copy" | "json.NewDecoder" | "log.Printf"))
     };
     let all = |_: &ReturnStmt| true;
-    let policy = Policy { releases: &releases, borrows: &borrows, return_matters: &all, scope_exits: true, exhausted_by: &|_| false };
+    let exhausted = |e: &Expr| drains && e.as_call().is_some_and(|c| is_method_on(c, "resp", &[], &["Next"]));
+    let policy = Policy { releases: &releases, borrows: &borrows, return_matters: &all, scope_exits: true, exhausted_by: &exhausted };
     match analyze(fbody, def, &res, &policy) {
         Verdict::Released => "ok".into(),
         Verdict::Unknown => "unknown".into(),
@@ -142,4 +148,24 @@ fn unknown_constructs_stay_silent() {
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nif x {\ngoto out\n}\nresp.Body.Close()\nout:\nreturn nil"), "unknown");
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nresp, err = get()\nresp.Body.Close()\nreturn nil"), "unknown");
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nif x {\nresp := other()\nuse(resp)\n}\nresp.Body.Close()\nreturn nil"), "unknown");
+}
+
+#[test]
+fn drained_iterators_release_themselves() {
+    let src = "resp, err := query()\nif err != nil {\nreturn err\n}\nfor resp.Next() {\nif bad() {\nreturn errX\n}\n}\nreturn nil";
+    assert_eq!(verdict_with(src, true), "leak 7 return");
+    let src = "resp, err := query()\nif err != nil {\nreturn err\n}\nfor resp.Next() {\nscan(1)\n}\nreturn nil";
+    assert_eq!(verdict_with(src, true), "ok");
+    assert_eq!(verdict_with(src, false), "leak 8 return");
+    let src = "resp, err := query()\nif err != nil {\nreturn err\n}\nif !resp.Next() {\nreturn errEmpty\n}\nreturn nil";
+    // Not on the `!resp.Next()` return (drained there), but on the last one.
+    assert_eq!(verdict_with(src, true), "leak 8 return");
+}
+
+#[test]
+fn labeled_continue_and_type_switch() {
+    let src = "outer:\nfor _, u := range urls {\nresp, err := get(u)\nif err != nil {\ncontinue\n}\nfor _, h := range hs {\nif h == \"\" {\ncontinue outer\n}\n}\nresp.Body.Close()\n}\nreturn nil";
+    assert_eq!(verdict(src), "leak 9 branch");
+    let src = "resp, err := get()\nif err != nil {\nreturn err\n}\nswitch v := x.(type) {\ncase int:\nresp.Body.Close()\n_ = v\ndefault:\nresp.Body.Close()\n}\nreturn nil";
+    assert_eq!(verdict(src), "ok");
 }
