@@ -176,10 +176,13 @@ struct Engine<'r, 'a, 'p> {
     targets: Vec<Target>,
 }
 
-/// Finds the statement list holding the statement at `span`: (list, index,
-/// end offset of the list's block, whether it is the function body).
-fn find_list<'a>(body: &'a Block, span: Span) -> Option<(&'a [Stmt], usize, u32, bool)> {
-    fn in_list<'a>(list: &'a [Stmt], end: u32, span: Span, is_body: bool) -> Option<(&'a [Stmt], usize, u32, bool)> {
+/// A statement list, the index of a statement in it, the end offset of the
+/// list's block, and whether that block is the function body.
+type Found<'a> = (&'a [Stmt], usize, u32, bool);
+
+/// Finds the statement list holding the statement at `span`.
+fn find_list(body: &Block, span: Span) -> Option<Found<'_>> {
+    fn in_list(list: &[Stmt], end: u32, span: Span, is_body: bool) -> Option<Found<'_>> {
         for (i, s) in list.iter().enumerate() {
             if s.span() == span {
                 return Some((list, i, end, is_body));
@@ -190,7 +193,7 @@ fn find_list<'a>(body: &'a Block, span: Span) -> Option<(&'a [Stmt], usize, u32,
         }
         None
     }
-    fn in_stmt<'a>(s: &'a Stmt, span: Span) -> Option<(&'a [Stmt], usize, u32, bool)> {
+    fn in_stmt(s: &Stmt, span: Span) -> Option<Found<'_>> {
         match s {
             Stmt::Block(b) => in_list(&b.stmts, b.span.end, span, false),
             Stmt::If(i) => {
