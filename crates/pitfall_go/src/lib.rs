@@ -8,6 +8,7 @@
 
 pub mod ast;
 pub mod exits;
+pub mod flow;
 pub mod http_facts;
 pub mod index;
 mod lower;

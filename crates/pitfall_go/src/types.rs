@@ -416,9 +416,18 @@ fn std_method(pkg: &str, ty: &str, method: &str) -> Option<Ty<'static>> {
         ("net/http", "Client", "Do" | "Get" | "Post" | "Head" | "PostForm") => {
             Ty::Tuple(vec![ptr(named("net/http", "Response")), Ty::Basic("error")])
         }
-        ("database/sql", "DB" | "Tx" | "Conn", "Query" | "QueryContext") => {
+        ("database/sql", "DB" | "Tx" | "Conn" | "Stmt", "Query" | "QueryContext") => {
             Ty::Tuple(vec![ptr(named("database/sql", "Rows")), Ty::Basic("error")])
         }
+        ("database/sql", "DB" | "Tx" | "Conn", "Prepare" | "PrepareContext") => {
+            Ty::Tuple(vec![ptr(named("database/sql", "Stmt")), Ty::Basic("error")])
+        }
+        ("database/sql", "DB", "Begin" | "BeginTx") | ("database/sql", "Conn", "BeginTx") => {
+            Ty::Tuple(vec![ptr(named("database/sql", "Tx")), Ty::Basic("error")])
+        }
+        ("database/sql", "DB", "Conn") => Ty::Tuple(vec![ptr(named("database/sql", "Conn")), Ty::Basic("error")]),
+        ("database/sql", "Rows", "Err" | "Close") => Ty::Basic("error"),
+        ("database/sql", "Rows", "Next") => Ty::Basic("bool"),
         ("net", "Listener", "Accept") => Ty::Tuple(vec![named("net", "Conn"), Ty::Basic("error")]),
         ("net/url", "URL", "String") | ("time", "Duration" | "Time", "String") => {
             Ty::Basic("string")
