@@ -7,7 +7,7 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     summary: "fmt.Errorf formats an error with %v/%s instead of wrapping it with %w",
     reports_on: "the error operand formatted with `%v`, `%s` or `%+v`",
-    test_files: TestFiles::Include,
+    test_files: TestFiles::Skip,
     options: &[],
     doc: r#"
 ## What it finds
@@ -17,6 +17,12 @@ returns, or handed to another call. The operand must visibly be an error: declar
 `error`, or the `err` result of a call (`v, err := load()`). `recover()` values,
 non-errors, and calls that already wrap the same operand with `%w` stay silent, and
 so do modules whose `go.mod` says `go` < 1.13 (no `%w` yet).
+
+Only files that already use `%w` somewhere are judged: there a `%v` is an
+oversight, while code that never wraps may hide its causes on purpose (a library
+boundary, code older than Go 1.13). A message with two or more unwrapped errors,
+a new error only handed to a logging/exiting function (`log.Print…`, `logAndDie`),
+and `_test.go` files stay silent too.
 
 `err.Error()` is not reported: turning the error into a string on purpose is how a
 package deliberately cuts the chain at an API boundary. It loses exactly the same
@@ -112,10 +118,9 @@ pub(crate) fn format_verbs(f: &str) -> Option<Vec<(usize, String)>> {
 /// Functions that only print or log their arguments.
 fn is_print_call(call: &CallExpr) -> bool {
     let Some(name) = call.method_name() else { return false };
-    name == "panic"
-        || ["Print", "Fatal", "Panic", "Log", "Error", "Warn", "Info", "Debug", "Skip", "Sprint", "Fprint", "Append"]
-            .iter()
-            .any(|p| name.starts_with(p))
+    let lower = name.to_ascii_lowercase();
+    ["print", "fatal", "panic", "log", "warn", "info", "debug", "skip", "die", "exit"].iter().any(|p| lower.contains(p))
+        || ["Error", "Append"].iter().any(|p| name.starts_with(p))
 }
 
 /// Whether `e`, at its position, is visibly an error value.
@@ -155,6 +160,9 @@ fn check(cx: &mut Checker) {
     if !cx.go_at_least(1, 13) {
         return;
     }
+    // Code that never wraps may hide causes on purpose (an API boundary, or code
+    // older than %w): judge only files that already use %w somewhere, where a
+    // %v next to them is an oversight rather than a policy.
     let multi_w = cx.go_at_least(1, 20);
     let mut calls: Vec<(&CallExpr, bool)> = Vec::new();
     let file = cx.file;
@@ -164,6 +172,15 @@ fn check(cx: &mut Checker) {
         }
         true
     });
+    let wraps = cx.file.src.contains("%w")
+        && calls.iter().any(|(c, _)| {
+            c.args.first().and_then(|a| a.as_string_lit()).and_then(|f| format_verbs(&f)).is_some_and(|v| {
+                v.iter().any(|(_, verb)| verb == "w")
+            })
+        });
+    if !wraps {
+        return;
+    }
     let mut out = Vec::new();
     for (call, passed) in calls {
         if !passed || !cx.is_pkg_call(call, "fmt", &["Errorf"]) {
@@ -181,6 +198,17 @@ fn check(cx: &mut Checker) {
             .filter_map(|(i, _)| call.args.get(i + 1))
             .map(|a| cx.file.text(a.span()))
             .collect();
+        // Several unwrapped errors in one message: which cause to expose is a
+        // design decision (and before Go 1.20 only one could be wrapped).
+        let unwrapped_errors: Vec<&Expr> = verbs
+            .iter()
+            .filter(|(_, v)| matches!(v.as_str(), "v" | "s" | "+v"))
+            .filter_map(|(i, _)| call.args.get(i + 1))
+            .filter(|a| !wrapped.contains(&cx.file.text(a.span())) && is_error_value(cx, a))
+            .collect();
+        if unwrapped_errors.len() != 1 {
+            continue;
+        }
         for (i, verb) in &verbs {
             if !matches!(verb.as_str(), "v" | "s" | "+v") {
                 continue;
