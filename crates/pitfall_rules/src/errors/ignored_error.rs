@@ -143,7 +143,10 @@ fn check(cx: &mut Checker) {
             _ => None,
         };
         if let Some((c, how)) = found {
-            dropped.push((c, how, enclosing_func(anc)));
+            let cleanup = matches!(how, How::Stmt | How::Blank) && on_error_path(file, stmt, anc);
+            if !cleanup {
+                dropped.push((c, how, enclosing_func(anc)));
+            }
         }
         true
     });
@@ -164,7 +167,7 @@ fn check(cx: &mut Checker) {
                 Target::Func(p, f) => (p.as_str(), "", f.as_str()),
                 Target::Method(p, ty, m) => (p.as_str(), ty.as_str(), m.as_str()),
             };
-            if p == "os" && ty == "File" && m == "Close" && !opened_for_writing(cx, call, func) {
+            if p == "os" && ty == "File" && m == "Close" && (!opened_for_writing(cx, call, func) || closed_checked(call, func)) {
                 continue;
             }
             out.push((call.span, cx.file.text(call.fun.span()).to_string(), how, m.to_string()));
@@ -246,9 +249,84 @@ fn opened_for_writing<'a>(cx: &Checker<'a>, call: &'a CallExpr, func: Option<Fun
         if cx.is_pkg_call(c, "os", &["OpenFile"]) {
             if let Some(flags) = c.args.get(1) {
                 let t = cx.file.text(flags.span());
-                return ["O_WRONLY", "O_RDWR", "O_CREATE", "O_APPEND", "O_TRUNC"].iter().any(|w| t.contains(w));
+                return ["O_WRONLY", "O_CREATE", "O_APPEND", "O_TRUNC"].iter().any(|w| t.contains(w));
             }
         }
         false
     })
+}
+
+/// Whether a dropped call is cleanup on a failure path: inside `if ... != nil`, or
+/// followed in its block by a `return` of a non-nil value, a panic or an exit.
+fn on_error_path(file: &pitfall_go::GoFile, stmt: &Stmt, anc: &[Node]) -> bool {
+    let pos = stmt.span().start;
+    let mut stmts: &[Stmt] = &[];
+    for a in anc.iter().rev() {
+        match a {
+            Node::Block(b) => {
+                stmts = &b.stmts;
+                break;
+            }
+            Node::Case(c) => {
+                stmts = &c.body;
+                break;
+            }
+            Node::Comm(c) => {
+                stmts = &c.body;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let returns_error = enclosing_func(anc)
+        .and_then(|f| f.ty().results.last())
+        .is_some_and(|r| r.ty.ident_name() == Some("error"));
+    let fails = stmts.iter().filter(|s| s.span().start > pos).any(|s| match s {
+        Stmt::Return(r) => {
+            returns_error
+                && r.results.last().is_some_and(|x| match x.unparen() {
+                    Expr::Ident(id) => id.name != "nil",
+                    Expr::Call(c) => c.method_name().is_some_and(|n| n == "Errorf" || n == "New" || n.starts_with("Wrap")),
+                    _ => false,
+                })
+        }
+        Stmt::Expr(e) => e.as_call().and_then(|c| c.method_name()).is_some_and(|n| {
+            n == "panic" || n.starts_with("Fatal") || n == "Exit" || n.starts_with("Panic")
+        }),
+        _ => false,
+    });
+    if fails {
+        return true;
+    }
+    for a in anc.iter().rev() {
+        if a.as_func().is_some() {
+            break;
+        }
+        if let Node::Stmt(Stmt::If(i)) = a {
+            if i.then.span.encloses(stmt.span()) && file.text(i.cond.span()).contains("!= nil") {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether the function also closes the same file in a checked call (the
+/// `defer f.Close()` safety net next to a final `return f.Close()`).
+fn closed_checked(call: &CallExpr, func: Option<Func>) -> bool {
+    let Some(name) = call.receiver().and_then(|r| r.ident_name()) else { return false };
+    let Some(body) = func.and_then(|f| f.body()) else { return false };
+    let mut found = false;
+    walk::walk(Node::Block(body), &mut |n, anc| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if c.span != call.span && c.method_name() == Some("Close") && c.receiver().and_then(|r| r.ident_name()) == Some(name) {
+                let dropped = anc.last().is_some_and(|p| matches!(p, Node::Stmt(Stmt::Expr(_) | Stmt::Defer(_) | Stmt::Go(_))));
+                if !dropped {
+                    found = true;
+                }
+            }
+        }
+        !found
+    });
+    found
 }
