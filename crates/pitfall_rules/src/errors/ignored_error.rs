@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     summary: "Error dropped from a call whose failure loses data or hides an outage (Close/Flush/Encode/Commit/Serve...)",
     reports_on: "the call whose error is dropped",
-    test_files: TestFiles::Include,
+    test_files: TestFiles::Skip,
     options: &[RuleOption {
         name: "calls",
         default: DEFAULT_CALLS,
@@ -36,6 +36,11 @@ failure means lost data or a silent outage are checked, not every ignored error:
   `http.Serve` (typically `go srv.ListenAndServe()`).
 - zap logger construction: `zap.NewProduction`, `zap.NewDevelopment`,
   `(zap.Config).Build`.
+
+Cleanup on a failure path (`f.Close()` right before `return err`, or inside
+`if err != nil`) and a `defer f.Close()` safety net next to a checked final
+`f.Close()` are not reported; neither are `_test.go` files, where a lost write
+shows up as a failing test.
 
 The list is the `calls` option: comma-separated `importpath.Func` or
 `importpath.Type.Method` entries (the type without `*`), e.g.
