@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     doc: r#"
 ## What it finds
 1. An `http.Client{...}` literal without a `Timeout` field. Silent when the same
-   function assigns a `.Timeout` later, or when the literal sets a `Transport`
+   function assigns a `.Timeout` (or `.Transport`) later, or when the literal sets a `Transport`
    (it may carry dial and response-header timeouts; we do not guess).
 2. `http.Get`, `http.Head`, `http.Post`, `http.PostForm` or
    `http.DefaultClient.Do/Get/Head/Post/PostForm` inside an HTTP handler (a
@@ -138,12 +138,13 @@ fn check(cx: &mut Checker) {
     }
 }
 
-/// Whether the body assigns some `x.Timeout = ...`.
+/// Whether the body assigns some `x.Timeout = ...` (or a `x.Transport`, which may
+/// carry its own timeouts).
 fn assigns_timeout(body: &Block) -> bool {
     let mut found = false;
     walk::walk(Node::Block(body), &mut |n, _| {
         if let Node::Stmt(Stmt::Assign(a)) = n {
-            if a.lhs.iter().any(|l| l.as_selector().is_some_and(|s| s.sel.name == "Timeout")) {
+            if a.lhs.iter().any(|l| l.as_selector().is_some_and(|s| matches!(s.sel.name.as_str(), "Timeout" | "Transport"))) {
                 found = true;
             }
         }
