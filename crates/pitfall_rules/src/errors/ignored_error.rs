@@ -31,7 +31,8 @@ failure means lost data or a silent outage are checked, not every ignored error:
   `O_TRUNC`); `Sync` on any `*os.File`. Closing a read-only file is never reported.
 - `Flush`/`Close` on `*bufio.Writer` and `*gzip.Writer`; `Encode` on json, xml and
   gob encoders. A `bufio.Writer` held in a struct field (`w.buf.Flush()`) is not
-  reported: its error is sticky and the owner usually surfaces it later.
+  reported: its error is sticky and the owner usually surfaces it later; nor is
+  a writer or encoder wrapping `os.Stdout`/`os.Stderr` (a command's own output).
 - `(*sql.Tx).Commit`, `(*sql.Rows).Scan`, `(*sql.Row).Scan`.
 - `(*http.Server).Shutdown/ListenAndServe[TLS]/Serve`, `http.ListenAndServe[TLS]`,
   `http.Serve` (typically `go srv.ListenAndServe()`).
@@ -176,6 +177,9 @@ fn check(cx: &mut Checker) {
             // A bufio.Writer owned by a struct keeps its error (it is sticky) and
             // the owner usually reports it later (csv.Writer.Error, a final Flush).
             if p == "bufio" && m == "Flush" && call.receiver().is_some_and(|r| r.as_ident().is_none()) {
+                continue;
+            }
+            if matches!(m, "Flush" | "Encode") && wraps_std_stream(cx, call) {
                 continue;
             }
             if p == "os" && ty == "File" && m == "Close" && (!opened_for_writing(cx, call, func) || closed_checked(call, func)) {
@@ -340,4 +344,19 @@ fn closed_checked(call: &CallExpr, func: Option<Func>) -> bool {
         !found
     });
     found
+}
+
+/// `w.Flush()` / `enc.Encode(v)` where `w`/`enc` wraps `os.Stdout` or `os.Stderr`
+/// (a command's own output: there is nowhere left to report the failure).
+fn wraps_std_stream<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
+    let Some(recv) = call.receiver() else { return false };
+    let init = match recv.as_ident() {
+        Some(id) => match cx.env_at(id.span.start).resolve(id).and_then(|b| b.init) {
+            Some(i) => i,
+            None => return false,
+        },
+        None => recv,
+    };
+    let Some(c) = init.as_call() else { return false };
+    c.args.first().is_some_and(|a| matches!(cx.pkg_member(a), Some(("os", "Stdout" | "Stderr"))))
 }
