@@ -26,7 +26,7 @@ The error result of a short list of calls thrown away: the call used as a
 statement, under `defer` or `go`, or its error assigned to `_`. Only calls whose
 failure means lost data or a silent outage are checked, not every ignored error:
 
-- `Close` on an `*os.File` the same function opened for writing (`os.Create`,
+- `Close` on an `*os.File` the same function opened for writing and wrote to (`os.Create`,
   `os.CreateTemp`, `os.OpenFile` with `O_WRONLY`/`O_RDWR`/`O_CREATE`/`O_APPEND`/
   `O_TRUNC`); `Sync` on any `*os.File`. Closing a read-only file is never reported.
 - `Flush`/`Close` on `*bufio.Writer` and `*gzip.Writer`; `Encode` on json, xml and
@@ -239,7 +239,30 @@ fn opened_for_writing<'a>(cx: &Checker<'a>, call: &'a CallExpr, func: Option<Fun
     let env = cx.env_at(id.span.start);
     let Some(b) = env.resolve(id) else { return false };
     let decl = b.decl;
+    let scope = b.scope;
     if func.and_then(|f| f.body()).is_none() {
+        return false;
+    }
+    // Something must be written to it: a Write*/ReadFrom call, or the file handed
+    // to another call (an encoder, io.Copy, fmt.Fprintf). A file created only to
+    // reserve a name is closed harmlessly.
+    let mut written = false;
+    walk::walk_file(&cx.file.ast, &mut |n, _| {
+        if written || !(n.span().encloses(scope) || scope.encloses(n.span())) {
+            return false;
+        }
+        if let Node::Expr(Expr::Call(c)) = n {
+            let on_it = |e: &Expr| e.as_ident().is_some_and(|x| x.name == id.name && env.resolve(x).is_some_and(|xb| xb.decl == decl));
+            if c.args.iter().any(|a| on_it(a))
+                || (c.receiver().is_some_and(|r| on_it(r))
+                    && c.method_name().is_some_and(|m| m.starts_with("Write") || m == "ReadFrom" || m == "Truncate"))
+            {
+                written = true;
+            }
+        }
+        true
+    });
+    if !written {
         return false;
     }
     // The declaring or assigning `f, err := os.X(...)` / `f, err = os.X(...)` statements.
