@@ -1,0 +1,267 @@
+//! `fmt.Errorf("...: %v", err)` where `%w` was meant.
+use crate::prelude::*;
+
+pub static RULE: Rule = Rule {
+    name: "unwrapped-error",
+    category: Category::Errors,
+    severity: Severity::Warning,
+    summary: "fmt.Errorf formats an error with %v/%s instead of wrapping it with %w",
+    reports_on: "the error operand formatted with `%v`, `%s` or `%+v`",
+    test_files: TestFiles::Skip,
+    options: &[],
+    doc: r#"
+## What it finds
+A `fmt.Errorf` call that formats an error value with `%v`, `%s` or `%+v` while the
+new error is returned, sent on a channel, assigned to a variable the function
+returns, or handed to another call. The operand must visibly be an error: declared
+`error`, or the `err` result of a call (`v, err := load()`). `recover()` values,
+non-errors, and calls that already wrap the same operand with `%w` stay silent, and
+so do modules whose `go.mod` says `go` < 1.13 (no `%w` yet).
+
+Only files that already use `%w` somewhere are judged: there a `%v` is an
+oversight, while code that never wraps may hide its causes on purpose (a library
+boundary, code older than Go 1.13). A message with two or more unwrapped errors,
+a new error only handed to a logging/exiting function (`log.Print…`, `logAndDie`),
+and `_test.go` files stay silent too.
+
+`err.Error()` is not reported: turning the error into a string on purpose is how a
+package deliberately cuts the chain at an API boundary. It loses exactly the same
+information, so prefer `%w` unless hiding the cause is the point.
+
+Reported on the error operand.
+
+## Why it matters in production
+`%v` flattens the cause into text. Callers further up can no longer use
+`errors.Is(err, sql.ErrNoRows)`, `errors.Is(err, context.DeadlineExceeded)` or
+`errors.As(err, &apiErr)`: a "not found" becomes a 500, a timeout is retried as if
+it were a bad request, and a retry policy keyed on a sentinel stops firing.
+
+## Bad
+```go
+func (s *Store) Order(ctx context.Context, id string) (*Order, error) {
+	o, err := s.db.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load order %s: %v", id, err)
+	}
+	return o, nil
+}
+```
+
+## Good
+```go
+func (s *Store) Order(ctx context.Context, id string) (*Order, error) {
+	o, err := s.db.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load order %s: %w", id, err)
+	}
+	return o, nil
+}
+```
+
+## How to fix
+Use `%w` for the error operand. Before Go 1.20 a call may hold only one `%w`; from
+1.20 on several are allowed. If the cause must stay private (a library hiding its
+driver), say so with a `//nolint` comment or format `err.Error()` explicitly.
+
+## How to suppress
+`//nolint:unwrapped-error // reason` on the line, or on its own line before the
+statement/function; `//nolint:errors` for the whole category; see `pitfall rule`.
+"#,
+    check,
+};
+
+/// The argument index each verb of a format string consumes, with the verb.
+/// `None` when the format uses explicit argument indexes (`%[2]v`).
+pub(crate) fn format_verbs(f: &str) -> Option<Vec<(usize, String)>> {
+    let b = f.as_bytes();
+    let mut out = Vec::new();
+    let mut arg = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let mut flags = String::new();
+        while i < b.len() && b"+-# 0".contains(&b[i]) {
+            flags.push(b[i] as char);
+            i += 1;
+        }
+        // width and precision
+        loop {
+            if i >= b.len() {
+                break;
+            }
+            match b[i] {
+                b'[' => return None,
+                b'*' => {
+                    arg += 1;
+                    i += 1;
+                }
+                b'0'..=b'9' | b'.' => i += 1,
+                _ => break,
+            }
+        }
+        let Some(&v) = b.get(i) else { break };
+        i += 1;
+        if v == b'%' {
+            continue;
+        }
+        let verb = if flags.contains('+') { format!("+{}", v as char) } else { (v as char).to_string() };
+        out.push((arg, verb));
+        arg += 1;
+    }
+    Some(out)
+}
+
+/// Functions that only print or log their arguments.
+fn is_print_call(call: &CallExpr) -> bool {
+    let Some(name) = call.method_name() else { return false };
+    let lower = name.to_ascii_lowercase();
+    ["print", "fatal", "panic", "log", "warn", "info", "debug", "skip", "die", "exit"].iter().any(|p| lower.contains(p))
+        || ["Error", "Append"].iter().any(|p| name.starts_with(p))
+}
+
+/// Whether `e`, at its position, is visibly an error value.
+fn is_error_value<'a>(cx: &Checker<'a>, e: &'a Expr) -> bool {
+    match cx.type_of(e) {
+        Ty::Basic("error") => return true,
+        Ty::Unknown => {}
+        _ => return false,
+    }
+    let Some(id) = e.as_ident() else { return false };
+    let lower = id.name.to_ascii_lowercase();
+    if !lower.ends_with("err") {
+        return false;
+    }
+    let env = cx.env_at(id.span.start);
+    let Some(b) = env.resolve(id) else { return false };
+    let decl = b.decl;
+    // Find the declaring `:=`: the ident must be the last name and the value a call.
+    let mut found = false;
+    walk::walk_file(&cx.file.ast, &mut |n, _| {
+        if found || !n.span().encloses(decl) {
+            return !found && n.span().encloses(decl);
+        }
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if a.is_define() && a.rhs.len() == 1 && a.lhs.last().map(|l| l.span()) == Some(decl) {
+                if let Some(c) = a.rhs[0].as_call() {
+                    found = c.method_name() != Some("recover");
+                }
+            }
+        }
+        true
+    });
+    found
+}
+
+fn check(cx: &mut Checker) {
+    if !cx.go_at_least(1, 13) {
+        return;
+    }
+    // Code that never wraps may hide causes on purpose (an API boundary, or code
+    // older than %w): judge only files that already use %w somewhere, where a
+    // %v next to them is an oversight rather than a policy.
+    let multi_w = cx.go_at_least(1, 20);
+    let mut calls: Vec<(&CallExpr, bool)> = Vec::new();
+    let file = cx.file;
+    walk::walk_file(&file.ast, &mut |n, anc| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            calls.push((c, passed_on(c, anc)));
+        }
+        true
+    });
+    let wraps = cx.file.src.contains("%w")
+        && calls.iter().any(|(c, _)| {
+            c.args.first().and_then(|a| a.as_string_lit()).and_then(|f| format_verbs(&f)).is_some_and(|v| {
+                v.iter().any(|(_, verb)| verb == "w")
+            })
+        });
+    if !wraps {
+        return;
+    }
+    let mut out = Vec::new();
+    for (call, passed) in calls {
+        if !passed || !cx.is_pkg_call(call, "fmt", &["Errorf"]) {
+            continue;
+        }
+        let Some(fmt) = call.args.first().and_then(|a| a.as_string_lit()) else { continue };
+        let Some(verbs) = format_verbs(&fmt) else { continue };
+        let has_w = verbs.iter().any(|(_, v)| v == "w");
+        if has_w && !multi_w {
+            continue;
+        }
+        let wrapped: Vec<&str> = verbs
+            .iter()
+            .filter(|(_, v)| v == "w")
+            .filter_map(|(i, _)| call.args.get(i + 1))
+            .map(|a| cx.file.text(a.span()))
+            .collect();
+        // Several unwrapped errors in one message: which cause to expose is a
+        // design decision (and before Go 1.20 only one could be wrapped).
+        let unwrapped_errors: Vec<&Expr> = verbs
+            .iter()
+            .filter(|(_, v)| matches!(v.as_str(), "v" | "s" | "+v"))
+            .filter_map(|(i, _)| call.args.get(i + 1))
+            .filter(|a| !wrapped.contains(&cx.file.text(a.span())) && is_error_value(cx, a))
+            .collect();
+        if unwrapped_errors.len() != 1 {
+            continue;
+        }
+        for (i, verb) in &verbs {
+            if !matches!(verb.as_str(), "v" | "s" | "+v") {
+                continue;
+            }
+            let Some(arg) = call.args.get(i + 1) else { continue };
+            if wrapped.contains(&cx.file.text(arg.span())) || !is_error_value(cx, arg) {
+                continue;
+            }
+            out.push((arg.span(), cx.file.text(arg.span()).to_string(), verb.clone()));
+        }
+    }
+    for (span, name, verb) in out {
+        cx.report(span, format!("`{name}` is formatted with %{verb}, so errors.Is/errors.As can no longer see it through the new error"))
+            .fix(format!("wrap it with %w instead of %{verb}"));
+    }
+}
+
+/// Whether the value of call `c` is returned, sent, handed to another call, or
+/// assigned to a variable the function returns.
+fn passed_on(c: &CallExpr, anc: &[Node]) -> bool {
+    let mut child = c.span;
+    for a in anc.iter().rev() {
+        match a {
+            Node::Expr(Expr::Paren(p)) => child = p.span,
+            Node::Expr(Expr::Call(parent)) => {
+                return parent.args.iter().any(|x| x.span() == child) && !is_print_call(parent);
+            }
+            Node::Stmt(Stmt::Return(_)) | Node::Stmt(Stmt::Send(_)) => return true,
+            Node::Stmt(Stmt::Assign(asg)) => {
+                let Some(idx) = asg.rhs.iter().position(|r| r.span() == child) else { return false };
+                let Some(lhs) = asg.lhs.get(idx).and_then(|l| l.as_ident()) else { return false };
+                return enclosing_func(anc).is_some_and(|f| returns_name(f, &lhs.name));
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// Whether function `f` returns variable `name` (a named result, or `return ..., name`).
+fn returns_name(f: Func, name: &str) -> bool {
+    if f.ty().results.iter().any(|r| r.names.iter().any(|n| n.name == name)) {
+        return true;
+    }
+    let Some(body) = f.body() else { return false };
+    let mut found = false;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::Return(r)) = n {
+            if r.results.iter().any(|x| x.ident_name() == Some(name)) {
+                found = true;
+            }
+        }
+        !found
+    });
+    found
+}

@@ -1,0 +1,268 @@
+//! A service that serves HTTP/gRPC from `main` but never shuts down gracefully.
+use crate::prelude::*;
+use pitfall_go::index::{Package, ProjectIndex};
+use std::collections::BTreeSet;
+
+pub static RULE: Rule = Rule {
+    name: "missing-graceful-shutdown",
+    category: Category::Http,
+    severity: Severity::Warning,
+    summary: "HTTP/gRPC server without graceful shutdown, or Shutdown without a deadline",
+    reports_on: "the serving call (`ListenAndServe`/`Serve`), or the `Shutdown(context.Background())` call",
+    test_files: TestFiles::Skip,
+    options: &[],
+    doc: r#"
+## What it finds
+1. A program (a `main` package, together with the packages of the tree it imports)
+   that serves HTTP (`http.ListenAndServe[TLS]`, `http.Serve[TLS]`,
+   `(*http.Server).ListenAndServe/Serve`) or gRPC (`grpc.NewServer()` then `Serve`)
+   but never calls `Shutdown` or `GracefulStop` anywhere. Reported on the serving
+   call. Listeners on a loopback address (`localhost:6060`, `127.0.0.1:...`) — a
+   pprof or debug port — are ignored. Code in packages no `main` imports is not
+   judged (it may be shut down by its caller).
+2. `srv.Shutdown(context.Background())` (or `context.TODO()`, directly or through a
+   variable) on an `*http.Server`: a shutdown without a deadline. Reported on the
+   `Shutdown` call.
+
+## Why it matters in production
+Kubernetes sends SIGTERM, waits `terminationGracePeriodSeconds`, then SIGKILLs.
+Without a graceful shutdown the process dies on SIGTERM with requests in flight:
+clients see connection resets and 502s on every deploy and every scale-down. A
+`Shutdown` without a deadline waits for the slowest connection (a long poll, a
+stuck upstream): the pod overruns the grace period and is killed anyway, and the
+cleanup after `Shutdown` (flushing logs, closing the DB) never runs.
+
+## Bad
+```go
+func main() {
+	srv := &http.Server{Addr: ":8080", Handler: newRouter()}
+	log.Fatal(srv.ListenAndServe())
+}
+```
+
+## Good
+```go
+func main() {
+	srv := &http.Server{Addr: ":8080", Handler: newRouter()}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Fatal(err)
+		}
+	}()
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Printf("shutdown: %v", err)
+	}
+}
+```
+
+## How to fix
+Serve in a goroutine, wait for SIGTERM (`signal.NotifyContext`), then call
+`srv.Shutdown(ctx)` (HTTP) or `GracefulStop()` (gRPC) with a context whose timeout
+is a few seconds shorter than the pod's grace period. Treat `http.ErrServerClosed`
+from `ListenAndServe` as the normal exit.
+
+## How to suppress
+`//nolint:missing-graceful-shutdown // reason` on the line, or on its own line
+before the statement/function; `//nolint:http` for the whole category; see
+`pitfall rule`.
+"#,
+    check,
+};
+
+const SERVE: &[&str] = &["ListenAndServe", "ListenAndServeTLS", "Serve", "ServeTLS"];
+
+fn check(cx: &mut Checker) {
+    let file = cx.file;
+    let mut calls: Vec<&CallExpr> = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            calls.push(c);
+        }
+        true
+    });
+    let mut serving = Vec::new();
+    let mut no_deadline = Vec::new();
+    for call in calls {
+        if cx.is_method_call(call, "net/http", "Server", &["Shutdown"]) {
+            if call.args.first().is_some_and(|a| is_background(cx, a)) {
+                no_deadline.push(call.span);
+            }
+            continue;
+        }
+        let http_pkg = cx.is_pkg_call(call, "net/http", SERVE);
+        let http_srv = !http_pkg && cx.is_method_call(call, "net/http", "Server", SERVE);
+        let grpc = !http_pkg && !http_srv && call.method_name() == Some("Serve") && is_grpc_server(cx, call);
+        if !(http_pkg || http_srv || grpc) {
+            continue;
+        }
+        if let Some(addr) = serve_addr(cx, call, http_pkg) {
+            if is_loopback(&addr) {
+                continue;
+            }
+        }
+        serving.push((call.span, if grpc { "gRPC" } else { "HTTP" }));
+    }
+    for span in no_deadline {
+        cx.report(span, "Shutdown is given a context without a deadline: a slow connection keeps the pod alive until Kubernetes SIGKILLs it")
+            .fix("pass a context from context.WithTimeout, a few seconds shorter than terminationGracePeriodSeconds");
+    }
+    if serving.is_empty() {
+        return;
+    }
+    // Judge only packages some `main` reaches; silent when one of those mains shuts down.
+    let me = cx.pkg.import_path();
+    let mut reached = false;
+    for main in cx.project.packages.iter().filter(|p| p.src.name == "main") {
+        let set = reachable(cx.project, main);
+        if !set.iter().any(|p| p.import_path() == me) {
+            continue;
+        }
+        reached = true;
+        if set.iter().any(|p| calls_shutdown(p)) {
+            return;
+        }
+    }
+    if !reached {
+        return;
+    }
+    for (span, kind) in serving {
+        let stop = if kind == "gRPC" { "GracefulStop()" } else { "Shutdown(ctx)" };
+        cx.report(span, format!("this {kind} server is never shut down gracefully: on SIGTERM in-flight requests are dropped"))
+            .fix(format!("serve in a goroutine, wait for SIGTERM with signal.NotifyContext, then call {stop} with a timeout"));
+    }
+}
+
+/// `context.Background()` / `context.TODO()`, directly or via a local initialised with it.
+fn is_background<'a>(cx: &Checker<'a>, e: &'a Expr) -> bool {
+    let e = match e.as_ident() {
+        Some(id) => {
+            let env = cx.env_at(id.span.start);
+            match env.resolve(id).and_then(|b| b.init) {
+                Some(init) => init,
+                None => return false,
+            }
+        }
+        None => e,
+    };
+    e.as_call().is_some_and(|c| cx.is_pkg_call(c, "context", &["Background", "TODO"]))
+}
+
+/// `s.Serve(...)` where `s` was initialised with `grpc.NewServer(...)`.
+fn is_grpc_server<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
+    let Some(id) = call.receiver().and_then(|r| r.as_ident()) else { return false };
+    let env = cx.env_at(id.span.start);
+    let Some(init) = env.resolve(id).and_then(|b| b.init) else { return false };
+    init.as_call().is_some_and(|c| cx.is_pkg_call(c, "google.golang.org/grpc", &["NewServer"]))
+}
+
+/// The listening address when it is written in the code.
+fn serve_addr<'a>(cx: &Checker<'a>, call: &'a CallExpr, pkg_call: bool) -> Option<String> {
+    let name = call.method_name()?;
+    if pkg_call && name.starts_with("ListenAndServe") {
+        return string_value(cx, call.args.first()?);
+    }
+    if name.starts_with("ListenAndServe") {
+        // srv := &http.Server{Addr: "..."}
+        let id = call.receiver()?.as_ident()?;
+        let env = cx.env_at(id.span.start);
+        let mut init = env.resolve(id)?.init?;
+        if let Expr::Unary(u) = init.unparen() {
+            init = &u.x;
+        }
+        let Expr::CompositeLit(lit) = init.unparen() else { return None };
+        for elt in &lit.elts {
+            if let Expr::KeyValue(kv) = elt {
+                if kv.key.ident_name() == Some("Addr") {
+                    return string_value(cx, &kv.value);
+                }
+            }
+        }
+        return None;
+    }
+    // Serve(ln): ln from net.Listen("tcp", "...") in the same function.
+    let arg = if pkg_call { call.args.first()? } else { call.args.first()? };
+    let id = arg.as_ident()?;
+    let env = cx.env_at(id.span.start);
+    let decl = env.resolve(id)?.decl;
+    let mut addr = None;
+    walk::walk_file(&cx.file.ast, &mut |n, _| {
+        if !n.span().encloses(decl) || addr.is_some() {
+            return false;
+        }
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if a.lhs.first().map(|l| l.span()) == Some(decl) && a.rhs.len() == 1 {
+                if let Some(c) = a.rhs[0].as_call() {
+                    if c.method_name() == Some("Listen") && c.args.len() == 2 {
+                        addr = c.args[1].as_string_lit();
+                    }
+                }
+            }
+        }
+        true
+    });
+    addr
+}
+
+fn string_value<'a>(cx: &Checker<'a>, e: &'a Expr) -> Option<String> {
+    if let Some(s) = e.as_string_lit() {
+        return Some(s);
+    }
+    let id = e.as_ident()?;
+    let env = cx.env_at(id.span.start);
+    if let Some(b) = env.resolve(id) {
+        return b.init?.as_string_lit();
+    }
+    let def = cx.pkg.vars.get(id.name.as_str())?;
+    def.spec.values.get(def.index)?.as_string_lit()
+}
+
+fn is_loopback(addr: &str) -> bool {
+    let host = match addr.rfind(':') {
+        Some(i) => &addr[..i],
+        None => addr,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.starts_with("127.") || host == "::1"
+}
+
+/// The packages of the tree a `main` imports, itself included.
+fn reachable<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Vec<&'a Package<'a>> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut stack = vec![main];
+    while let Some(p) = stack.pop() {
+        if !seen.insert(p.import_path()) {
+            continue;
+        }
+        out.push(p);
+        for f in p.files().iter().filter(|f| !f.is_test) {
+            for imp in &f.ast.imports {
+                if let Some(dep) = project.package(&imp.path) {
+                    stack.push(dep);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether any non-test file of the package calls a `Shutdown` or `GracefulStop` method.
+fn calls_shutdown(p: &Package) -> bool {
+    p.files().iter().filter(|f| !f.is_test).any(|f| {
+        let mut found = false;
+        walk::walk_file(&f.ast, &mut |n, _| {
+            if let Node::Expr(Expr::Call(c)) = n {
+                if matches!(c.method_name(), Some("Shutdown" | "GracefulStop")) && c.receiver().is_some() {
+                    found = true;
+                }
+            }
+            !found
+        });
+        found
+    })
+}
