@@ -1,1 +1,257 @@
-fn main(){}
+//! The `pitfall` command line.
+//!
+//! Exit codes: 0 no findings, 1 findings, 2 usage or I/O error.
+
+mod config;
+mod discover;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use config::Config;
+use pitfall_go::index::ProjectIndex;
+use pitfall_report::emit::{self, Report};
+use pitfall_report::{Finding, RuleInfo};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Parser)]
+#[command(name = "pitfall", version, about = "Finds the bugs and pitfalls of Go microservices on Kubernetes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check Go code (default: the current directory)
+    Check(CheckArgs),
+    /// List every rule: name, category, severity, summary
+    Rules,
+    /// Show a rule's page: what it finds, why it matters, examples, fix, suppression
+    Rule { name: String },
+    /// Write a commented default pitfall.toml in the current directory
+    Init {
+        /// Overwrite an existing pitfall.toml
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Files or directories to check
+    #[arg(default_value = ".")]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Only these rules or categories (comma-separated; overrides the config's select)
+    #[arg(long, value_delimiter = ',')]
+    select: Vec<String>,
+    /// Skip these rules or categories (comma-separated; adds to the config's ignore)
+    #[arg(long, value_delimiter = ',')]
+    ignore: Vec<String>,
+    /// Use this config file instead of the nearest pitfall.toml
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Ignore any pitfall.toml
+    #[arg(long, conflicts_with = "config")]
+    no_config: bool,
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// Worker threads (default: one per core)
+    #[arg(short = 'j', long)]
+    threads: Option<usize>,
+    /// Skip files larger than this many bytes
+    #[arg(long, default_value_t = discover::DEFAULT_MAX_FILE_SIZE)]
+    max_file_size: u64,
+    /// Print files, lines, bytes and timing to stderr
+    #[arg(long)]
+    stats: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check(args),
+        Command::Rules => list_rules(),
+        Command::Rule { name } => show_rule(&name),
+        Command::Init { force } => init(force),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(msg) => {
+            eprintln!("pitfall: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> Result<u8, String> {
+    let started = Instant::now();
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    let cfg = if args.no_config {
+        Config::default()
+    } else {
+        let path = match &args.config {
+            Some(p) => Some(p.clone()),
+            None => Config::discover(&args.paths[0]),
+        };
+        match path {
+            Some(p) => Config::load(&p)?,
+            None => Config::default(),
+        }
+    };
+    let settings = cfg.settings(&args.select, &args.ignore)?;
+    let excludes = discover::build_globs(&cfg.exclude)?;
+    let exclude_base = std::path::absolute(&cfg.dir).unwrap_or_else(|_| cfg.dir.clone());
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        // Deeply nested (but accepted) files recurse; give workers room.
+        .stack_size(64 * 1024 * 1024)
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    let (found, findings, warnings) = pool.install(|| -> Result<_, String> {
+        let files = discover::list_go_files(&args.paths, &excludes, &exclude_base)?;
+        let found = discover::load(&files, &cwd, args.max_file_size);
+        let index = ProjectIndex::new(&found.packages);
+        let per_file: Vec<pitfall_rules::FileResult> = index
+            .packages
+            .par_iter()
+            .flat_map_iter(|pkg| pkg.files().iter().map(move |f| (pkg, f)))
+            .map(|(pkg, f)| pitfall_rules::check_file(f, pkg, &index, &settings))
+            .collect();
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut warnings = Vec::new();
+        for mut r in per_file {
+            findings.append(&mut r.findings);
+            warnings.append(&mut r.warnings);
+        }
+        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        Ok((found, findings, warnings))
+    })?;
+
+    for w in found.warnings.iter().chain(&warnings) {
+        eprintln!("pitfall: warning: {w}");
+    }
+    let mut sources = BTreeMap::new();
+    for pkg in &found.packages {
+        for f in &pkg.files {
+            if findings.iter().any(|x| x.path == f.path) {
+                sources.insert(f.path.clone(), f.src.clone());
+            }
+        }
+    }
+    let infos: Vec<RuleInfo> = settings.enabled.iter().map(|r| r.info()).collect();
+    let report = Report {
+        findings: &findings,
+        sources: &sources,
+        rules: &infos,
+        files_checked: found.files_checked,
+        version: VERSION,
+    };
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let out = match args.format {
+        Format::Text => emit::text(&report, color),
+        Format::Json => emit::json(&report),
+        Format::Sarif => emit::sarif(&report),
+        Format::Github => emit::github(&report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(format!("writing output: {e}"));
+        }
+    }
+    if args.stats {
+        let secs = started.elapsed().as_secs_f64();
+        let lines: usize = found.packages.iter().flat_map(|p| &p.files).map(|f| f.src.lines().count()).sum();
+        eprintln!(
+            "pitfall: checked {} files ({} with syntax errors), {} lines, {:.1} MB in {:.3} s ({:.1} MB/s), {} findings",
+            found.files_checked,
+            found.files_with_syntax_errors,
+            lines,
+            found.bytes as f64 / 1e6,
+            secs,
+            found.bytes as f64 / 1e6 / secs.max(1e-9),
+            findings.len()
+        );
+    }
+    if found.files_checked == 0 && !found.warnings.is_empty() {
+        return Err("no file could be checked".into());
+    }
+    Ok(if findings.is_empty() { 0 } else { 1 })
+}
+
+fn list_rules() -> Result<u8, String> {
+    let width = pitfall_rules::ALL.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    for r in pitfall_rules::ALL {
+        println!("{:width$}  {:13} {:8} {}", r.name, r.category.as_str(), r.severity.as_str(), r.summary);
+    }
+    Ok(0)
+}
+
+fn show_rule(name: &str) -> Result<u8, String> {
+    let Some(r) = pitfall_rules::find(name) else {
+        let names: Vec<_> = pitfall_rules::ALL.iter().map(|r| r.name).collect();
+        return Err(format!("no rule named `{name}`; rules: {}", names.join(", ")));
+    };
+    let tests = match r.test_files {
+        pitfall_rules::TestFiles::Skip => "no (production code only)",
+        pitfall_rules::TestFiles::Include => "yes",
+        pitfall_rules::TestFiles::Only => "only _test.go files",
+    };
+    println!("# {}\n", r.name);
+    println!("{}\n", r.summary);
+    println!("- Category: {}", r.category);
+    println!("- Default severity: {}", r.severity);
+    println!("- Reported on: {}", r.reports_on);
+    println!("- Runs on test files: {tests}");
+    for o in r.options {
+        println!("- Option `{}` (default {}): {}", o.name, o.default, o.help);
+    }
+    println!("\n{}", r.doc.trim());
+    Ok(0)
+}
+
+fn init(force: bool) -> Result<u8, String> {
+    let path = PathBuf::from(config::FILE_NAME);
+    if path.exists() && !force {
+        return Err(format!("{} already exists (use --force to overwrite)", path.display()));
+    }
+    std::fs::write(&path, config::default_toml()).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(0)
+}

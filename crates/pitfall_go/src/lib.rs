@@ -1,1 +1,233 @@
+//! The Go front end of pitfall.
+//!
+//! [`parse_file`] turns Go source into a [`GoFile`]: the typed [`ast`] plus what
+//! every rule needs to know about the file (its imports, whether it is a test or
+//! generated file, how to map byte offsets to lines). [`index`] holds the facts
+//! that cross files (declarations of a package, module-wide types), [`types`]
+//! a light, syntax-only type inference, and [`walk`] the shared visitors.
 
+pub mod ast;
+pub mod index;
+mod lower;
+pub mod module;
+pub mod types;
+pub mod walk;
+
+use ast::{Expr, File, Span};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Files nested deeper than this (in syntax-tree levels) are refused with an
+/// error instead of being analysed: it bounds every recursion over the AST.
+pub const MAX_NESTING: usize = 1500;
+
+/// A parsed Go file and the per-file facts rules ask about.
+#[derive(Debug)]
+pub struct GoFile {
+    /// Path as shown to the user (relative to the working directory).
+    pub path: String,
+    pub src: String,
+    pub ast: File,
+    pub is_test: bool,
+    lines: LineIndex,
+    /// Local import name -> import path (blank and dot imports excluded).
+    import_names: HashMap<String, String>,
+}
+
+#[derive(Debug)]
+pub enum ParseError {
+    TooDeep { depth: usize },
+    NotGo(String),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseError::TooDeep { depth } => write!(
+                f,
+                "nesting depth {depth} exceeds the limit of {MAX_NESTING}; file skipped"
+            ),
+            ParseError::NotGo(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+thread_local! {
+    static PARSER: RefCell<tree_sitter::Parser> = RefCell::new({
+        let mut p = tree_sitter::Parser::new();
+        p.set_language(&tree_sitter_go::LANGUAGE.into()).expect("tree-sitter-go grammar version");
+        p
+    });
+}
+
+/// Parses and lowers one Go file. Syntax errors are tolerated (the broken
+/// subtrees become `Bad` nodes and `ast.syntax_errors` counts them).
+pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
+    let tree = PARSER.with(|p| p.borrow_mut().parse(src.as_bytes(), None));
+    let Some(tree) = tree else {
+        return Err(ParseError::NotGo("the parser gave up on this file".into()));
+    };
+    let root = tree.root_node();
+    let scan = scan_tree(root);
+    if scan.max_depth > MAX_NESTING {
+        return Err(ParseError::TooDeep { depth: scan.max_depth });
+    }
+    let mut ast = lower::Lowerer::new(src.as_bytes()).file(root);
+    drop(tree);
+    ast.comments = scan.comments;
+    ast.syntax_errors = scan.errors;
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    let mut import_names = HashMap::new();
+    for imp in &ast.imports {
+        let name = match &imp.name {
+            Some(n) if n.name == "_" || n.name == "." => continue,
+            Some(n) => n.name.clone(),
+            None => default_import_name(&imp.path).to_string(),
+        };
+        import_names.insert(name, imp.path.clone());
+    }
+    Ok(GoFile {
+        path: path.to_string(),
+        lines: LineIndex::new(&src),
+        src,
+        ast,
+        is_test: file_name.ends_with("_test.go"),
+        import_names,
+    })
+}
+
+struct Scan {
+    max_depth: usize,
+    errors: u32,
+    comments: Vec<Span>,
+}
+
+/// One iterative pass over the concrete tree: depth, errors and comments.
+fn scan_tree(root: tree_sitter::Node) -> Scan {
+    let mut scan = Scan { max_depth: 0, errors: 0, comments: Vec::new() };
+    let mut cursor = root.walk();
+    let mut depth = 0usize;
+    loop {
+        let node = cursor.node();
+        if node.is_error() || node.is_missing() {
+            scan.errors += 1;
+        } else if node.kind() == "comment" {
+            scan.comments.push(Span::new(node.start_byte(), node.end_byte()));
+        }
+        scan.max_depth = scan.max_depth.max(depth);
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return scan;
+            }
+            depth -= 1;
+        }
+    }
+}
+
+/// The name a package is known by when imported without an alias: the last
+/// path element, skipping a major-version suffix (`.../v2`) and a `.vN` suffix.
+pub fn default_import_name(path: &str) -> &str {
+    let mut parts = path.rsplit('/');
+    let mut last = parts.next().unwrap_or(path);
+    if last.len() > 1 && last.starts_with('v') && last[1..].chars().all(|c| c.is_ascii_digit()) {
+        if let Some(prev) = parts.next() {
+            last = prev;
+        }
+    }
+    if let Some(idx) = last.find(".v") {
+        if last[idx + 2..].chars().all(|c| c.is_ascii_digit()) {
+            last = &last[..idx];
+        }
+    }
+    last
+}
+
+/// Whether the source starts with Go's generated-file marker
+/// (`// Code generated ... DO NOT EDIT.` on a line before the package clause).
+pub fn is_generated(src: &str) -> bool {
+    for line in src.lines() {
+        let l = line.trim();
+        if l.starts_with("package ") {
+            return false;
+        }
+        if l.starts_with("// Code generated ") && l.ends_with(" DO NOT EDIT.") {
+            return true;
+        }
+    }
+    false
+}
+
+impl GoFile {
+    /// The import path a local package name refers to in this file.
+    pub fn import_path(&self, local_name: &str) -> Option<&str> {
+        self.import_names.get(local_name).map(|s| s.as_str())
+    }
+
+    /// Whether the file imports `path` (under any name, including `_`).
+    pub fn imports(&self, path: &str) -> bool {
+        self.ast.imports.iter().any(|i| i.path == path)
+    }
+
+    /// `(package path, name)` when `e` is `pkg.Name` and `pkg` is an import of
+    /// this file. Does not know about local variables that shadow an import:
+    /// prefer `Checker::pkg_member`, which does.
+    pub fn pkg_member_unscoped<'a>(&'a self, e: &'a Expr) -> Option<(&'a str, &'a str)> {
+        let sel = e.as_selector()?;
+        let pkg = sel.x.as_ident()?;
+        Some((self.import_path(&pkg.name)?, &sel.sel.name))
+    }
+
+    /// 1-based line and byte column of a byte offset.
+    pub fn line_col(&self, offset: u32) -> (u32, u32) {
+        self.lines.line_col(offset)
+    }
+
+    /// The text of a span.
+    pub fn text(&self, span: Span) -> &str {
+        self.src.get(span.range()).unwrap_or("")
+    }
+
+    /// The text of the comment, or of the source, between two offsets.
+    pub fn line_text(&self, line: u32) -> &str {
+        self.lines.line_text(&self.src, line)
+    }
+}
+
+#[derive(Debug)]
+pub struct LineIndex {
+    starts: Vec<u32>,
+}
+
+impl LineIndex {
+    pub fn new(src: &str) -> LineIndex {
+        let mut starts = vec![0u32];
+        for (i, b) in src.bytes().enumerate() {
+            if b == b'\n' {
+                starts.push(i as u32 + 1);
+            }
+        }
+        LineIndex { starts }
+    }
+
+    pub fn line_col(&self, offset: u32) -> (u32, u32) {
+        let line = match self.starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        };
+        (line as u32 + 1, offset - self.starts[line] + 1)
+    }
+
+    pub fn line_text<'s>(&self, src: &'s str, line: u32) -> &'s str {
+        let i = line.saturating_sub(1) as usize;
+        let Some(&start) = self.starts.get(i) else { return "" };
+        let end = self.starts.get(i + 1).map(|e| *e as usize).unwrap_or(src.len());
+        src.get(start as usize..end).unwrap_or("").trim_end_matches(['\n', '\r'])
+    }
+}

@@ -1,1 +1,298 @@
+//! The rules of pitfall and the engine that runs them on a file.
+//!
+//! Each rule is one file, `src/<category>/<rule_name>.rs`, holding a
+//! `pub static RULE: Rule` with its metadata, its documentation page and its
+//! check function. `build.rs` generates the registry ([`ALL`]) from those files.
 
+use pitfall_go::ast::{CallExpr, Expr, Span};
+use pitfall_go::index::{Package, ProjectIndex};
+use pitfall_go::types::{Env, Scope, Ty};
+use pitfall_go::walk::Node;
+use pitfall_go::GoFile;
+pub use pitfall_report::{Category, Finding, RuleInfo, Severity};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+pub mod nolint;
+
+include!(concat!(env!("OUT_DIR"), "/registry.rs"));
+
+/// What rules import: `use crate::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Checker, Rule, RuleOption, TestFiles};
+    pub use pitfall_go::ast::*;
+    pub use pitfall_go::types::Ty;
+    pub use pitfall_go::walk::{self, enclosing_func, enclosing_loop, Func, Node};
+    pub use pitfall_report::{Category, Severity};
+}
+
+/// Which files a rule looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestFiles {
+    /// Production-risk rules: `_test.go` files are skipped.
+    Skip,
+    /// All files.
+    Include,
+    /// Only `_test.go` files (rules about tests).
+    Only,
+}
+
+/// A setting a rule reads from `[rules.<name>]` in pitfall.toml.
+#[derive(Debug)]
+pub struct RuleOption {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+/// A rule: its public identity, its page, and its check.
+pub struct Rule {
+    /// kebab-case; public and never renamed once released.
+    pub name: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    /// One line, for `pitfall rules` and SARIF's shortDescription.
+    pub summary: &'static str,
+    /// Which line the finding is reported on.
+    pub reports_on: &'static str,
+    pub test_files: TestFiles,
+    pub options: &'static [RuleOption],
+    /// The rule's page (Markdown): what it finds, why it matters, bad and good
+    /// examples, how to fix, how to suppress.
+    pub doc: &'static str,
+    pub check: fn(&mut Checker),
+}
+
+impl Rule {
+    pub fn info(&self) -> RuleInfo {
+        RuleInfo {
+            name: self.name,
+            category: self.category,
+            severity: self.severity,
+            summary: self.summary,
+            doc: self.doc,
+        }
+    }
+
+    pub fn applies_to(&self, file: &GoFile) -> bool {
+        match self.test_files {
+            TestFiles::Skip => !file.is_test,
+            TestFiles::Include => true,
+            TestFiles::Only => file.is_test,
+        }
+    }
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+pub fn find(name: &str) -> Option<&'static Rule> {
+    ALL.iter().copied().find(|r| r.name == name)
+}
+
+/// Rule settings after reading the config and the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Rules that run (by name).
+    pub enabled: Vec<&'static Rule>,
+    pub severity: HashMap<String, Severity>,
+    /// `[rules.<name>]` tables, values as written (strings, numbers as text).
+    pub options: HashMap<String, HashMap<String, String>>,
+}
+
+impl Settings {
+    pub fn all() -> Settings {
+        Settings { enabled: ALL.to_vec(), ..Default::default() }
+    }
+}
+
+/// What checking one file produced.
+#[derive(Debug, Default)]
+pub struct FileResult {
+    pub findings: Vec<Finding>,
+    /// Messages for stderr: unknown names in //nolint, internal rule errors.
+    pub warnings: Vec<String>,
+}
+
+/// Runs the enabled rules on one file and applies its `//nolint` comments.
+pub fn check_file<'a>(
+    file: &'a GoFile,
+    pkg: &'a Package<'a>,
+    project: &'a ProjectIndex<'a>,
+    settings: &'a Settings,
+) -> FileResult {
+    static NO_OPTIONS: std::sync::OnceLock<HashMap<String, String>> = std::sync::OnceLock::new();
+    let mut result = FileResult::default();
+    let envs = Rc::new(RefCell::new(HashMap::new()));
+    for rule in &settings.enabled {
+        if !rule.applies_to(file) {
+            continue;
+        }
+        let mut cx = Checker {
+            file,
+            pkg,
+            project,
+            rule,
+            options: settings.options.get(rule.name).unwrap_or_else(|| NO_OPTIONS.get_or_init(HashMap::new)),
+            severity: settings.severity.get(rule.name).copied().unwrap_or(rule.severity),
+            envs: envs.clone(),
+            findings: Vec::new(),
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (rule.check)(&mut cx)));
+        match outcome {
+            Ok(()) => result.findings.append(&mut cx.findings),
+            Err(e) => {
+                let why = e
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| e.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                result
+                    .warnings
+                    .push(format!("{}: internal error in rule {} (skipped for this file): {why}", file.path, rule.name));
+            }
+        }
+    }
+    let directives = nolint::Directives::parse(file);
+    for w in directives.unknown_names() {
+        result.warnings.push(w);
+    }
+    result.findings.retain(|f| !directives.suppresses(f));
+    result.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    result.findings.dedup_by(|a, b| a.sort_key() == b.sort_key());
+    result
+}
+
+/// What a rule's check function works with.
+pub struct Checker<'a> {
+    pub file: &'a GoFile,
+    pub pkg: &'a Package<'a>,
+    pub project: &'a ProjectIndex<'a>,
+    pub rule: &'static Rule,
+    options: &'a HashMap<String, String>,
+    severity: Severity,
+    envs: Rc<RefCell<HashMap<u32, Rc<Env<'a>>>>>,
+    findings: Vec<Finding>,
+}
+
+/// A finding just reported; add a fix hint with [`Reported::fix`].
+pub struct Reported<'c>(&'c mut Finding);
+
+impl Reported<'_> {
+    pub fn fix(self, hint: impl Into<String>) {
+        self.0.fix = Some(hint.into());
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// Reports a finding at `span` (the line a reviewer would comment on).
+    pub fn report(&mut self, span: Span, message: impl Into<String>) -> Reported<'_> {
+        let (line, column) = self.file.line_col(span.start);
+        let (end_line, end_column) = self.file.line_col(span.end.max(span.start));
+        self.findings.push(Finding {
+            rule: self.rule.name,
+            category: self.rule.category,
+            severity: self.severity,
+            path: self.file.path.clone(),
+            line,
+            column,
+            end_line,
+            end_column,
+            message: message.into(),
+            fix: None,
+            span: (span.start as usize, span.end as usize),
+        });
+        Reported(self.findings.last_mut().expect("just pushed"))
+    }
+
+    /// A numeric option from `[rules.<name>]`, or its declared default.
+    pub fn option_u64(&self, name: &str) -> u64 {
+        if let Some(v) = self.options.get(name).and_then(|v| v.parse().ok()) {
+            return v;
+        }
+        self.rule
+            .options
+            .iter()
+            .find(|o| o.name == name)
+            .and_then(|o| o.default.parse().ok())
+            .unwrap_or_else(|| panic!("rule {} has no numeric option {name}", self.rule.name))
+    }
+
+    /// A textual option (e.g. a list, comma-separated), or its default.
+    pub fn option_str(&self, name: &str) -> String {
+        if let Some(v) = self.options.get(name) {
+            return v.clone();
+        }
+        self.rule.options.iter().find(|o| o.name == name).map(|o| o.default.to_string()).unwrap_or_default()
+    }
+
+    /// Whether the module's `go` directive is at least `major.minor`.
+    pub fn go_at_least(&self, major: u32, minor: u32) -> bool {
+        self.pkg.src.gomod.go_at_least(major, minor)
+    }
+
+    pub fn scope(&self) -> Scope<'a> {
+        Scope { project: self.project, pkg: self.pkg, file: self.file }
+    }
+
+    /// The local-name environment of the top-level declaration around `pos`.
+    pub fn env_at(&self, pos: u32) -> Rc<Env<'a>> {
+        let file: &'a GoFile = self.file;
+        let mut root = None;
+        for decl in &file.ast.decls {
+            if !decl.span().contains(pos) {
+                continue;
+            }
+            match decl {
+                pitfall_go::ast::Decl::Func(f) => root = Some((f.span.start, Node::FuncDecl(f))),
+                pitfall_go::ast::Decl::Gen(g) => {
+                    for spec in &g.specs {
+                        if let pitfall_go::ast::Spec::Value(v) = spec {
+                            if v.span.contains(pos) {
+                                root = Some((v.span.start, Node::ValueSpec(v)));
+                            }
+                        }
+                    }
+                }
+                pitfall_go::ast::Decl::Bad(_) => {}
+            }
+        }
+        let Some((key, node)) = root else { return Rc::new(Env::default()) };
+        if let Some(env) = self.envs.borrow().get(&key) {
+            return env.clone();
+        }
+        let env = Rc::new(Env::build(&self.scope(), node));
+        self.envs.borrow_mut().insert(key, env.clone());
+        env
+    }
+
+    /// The type of an expression (syntax-only inference; `Ty::Unknown` when unsure).
+    pub fn type_of(&self, e: &'a Expr) -> Ty<'a> {
+        self.env_at(e.span().start).type_of(&self.scope(), e)
+    }
+
+    /// `(import path, name)` when `e` is `pkg.Name` for an import of this file
+    /// that no local variable shadows: `io/ioutil.ReadAll` whatever the alias.
+    pub fn pkg_member(&self, e: &'a Expr) -> Option<(&'a str, &'a str)> {
+        self.env_at(e.span().start).pkg_member(self.file, e)
+    }
+
+    /// Whether `call` calls one of `names` from package `pkg` (by import path).
+    pub fn is_pkg_call(&self, call: &'a CallExpr, pkg: &str, names: &[&str]) -> bool {
+        matches!(self.pkg_member(&call.fun), Some((p, n)) if p == pkg && names.contains(&n))
+    }
+
+    /// Whether `call` is a method call `x.M(...)` with `M` in `methods` on a
+    /// value whose type is `pkg.ty` or `*pkg.ty`.
+    pub fn is_method_call(&self, call: &'a CallExpr, pkg: &str, ty: &str, methods: &[&str]) -> bool {
+        let Some(Expr::Selector(sel)) = Some(call.fun.unparen()) else { return false };
+        if !methods.contains(&sel.sel.name.as_str()) || self.pkg_member(&call.fun).is_some() {
+            return false;
+        }
+        self.type_of(&sel.x).is_named(pkg, ty)
+    }
+}

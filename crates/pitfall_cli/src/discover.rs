@@ -1,0 +1,217 @@
+//! Finding, reading and parsing the Go files of the checked paths, and
+//! grouping them into packages with their module.
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use pitfall_go::index::SourcePackage;
+use pitfall_go::module::GoMod;
+use pitfall_go::GoFile;
+use rayon::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Files larger than this are skipped with a warning (generated blobs, data).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
+
+pub struct Discovered {
+    pub packages: Vec<SourcePackage>,
+    pub files_checked: usize,
+    pub files_with_syntax_errors: usize,
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Directories the go tool never looks into, and neither do we.
+fn skipped_dir(name: &str) -> bool {
+    name == "vendor" || name == "testdata" || name.starts_with('.') || name.starts_with('_')
+}
+
+/// Lists the `.go` files under `paths` (explicitly named files are always kept).
+pub fn list_go_files(paths: &[PathBuf], exclude: &GlobSet, exclude_base: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for root in paths {
+        let meta = std::fs::metadata(root).map_err(|e| format!("{}: {e}", root.display()))?;
+        if meta.is_file() {
+            out.push(root.clone());
+            continue;
+        }
+        let walker = ignore::WalkBuilder::new(root)
+            .hidden(true)
+            .require_git(false)
+            .follow_links(false)
+            .filter_entry(|e| {
+                e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) || !skipped_dir(&e.file_name().to_string_lossy())
+            })
+            .build();
+        for entry in walker {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("pitfall: warning: {e}");
+                    continue;
+                }
+            };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let p = entry.path();
+            if p.extension().is_some_and(|x| x == "go") && !is_excluded(p, exclude, exclude_base) {
+                out.push(p.to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn is_excluded(p: &Path, exclude: &GlobSet, base: &Path) -> bool {
+    if exclude.is_empty() {
+        return false;
+    }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let rel = abs.strip_prefix(base).unwrap_or(&abs);
+    exclude.is_match(rel) || exclude.is_match(p)
+}
+
+pub fn build_globs(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        b.add(Glob::new(p).map_err(|e| format!("exclude pattern `{p}`: {e}"))?);
+        // `dir/` or `dir` should also exclude everything below it.
+        if !p.contains('*') {
+            let below = format!("{}/**", p.trim_end_matches('/'));
+            b.add(Glob::new(&below).map_err(|e| format!("exclude pattern `{p}`: {e}"))?);
+        }
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// The path shown to the user: relative to the working directory when below it.
+pub fn display_path(p: &Path, cwd: &Path) -> String {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let shown = abs.strip_prefix(cwd).map(Path::to_path_buf).unwrap_or_else(|_| p.to_path_buf());
+    let s = shown.to_string_lossy().replace('\\', "/");
+    let s = s.strip_prefix("./").unwrap_or(&s).to_string();
+    if s.is_empty() {
+        ".".into()
+    } else {
+        s
+    }
+}
+
+/// Finds the nearest go.mod for each directory, caching the answers.
+#[derive(Default)]
+struct ModuleFinder {
+    cache: Mutex<HashMap<PathBuf, Option<(PathBuf, Arc<GoMod>)>>>,
+}
+
+impl ModuleFinder {
+    fn find(&self, dir: &Path) -> Option<(PathBuf, Arc<GoMod>)> {
+        if let Some(hit) = self.cache.lock().unwrap().get(dir) {
+            return hit.clone();
+        }
+        let candidate = dir.join("go.mod");
+        let found = match std::fs::read(&candidate) {
+            Ok(bytes) => Some((dir.to_path_buf(), Arc::new(GoMod::parse(&String::from_utf8_lossy(&bytes))))),
+            Err(_) => dir.parent().and_then(|p| self.find(p)),
+        };
+        self.cache.lock().unwrap().insert(dir.to_path_buf(), found.clone());
+        found
+    }
+}
+
+enum Loaded {
+    File(Box<GoFile>, PathBuf),
+    Skipped,
+    Warning(String),
+}
+
+/// Reads and parses every file in parallel, then groups them by package.
+pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
+    let modules = ModuleFinder::default();
+    let loaded: Vec<Loaded> = files.par_iter().map(|p| load_one(p, cwd, max_file_size)).collect();
+    let mut groups: BTreeMap<(PathBuf, String), Vec<GoFile>> = BTreeMap::new();
+    let mut warnings = Vec::new();
+    let (mut files_checked, mut with_errors, mut bytes) = (0, 0, 0u64);
+    for l in loaded {
+        match l {
+            Loaded::File(f, dir) => {
+                files_checked += 1;
+                bytes += f.src.len() as u64;
+                if f.ast.syntax_errors > 0 {
+                    with_errors += 1;
+                    warnings.push(format!(
+                        "{}: {} syntax error{} (the rest of the file was still checked)",
+                        f.path,
+                        f.ast.syntax_errors,
+                        if f.ast.syntax_errors == 1 { "" } else { "s" }
+                    ));
+                }
+                let name = f.ast.package.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+                groups.entry((dir, name)).or_default().push(*f);
+            }
+            Loaded::Skipped => {}
+            Loaded::Warning(w) => warnings.push(w),
+        }
+    }
+    let packages = groups
+        .into_iter()
+        .map(|((dir, name), files)| {
+            let abs_dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
+            let (gomod, import_path) = match modules.find(&abs_dir) {
+                Some((root, m)) => {
+                    let rel = abs_dir.strip_prefix(&root).unwrap_or(Path::new(""));
+                    let rel = rel.to_string_lossy().replace('\\', "/");
+                    let base = m.module.clone().unwrap_or_default();
+                    let path = match (base.is_empty(), rel.is_empty()) {
+                        (_, true) => base,
+                        (true, false) => rel,
+                        (false, false) => format!("{base}/{rel}"),
+                    };
+                    (m, path)
+                }
+                None => (Arc::new(GoMod::default()), display_path(&dir, cwd)),
+            };
+            SourcePackage { dir: display_path(&dir, cwd), name, import_path, gomod, files }
+        })
+        .collect();
+    Discovered { packages, files_checked, files_with_syntax_errors: with_errors, bytes, warnings }
+}
+
+fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
+    let shown = display_path(p, cwd);
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) => return Loaded::Warning(format!("{shown}: {e}")),
+    };
+    if meta.len() > max_file_size {
+        return Loaded::Warning(format!(
+            "{shown}: skipped, {} bytes is over the {max_file_size}-byte limit (--max-file-size)",
+            meta.len()
+        ));
+    }
+    let bytes = match std::fs::read(p) {
+        Ok(b) => b,
+        Err(e) => return Loaded::Warning(format!("{shown}: {e}")),
+    };
+    if bytes.contains(&0) {
+        return Loaded::Warning(format!("{shown}: skipped, not a text file (contains NUL bytes)"));
+    }
+    let src = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pitfall: warning: {shown}: not valid UTF-8; checked with replacement characters");
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    };
+    if pitfall_go::is_generated(&src) {
+        return Loaded::Skipped;
+    }
+    let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    match pitfall_go::parse_file(&shown, src) {
+        Ok(f) => Loaded::File(Box::new(f), dir),
+        Err(e) => Loaded::Warning(format!("{shown}: {e}")),
+    }
+}

@@ -1,0 +1,155 @@
+//! Facts that cross file boundaries: the declarations of each package, and the
+//! packages of the checked tree by import path.
+//!
+//! The index borrows the parsed files; it is built once per run (cheaply: it
+//! only records references) and shared read-only by all rule threads.
+
+use crate::ast::*;
+use crate::module::GoMod;
+use crate::GoFile;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The files of one Go package as found on disk: one directory, one package
+/// name (a directory's external `_test` package is a package of its own).
+#[derive(Debug)]
+pub struct SourcePackage {
+    /// Directory as shown to the user (relative, `/`-separated; "." for the root).
+    pub dir: String,
+    /// `package` clause name.
+    pub name: String,
+    /// Import path: module path + directory below go.mod; the directory when no
+    /// go.mod was found.
+    pub import_path: String,
+    pub gomod: Arc<GoMod>,
+    pub files: Vec<GoFile>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FuncDef<'a> {
+    pub decl: &'a FuncDecl,
+    pub file: &'a GoFile,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct VarDef<'a> {
+    pub spec: &'a ValueSpec,
+    /// Position of the name within the spec (`var a, b = 1, 2`).
+    pub index: usize,
+    pub is_const: bool,
+    pub file: &'a GoFile,
+}
+
+/// The declarations of one package.
+#[derive(Debug)]
+pub struct Package<'a> {
+    pub src: &'a SourcePackage,
+    pub types: HashMap<&'a str, (&'a TypeSpec, &'a GoFile)>,
+    pub funcs: HashMap<&'a str, FuncDef<'a>>,
+    /// (receiver base type name, method name) -> declaration.
+    pub methods: HashMap<(&'a str, &'a str), FuncDef<'a>>,
+    pub vars: HashMap<&'a str, VarDef<'a>>,
+}
+
+impl<'a> Package<'a> {
+    pub fn new(src: &'a SourcePackage) -> Package<'a> {
+        let mut p = Package {
+            src,
+            types: HashMap::new(),
+            funcs: HashMap::new(),
+            methods: HashMap::new(),
+            vars: HashMap::new(),
+        };
+        for file in &src.files {
+            for decl in &file.ast.decls {
+                match decl {
+                    Decl::Func(f) => {
+                        let def = FuncDef { decl: f, file };
+                        match f.recv_type_name() {
+                            Some(recv) => {
+                                p.methods.insert((recv, f.name.name.as_str()), def);
+                            }
+                            None if f.recv.is_none() => {
+                                p.funcs.insert(f.name.name.as_str(), def);
+                            }
+                            None => {}
+                        }
+                    }
+                    Decl::Gen(g) => {
+                        for spec in &g.specs {
+                            match spec {
+                                Spec::Type(t) => {
+                                    p.types.insert(t.name.name.as_str(), (t, file));
+                                }
+                                Spec::Value(v) => {
+                                    for (index, name) in v.names.iter().enumerate() {
+                                        p.vars.insert(
+                                            name.name.as_str(),
+                                            VarDef { spec: v, index, is_const: g.kind == GenKind::Const, file },
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Decl::Bad(_) => {}
+                }
+            }
+        }
+        p
+    }
+
+    pub fn import_path(&self) -> &'a str {
+        &self.src.import_path
+    }
+
+    pub fn files(&self) -> &'a [GoFile] {
+        &self.src.files
+    }
+
+    /// Whether any file of the package calls `pkg.name` (e.g. a middleware
+    /// that installs `http.MaxBytesHandler`), whatever the import is called.
+    pub fn calls_pkg_func(&self, pkg: &str, name: &str) -> bool {
+        self.src.files.iter().any(|f| {
+            let mut found = false;
+            crate::walk::walk_file(&f.ast, &mut |n, _| {
+                if found {
+                    return false;
+                }
+                if let crate::walk::Node::Expr(e @ Expr::Selector(_)) = n {
+                    if f.pkg_member_unscoped(e) == Some((pkg, name)) {
+                        found = true;
+                    }
+                }
+                true
+            });
+            found
+        })
+    }
+}
+
+/// All packages of the run, by import path.
+#[derive(Debug)]
+pub struct ProjectIndex<'a> {
+    pub packages: Vec<Package<'a>>,
+    by_path: HashMap<&'a str, usize>,
+}
+
+impl<'a> ProjectIndex<'a> {
+    pub fn new(sources: &'a [SourcePackage]) -> ProjectIndex<'a> {
+        let packages: Vec<Package<'a>> = sources.iter().map(Package::new).collect();
+        let mut by_path = HashMap::new();
+        for (i, p) in sources.iter().enumerate() {
+            // The external test package shares the directory; prefer the real one.
+            if p.name.ends_with("_test") && by_path.contains_key(p.import_path.as_str()) {
+                continue;
+            }
+            by_path.insert(p.import_path.as_str(), i);
+        }
+        ProjectIndex { packages, by_path }
+    }
+
+    pub fn package(&self, import_path: &str) -> Option<&Package<'a>> {
+        self.by_path.get(import_path).map(|i| &self.packages[*i])
+    }
+}

@@ -1,0 +1,5 @@
+package clean
+
+import "os"
+
+func read() ([]byte, error) { return os.ReadFile("x") }

@@ -1,0 +1,5 @@
+package skip
+
+import "io/ioutil"
+
+func f() { _, _ = ioutil.ReadFile("skipped") }
