@@ -39,9 +39,16 @@ func main() {
 	receiptDir := flag.String("receipts", envOr("ORDERS_RECEIPT_DIR", "/tmp/receipts"), "directory for order receipts")
 	workers := flag.Int("workers", envInt("ORDERS_WORKERS", 4), "number of background workers")
 	queueSize := flag.Int("queue", envInt("ORDERS_QUEUE_SIZE", 256), "job queue capacity")
+	auditPath := flag.String("audit-log", envOr("ORDERS_AUDIT_LOG", "/tmp/orders-audit.log"), "append-only audit log")
 	flag.Parse()
 
 	logger := log.New(os.Stdout, "orders: ", log.LstdFlags|log.Lmsgprefix)
+
+	auditFile, err := os.OpenFile(*auditPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		log.Fatalf("open audit log: %v", err)
+	}
+	defer auditFile.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -55,6 +62,7 @@ func main() {
 	}()
 
 	h := api.NewHandler(st, w, logger)
+	h.SetAuditLog(log.New(auditFile, "", log.LstdFlags|log.LUTC))
 	srv := &http.Server{
 		Addr:              *addr,
 		Handler:           h.Routes(),

@@ -29,6 +29,7 @@ type Handler struct {
 	store  *store.Store
 	jobs   Enqueuer
 	logger *log.Logger
+	audit  *log.Logger
 	ready  atomic.Bool
 }
 
@@ -37,6 +38,15 @@ func NewHandler(st *store.Store, jobs Enqueuer, logger *log.Logger) *Handler {
 	h := &Handler{store: st, jobs: jobs, logger: logger}
 	h.ready.Store(true)
 	return h
+}
+
+// SetAuditLog records every accepted order to l.
+func (h *Handler) SetAuditLog(l *log.Logger) { h.audit = l }
+
+func (h *Handler) auditf(format string, args ...any) {
+	if h.audit != nil {
+		h.audit.Printf(format, args...)
+	}
 }
 
 // SetReady flips the readiness probe, e.g. while draining on shutdown.
@@ -147,6 +157,7 @@ func (h *Handler) createOrder(w http.ResponseWriter, r *http.Request) {
 	if !h.jobs.Enqueue(worker.Job{OrderID: o.ID, Kind: worker.KindConfirm}) {
 		h.logger.Printf("queue full (%d), order %s stays pending", h.jobs.QueueLen(), o.ID)
 	}
+	h.auditf("create order=%s customer=%s total=%d %s", o.ID, o.CustomerID, o.TotalCents, o.Currency)
 	w.Header().Set("Location", "/orders/"+o.ID)
 	writeJSON(w, http.StatusCreated, o)
 }
@@ -176,6 +187,7 @@ func (h *Handler) importOrders(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		res.Created++
+		h.auditf("import order=%s customer=%s total=%d %s", o.ID, o.CustomerID, o.TotalCents, o.Currency)
 		h.jobs.Enqueue(worker.Job{OrderID: o.ID, Kind: worker.KindConfirm})
 	}
 	writeJSON(w, http.StatusOK, res)
