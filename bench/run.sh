@@ -91,13 +91,14 @@ timev() {
         "$name" "$TV_WALL" "$TV_CPU" "$TV_RSS_MB" "$TV_RC")"
 }
 
-# hf NAME CMDSTRING — hyperfine (warmup + RUNS); sets HF_MEAN and HF_STDDEV in seconds.
+# hf NAME CMDSTRING — hyperfine (warmup + RUNS); sets HF_MEAN, HF_STDDEV and HF_CPU
+# (mean user+system CPU seconds) — CPU time is the steadier number on a busy machine.
 # Without hyperfine, falls back to the /usr/bin/time wall time measured before.
 hf() {
     local name=$1 cmd=$2
-    HF_MEAN="" HF_STDDEV=""
+    HF_MEAN="" HF_STDDEV="" HF_CPU=""
     if [[ -z "$HYPERFINE" ]]; then
-        HF_MEAN=$TV_WALL
+        HF_MEAN=$TV_WALL HF_CPU=$TV_CPU
         return 0
     fi
     # -i: pitfall exits 1 when it has findings, gofmt 2 on unparsable testdata files
@@ -113,11 +114,13 @@ hf() {
     if [[ -s "$WORK/$name.json" ]] && have jq; then
         HF_MEAN=$(jq -r '.results[0].mean' "$WORK/$name.json")
         HF_STDDEV=$(jq -r '.results[0].stddev // 0' "$WORK/$name.json")
+        HF_CPU=$(jq -r '.results[0].user + .results[0].system' "$WORK/$name.json")
     elif [[ -s "$WORK/$name.json" ]] && have python3; then
         HF_MEAN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$WORK/$name.json")
         HF_STDDEV=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0].get("stddev") or 0)' "$WORK/$name.json")
+        HF_CPU=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print(r["user"]+r["system"])' "$WORK/$name.json")
     else
-        HF_MEAN=$TV_WALL
+        HF_MEAN=$TV_WALL HF_CPU=$TV_CPU
     fi
 }
 
@@ -133,9 +136,14 @@ have hyperfine && HYPERFINE=hyperfine
 section "machine"
 say "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 say "cpus:     $(nproc 2>/dev/null || echo '?')  ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1))"
+say "load:     $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) (1/5/15 min; other work on the machine skews timings)"
 say "memory:   $(awk '/^MemTotal/ { printf "%.1f GiB\n", $2 / 1048576 }' /proc/meminfo 2>/dev/null)"
 say "go:       $(have go && go version || echo 'not installed')"
-say "hyperfine: ${HYPERFINE:+$(hyperfine --version)}${HYPERFINE:-not installed (apt-get install -y hyperfine); single /usr/bin/time runs only}"
+if [[ -n "$HYPERFINE" ]]; then
+    say "hyperfine: $(hyperfine --version)"
+else
+    say "hyperfine: not installed (apt-get install -y hyperfine); single /usr/bin/time runs only"
+fi
 say "time:     ${TIME_BIN:-not installed (apt-get install -y time)}"
 
 # ---------------------------------------------------------------- build
@@ -194,16 +202,26 @@ if [[ -s "$WORK/pitfall.stdout" ]] && have jq; then
     jq -r '[.findings[].rule] | group_by(.) | map("    \(.[0]): \(length)") | .[]' \
         "$WORK/pitfall.stdout" 2>/dev/null || true
 fi
-say "stderr (last lines):"
+say "stderr: $(grep -c '' "$WORK/pitfall.stderr" || true) lines; the last ones:"
 if [[ -s "$WORK/pitfall.stderr" ]]; then
     tail -n 5 "$WORK/pitfall.stderr" | sed 's/^/    /'
 else
     say "    (empty)"
 fi
-P_SYNTAX=$(sed -n 's/.*(\([0-9][0-9]*\) with syntax errors).*/\1/p' "$WORK/pitfall.stderr" | tail -n 1)
-say "files with syntax errors (from pitfall's summary line): ${P_SYNTAX:-not reported}"
+# the summary line `pitfall: checked N files (E with syntax errors) in T s`, when printed;
+# otherwise count the per-file "syntax error" warnings
+P_SUMMARY=$(grep -E '^pitfall: checked' "$WORK/pitfall.stderr" | tail -n 1 || true)
+P_SYNTAX=$(sed -n 's/.*(\([0-9][0-9]*\) with syntax errors).*/\1/p' <<<"$P_SUMMARY" | tail -n 1)
+if [[ -n "$P_SUMMARY" ]]; then
+    say "summary line: $P_SUMMARY"
+fi
+if [[ -z "$P_SYNTAX" ]]; then
+    P_SYNTAX="$(grep -c 'syntax error' "$WORK/pitfall.stderr" || true) (warning lines on stderr; no summary line)"
+    grep 'syntax error' "$WORK/pitfall.stderr" | sed 's/^/    /' | head -n 20 || true
+fi
+say "files with syntax errors: $P_SYNTAX"
 hf pitfall "$PITFALL check --format json $TREE"
-P_MEAN=$HF_MEAN P_SD=$HF_STDDEV
+P_MEAN=$HF_MEAN P_SD=$HF_STDDEV P_HCPU=$HF_CPU
 P_MBS=$(mbps "$CHK_BYTES" "$P_MEAN")
 
 # ---------------------------------------------------------------- gofmt
@@ -215,14 +233,14 @@ if have gofmt; then
     G_WALL=$TV_WALL G_RSS=$TV_RSS_MB G_CPU=$TV_CPU
     say "files gofmt could not parse: $(grep -c '' "$WORK/gofmt.stderr" || true) stderr lines"
     hf gofmt "gofmt -l $TREE"
-    G_MEAN=$HF_MEAN G_SD=$HF_STDDEV
+    G_MEAN=$HF_MEAN G_SD=$HF_STDDEV G_HCPU=$HF_CPU
     G_MBS=$(mbps "$ALL_BYTES" "$G_MEAN")
 
     section "gofmt -l on exactly the files pitfall checks (xargs, testdata/vendor pruned)"
     timev gofmt-same "0 2 123" xargs -0 -a "$WORK/checked.list" gofmt -l
     GS_RSS=$TV_RSS_MB GS_CPU=$TV_CPU
     hf gofmt-same "xargs -0 -a $WORK/checked.list gofmt -l"
-    G_SAME_MEAN=$HF_MEAN G_SAME_SD=$HF_STDDEV
+    G_SAME_MEAN=$HF_MEAN G_SAME_SD=$HF_STDDEV GS_HCPU=$HF_CPU
     G_SAME_MBS=$(mbps "$CHK_BYTES" "$G_SAME_MEAN")
 else
     section "gofmt"
@@ -288,14 +306,14 @@ else
     # pitfall on exactly the golangci-lint target, when that is not the tree above
     if [[ -n "$GCL_WALL" ]]; then
         if [[ "$GCL_DIR" == "$TREE" && "${GCL_PATTERNS[*]}" == "./..." ]]; then
-            PG_MEAN=$P_MEAN
+            PG_MEAN=$P_MEAN PG_HCPU=$P_HCPU
         else
             PG_DIRS=()
             for p in "${GCL_PATTERNS[@]}"; do PG_DIRS+=("$GCL_DIR/${p%/...}"); done
             say "pitfall on the same target (${#PG_DIRS[@]} path(s) under $GCL_DIR):"
             timev pitfall-gcl-target "0 1" "$PITFALL" check --format json "${PG_DIRS[@]}"
             hf pitfall-gcl-target "$PITFALL check --format json ${PG_DIRS[*]}"
-            PG_MEAN=$HF_MEAN
+            PG_MEAN=$HF_MEAN PG_HCPU=$HF_CPU
         fi
     fi
 fi
@@ -304,22 +322,29 @@ fi
 
 section "summary ($TREE)"
 num3() { awk -v x="${1:-}" 'BEGIN { if (x == "" || x == "n/a") print "n/a"; else printf "%.3f\n", x }'; }
-printf '%-32s %10s %10s %10s %10s\n' "command" "mean s" "± s" "MB/s" "RSS MB"
-printf '%-32s %10s %10s %10s %10s\n' "pitfall check --format json" "$(num3 "$P_MEAN")" "$(num3 "${P_SD:-}")" "$P_MBS" "${P_RSS:-n/a}"
+row() { # LABEL MEAN SD MBS CPU BYTES RSS
+    printf '%-30s %9s %8s %8s %9s %10s %8s\n' "$1" "$(num3 "$2")" "$(num3 "${3:-}")" "$4" \
+        "$(num3 "${5:-}")" "$(mbps "$6" "${5:-}")" "${7:-n/a}"
+}
+printf '%-30s %9s %8s %8s %9s %10s %8s\n' "command" "mean s" "± s" "MB/s" "CPU s" "MB/CPU-s" "RSS MB"
+row "pitfall check --format json" "$P_MEAN" "${P_SD:-}" "$P_MBS" "${P_HCPU:-}" "$CHK_BYTES" "${P_RSS:-}"
 if [[ -n "$G_MEAN" ]]; then
-    printf '%-32s %10s %10s %10s %10s\n' "gofmt -l TREE" "$(num3 "$G_MEAN")" "$(num3 "${G_SD:-}")" "$G_MBS" "${G_RSS:-n/a}"
-    printf '%-32s %10s %10s %10s %10s\n' "gofmt -l (pitfall's files)" "$(num3 "$G_SAME_MEAN")" "$(num3 "${G_SAME_SD:-}")" "$G_SAME_MBS" "${GS_RSS:-n/a}"
+    row "gofmt -l TREE" "$G_MEAN" "${G_SD:-}" "$G_MBS" "${G_HCPU:-}" "$ALL_BYTES" "${G_RSS:-}"
+    row "gofmt -l (pitfall's files)" "$G_SAME_MEAN" "${G_SAME_SD:-}" "$G_SAME_MBS" "${GS_HCPU:-}" "$CHK_BYTES" "${GS_RSS:-}"
 fi
 say "MB/s = bytes of the files each command reads / mean wall time ($CHK_MB MB for pitfall and"
 say "'pitfall's files', $ALL_MB MB for gofmt -l TREE)."
-say "pitfall CPU time: $P_CPU s for $P_WALL s wall (one run)."
+say "CPU s = mean user+system seconds (hyperfine); MB/CPU-s = bytes / CPU s. On a machine"
+say "shared with other work, CPU seconds are the steadier number; wall time includes waiting."
 if [[ -n "$G_MEAN" ]]; then
     say "ratio pitfall / gofmt -l TREE (wall):          $(div "$P_MEAN" "$G_MEAN" 2)x"
     say "ratio pitfall / gofmt on the same files (wall): $(div "$P_MEAN" "$G_SAME_MEAN" 2)x"
+    say "ratio pitfall / gofmt on the same files (CPU):  $(div "${P_HCPU:-}" "${GS_HCPU:-}" 2)x"
 fi
 if [[ -n "$GCL_WALL" ]]; then
-    say "golangci-lint ($GCL_VERSION) on $GCL_DIR: $GCL_WALL s wall, $GCL_CPU s CPU, $GCL_RSS MB peak RSS"
+    say "golangci-lint (${GCL_VERSION%% built*}) on $GCL_DIR: $GCL_WALL s wall, $GCL_CPU s CPU, $GCL_RSS MB peak RSS"
     say "pitfall on the same target: $(num3 "$PG_MEAN") s (hyperfine mean)"
     say "ratio golangci-lint / pitfall (wall, same packages): $(div "$GCL_WALL" "$PG_MEAN" 1)x"
+    say "ratio golangci-lint / pitfall (CPU, same packages):  $(div "$GCL_CPU" "${PG_HCPU:-}" 1)x"
 fi
 say "pitfall syntax-error files: ${P_SYNTAX:-not reported}; pitfall exit code: $P_RC"
