@@ -34,7 +34,8 @@ pub struct Config {
 impl Config {
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut cfg: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut cfg: Config =
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
     }
@@ -42,7 +43,11 @@ impl Config {
     /// The nearest `pitfall.toml` at or above `start`.
     pub fn discover(start: &Path) -> Option<PathBuf> {
         let abs = std::path::absolute(start).ok()?;
-        let mut dir = if abs.is_dir() { Some(abs.as_path()) } else { abs.parent() };
+        let mut dir = if abs.is_dir() {
+            Some(abs.as_path())
+        } else {
+            abs.parent()
+        };
         while let Some(d) = dir {
             let candidate = d.join(FILE_NAME);
             if candidate.is_file() {
@@ -54,8 +59,16 @@ impl Config {
     }
 
     /// Turns the config plus command-line selections into rule settings.
-    pub fn settings(&self, cli_select: &[String], cli_ignore: &[String]) -> Result<Settings, String> {
-        let select: Vec<String> = if !cli_select.is_empty() { cli_select.to_vec() } else { self.select.clone() };
+    pub fn settings(
+        &self,
+        cli_select: &[String],
+        cli_ignore: &[String],
+    ) -> Result<Settings, String> {
+        let select: Vec<String> = if !cli_select.is_empty() {
+            cli_select.to_vec()
+        } else {
+            self.select.clone()
+        };
         let ignore: Vec<String> = self.ignore.iter().chain(cli_ignore).cloned().collect();
         for name in select.iter().chain(&ignore) {
             check_selector(name)?;
@@ -69,8 +82,9 @@ impl Config {
         let mut severity = HashMap::new();
         for (rule, sev) in &self.severity {
             check_rule(rule)?;
-            let s = Severity::parse(sev)
-                .ok_or_else(|| format!("severity of {rule}: `{sev}` is not one of error, warning, info"))?;
+            let s = Severity::parse(sev).ok_or_else(|| {
+                format!("severity of {rule}: `{sev}` is not one of error, warning, info")
+            })?;
             severity.insert(rule.clone(), s);
         }
         let mut options = HashMap::new();
@@ -80,20 +94,33 @@ impl Config {
             for (k, v) in table {
                 if !r.options.iter().any(|o| o.name == k) {
                     let known: Vec<_> = r.options.iter().map(|o| o.name).collect();
-                    return Err(format!("rule {rule} has no option `{k}` (options: {})", known.join(", ")));
+                    return Err(format!(
+                        "rule {rule} has no option `{k}` (options: {})",
+                        known.join(", ")
+                    ));
                 }
                 let text = match v {
                     toml::Value::String(s) => s.clone(),
-                    toml::Value::Array(a) => {
-                        a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect::<Vec<_>>().join(",")
-                    }
+                    toml::Value::Array(a) => a
+                        .iter()
+                        .map(|x| {
+                            x.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| x.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
                     other => other.to_string(),
                 };
                 opts.insert(k.clone(), text);
             }
             options.insert(rule.clone(), opts);
         }
-        Ok(Settings { enabled, severity, options })
+        Ok(Settings {
+            enabled,
+            severity,
+            options,
+        })
     }
 }
 
@@ -105,12 +132,15 @@ fn check_selector(s: &str) -> Result<(), String> {
     if s == "all" || Category::parse(s).is_some() || pitfall_rules::find(s).is_some() {
         Ok(())
     } else {
-        Err(format!("unknown rule or category `{s}` (see `pitfall rules`)"))
+        Err(format!(
+            "unknown rule or category `{s}` (see `pitfall rules`)"
+        ))
     }
 }
 
 fn check_rule(s: &str) -> Result<&'static Rule, String> {
-    pitfall_rules::find(s).ok_or_else(|| format!("unknown rule `{s}` in config (see `pitfall rules`)"))
+    pitfall_rules::find(s)
+        .ok_or_else(|| format!("unknown rule `{s}` in config (see `pitfall rules`)"))
 }
 
 /// The commented default written by `pitfall init`.
@@ -135,7 +165,10 @@ pub fn default_toml() -> String {
         }
         s.push_str(&format!("\n# [rules.{}]\n", r.name));
         for o in r.options {
-            let value = if o.default.parse::<f64>().is_ok() || o.default == "true" || o.default == "false" {
+            let value = if o.default.parse::<f64>().is_ok()
+                || o.default == "true"
+                || o.default == "false"
+            {
                 o.default.to_string()
             } else {
                 format!("{:?}", o.default)

@@ -27,7 +27,11 @@ fn skipped_dir(name: &str) -> bool {
 }
 
 /// Lists the `.go` files under `paths` (explicitly named files are always kept).
-pub fn list_go_files(paths: &[PathBuf], exclude: &GlobSet, exclude_base: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn list_go_files(
+    paths: &[PathBuf],
+    exclude: &GlobSet,
+    exclude_base: &Path,
+) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for root in paths {
         let meta = std::fs::metadata(root).map_err(|e| format!("{}: {e}", root.display()))?;
@@ -40,7 +44,9 @@ pub fn list_go_files(paths: &[PathBuf], exclude: &GlobSet, exclude_base: &Path) 
             .require_git(false)
             .follow_links(false)
             .filter_entry(|e| {
-                e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) || !skipped_dir(&e.file_name().to_string_lossy())
+                e.depth() == 0
+                    || !e.file_type().is_some_and(|t| t.is_dir())
+                    || !skipped_dir(&e.file_name().to_string_lossy())
             })
             .build();
         for entry in walker {
@@ -90,7 +96,10 @@ pub fn build_globs(patterns: &[String]) -> Result<GlobSet, String> {
 /// The path shown to the user: relative to the working directory when below it.
 pub fn display_path(p: &Path, cwd: &Path) -> String {
     let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let shown = abs.strip_prefix(cwd).map(Path::to_path_buf).unwrap_or_else(|_| p.to_path_buf());
+    let shown = abs
+        .strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf());
     let s = shown.to_string_lossy().replace('\\', "/");
     let s = s.strip_prefix("./").unwrap_or(&s).to_string();
     if s.is_empty() {
@@ -113,10 +122,16 @@ impl ModuleFinder {
         }
         let candidate = dir.join("go.mod");
         let found = match std::fs::read(&candidate) {
-            Ok(bytes) => Some((dir.to_path_buf(), Arc::new(GoMod::parse(&String::from_utf8_lossy(&bytes))))),
+            Ok(bytes) => Some((
+                dir.to_path_buf(),
+                Arc::new(GoMod::parse(&String::from_utf8_lossy(&bytes))),
+            )),
             Err(_) => dir.parent().and_then(|p| self.find(p)),
         };
-        self.cache.lock().unwrap().insert(dir.to_path_buf(), found.clone());
+        self.cache
+            .lock()
+            .unwrap()
+            .insert(dir.to_path_buf(), found.clone());
         found
     }
 }
@@ -130,7 +145,10 @@ enum Loaded {
 /// Reads and parses every file in parallel, then groups them by package.
 pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
     let modules = ModuleFinder::default();
-    let loaded: Vec<Loaded> = files.par_iter().map(|p| load_one(p, cwd, max_file_size)).collect();
+    let loaded: Vec<Loaded> = files
+        .par_iter()
+        .map(|p| load_one(p, cwd, max_file_size))
+        .collect();
     let mut groups: BTreeMap<(PathBuf, String), Vec<GoFile>> = BTreeMap::new();
     let mut warnings = Vec::new();
     let (mut files_checked, mut with_errors, mut bytes) = (0, 0, 0u64);
@@ -148,7 +166,19 @@ pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
                         if f.ast.syntax_errors == 1 { "" } else { "s" }
                     ));
                 }
-                let name = f.ast.package.as_ref().map(|p| p.name.clone()).unwrap_or_default();
+                if f.ast.too_deep {
+                    warnings.push(format!(
+                        "{}: code nested deeper than {} levels was not analysed",
+                        f.path,
+                        pitfall_go::MAX_NESTING
+                    ));
+                }
+                let name = f
+                    .ast
+                    .package
+                    .as_ref()
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
                 groups.entry((dir, name)).or_default().push(*f);
             }
             Loaded::Skipped => {}
@@ -173,10 +203,22 @@ pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
                 }
                 None => (Arc::new(GoMod::default()), display_path(&dir, cwd)),
             };
-            SourcePackage { dir: display_path(&dir, cwd), name, import_path, gomod, files }
+            SourcePackage {
+                dir: display_path(&dir, cwd),
+                name,
+                import_path,
+                gomod,
+                files,
+            }
         })
         .collect();
-    Discovered { packages, files_checked, files_with_syntax_errors: with_errors, bytes, warnings }
+    Discovered {
+        packages,
+        files_checked,
+        files_with_syntax_errors: with_errors,
+        bytes,
+        warnings,
+    }
 }
 
 fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
@@ -196,12 +238,16 @@ fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
         Err(e) => return Loaded::Warning(format!("{shown}: {e}")),
     };
     if bytes.contains(&0) {
-        return Loaded::Warning(format!("{shown}: skipped, not a text file (contains NUL bytes)"));
+        return Loaded::Warning(format!(
+            "{shown}: skipped, not a text file (contains NUL bytes)"
+        ));
     }
     let src = match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("pitfall: warning: {shown}: not valid UTF-8; checked with replacement characters");
+            eprintln!(
+                "pitfall: warning: {shown}: not valid UTF-8; checked with replacement characters"
+            );
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         }
     };
@@ -209,7 +255,11 @@ fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
         return Loaded::Skipped;
     }
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
-    let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
     match pitfall_go::parse_file(&shown, src) {
         Ok(f) => Loaded::File(Box::new(f), dir),
         Err(e) => Loaded::Warning(format!("{shown}: {e}")),

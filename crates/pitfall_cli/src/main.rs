@@ -20,7 +20,11 @@ use std::time::Instant;
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[derive(Parser)]
-#[command(name = "pitfall", version, about = "Finds the bugs and pitfalls of Go microservices on Kubernetes")]
+#[command(
+    name = "pitfall",
+    version,
+    about = "Finds the bugs and pitfalls of Go microservices on Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,6 +45,12 @@ enum Color {
     Never,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum RoutesFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check Go code (default: the current directory)
@@ -49,6 +59,14 @@ enum Command {
     Rules,
     /// Show a rule's page: what it finds, why it matters, examples, fix, suppression
     Rule { name: String },
+    /// Show the HTTP routes and listen addresses pitfall reads from each main package
+    Routes {
+        /// Files or directories to read
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = RoutesFormat::Text)]
+        format: RoutesFormat,
+    },
     /// Write a commented default pitfall.toml in the current directory
     Init {
         /// Overwrite an existing pitfall.toml
@@ -103,6 +121,7 @@ fn main() -> ExitCode {
         Command::Rules => list_rules(),
         Command::Rule { name } => show_rule(&name),
         Command::Init { force } => init(force),
+        Command::Routes { paths, format } => routes(&paths, format),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -190,14 +209,22 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         Format::Github => emit::github(&report),
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(format!("writing output: {e}"));
         }
     }
     if args.stats {
         let secs = started.elapsed().as_secs_f64();
-        let lines: usize = found.packages.iter().flat_map(|p| &p.files).map(|f| f.src.lines().count()).sum();
+        let lines: usize = found
+            .packages
+            .iter()
+            .flat_map(|p| &p.files)
+            .map(|f| f.src.lines().count())
+            .sum();
         eprintln!(
             "pitfall: checked {} files ({} with syntax errors), {} lines, {:.1} MB in {:.3} s ({:.1} MB/s), {} findings",
             found.files_checked,
@@ -215,10 +242,155 @@ fn check(args: CheckArgs) -> Result<u8, String> {
     Ok(if findings.is_empty() { 0 } else { 1 })
 }
 
+fn routes(paths: &[PathBuf], format: RoutesFormat) -> Result<u8, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    let none = globset::GlobSet::empty();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .stack_size(64 * 1024 * 1024)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (maps, warnings) = pool.install(|| -> Result<_, String> {
+        let files = discover::list_go_files(paths, &none, &cwd)?;
+        let found = discover::load(&files, &cwd, discover::DEFAULT_MAX_FILE_SIZE);
+        let index = ProjectIndex::new(&found.packages);
+        Ok((
+            pitfall_go::routes::route_maps(&index),
+            found.warnings.clone(),
+        ))
+    })?;
+    for w in &warnings {
+        eprintln!("pitfall: warning: {w}");
+    }
+    let out = match format {
+        RoutesFormat::Json => {
+            let v: Vec<serde_json::Value> = maps.iter().map(route_map_json).collect();
+            serde_json::to_string_pretty(&serde_json::json!({ "version": VERSION, "mains": v }))
+                .unwrap()
+                + "\n"
+        }
+        RoutesFormat::Text => route_maps_text(&maps),
+    };
+    print!("{out}");
+    Ok(0)
+}
+
+fn route_json(r: &pitfall_go::routes::Route) -> serde_json::Value {
+    serde_json::json!({
+        "method": r.method, "path": r.path, "router": r.router,
+        "file": r.file, "line": r.line,
+    })
+}
+
+fn route_map_json(m: &pitfall_go::routes::RouteMap) -> serde_json::Value {
+    let listeners: Vec<_> = m
+        .listeners
+        .iter()
+        .map(|l| {
+            let routes: Vec<_> = m.routes_of(l).map(route_json).collect();
+            serde_json::json!({
+                "call": l.call, "addr": l.addr, "port": l.port, "env": l.env,
+                "file": l.file, "line": l.line, "routes": routes,
+            })
+        })
+        .collect();
+    let served: std::collections::BTreeSet<_> = m
+        .listeners
+        .iter()
+        .filter_map(|l| l.serves.clone())
+        .collect();
+    let unserved: Vec<_> = m
+        .routes
+        .iter()
+        .filter(|r| !served.contains(&r.origin))
+        .map(route_json)
+        .collect();
+    serde_json::json!({
+        "package": m.dir, "import_path": m.import_path, "listeners": listeners,
+        "unattached_routes": unserved, "uncertain": m.uncertain,
+    })
+}
+
+fn route_maps_text(maps: &[pitfall_go::routes::RouteMap]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if maps.is_empty() {
+        out.push_str("No main package found.\n");
+    }
+    for m in maps {
+        let _ = writeln!(out, "main package {} ({})", m.dir, m.import_path);
+        if m.listeners.is_empty() {
+            let _ = writeln!(out, "  no listener found");
+        }
+        let line = |out: &mut String, r: &pitfall_go::routes::Route| {
+            let _ = writeln!(
+                out,
+                "    {:7} {:30} {:8} {}:{}",
+                r.method.as_deref().unwrap_or("*"),
+                r.path,
+                r.router,
+                r.file,
+                r.line
+            );
+        };
+        for l in &m.listeners {
+            let addr = l.addr.as_deref().unwrap_or("?");
+            let env = l
+                .env
+                .as_deref()
+                .map(|e| format!(" (from ${e})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  listens on {addr}{env} via {} at {}:{}",
+                l.call, l.file, l.line
+            );
+            let mut any = false;
+            for r in m.routes_of(l) {
+                line(&mut out, r);
+                any = true;
+            }
+            if !any {
+                let _ = writeln!(out, "    (no routes found)");
+            }
+        }
+        let served: std::collections::BTreeSet<_> = m
+            .listeners
+            .iter()
+            .filter_map(|l| l.serves.clone())
+            .collect();
+        let loose: Vec<_> = m
+            .routes
+            .iter()
+            .filter(|r| !served.contains(&r.origin))
+            .collect();
+        if !loose.is_empty() {
+            let _ = writeln!(out, "  routes not attached to a listener:");
+            for r in loose {
+                line(&mut out, r);
+            }
+        }
+        for u in &m.uncertain {
+            let _ = writeln!(out, "  uncertain: {u}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn list_rules() -> Result<u8, String> {
-    let width = pitfall_rules::ALL.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let width = pitfall_rules::ALL
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
     for r in pitfall_rules::ALL {
-        println!("{:width$}  {:13} {:8} {}", r.name, r.category.as_str(), r.severity.as_str(), r.summary);
+        println!(
+            "{:width$}  {:13} {:8} {}",
+            r.name,
+            r.category.as_str(),
+            r.severity.as_str(),
+            r.summary
+        );
     }
     Ok(0)
 }
@@ -226,7 +398,10 @@ fn list_rules() -> Result<u8, String> {
 fn show_rule(name: &str) -> Result<u8, String> {
     let Some(r) = pitfall_rules::find(name) else {
         let names: Vec<_> = pitfall_rules::ALL.iter().map(|r| r.name).collect();
-        return Err(format!("no rule named `{name}`; rules: {}", names.join(", ")));
+        return Err(format!(
+            "no rule named `{name}`; rules: {}",
+            names.join(", ")
+        ));
     };
     let tests = match r.test_files {
         pitfall_rules::TestFiles::Skip => "no (production code only)",
@@ -249,9 +424,13 @@ fn show_rule(name: &str) -> Result<u8, String> {
 fn init(force: bool) -> Result<u8, String> {
     let path = PathBuf::from(config::FILE_NAME);
     if path.exists() && !force {
-        return Err(format!("{} already exists (use --force to overwrite)", path.display()));
+        return Err(format!(
+            "{} already exists (use --force to overwrite)",
+            path.display()
+        ));
     }
-    std::fs::write(&path, config::default_toml()).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::write(&path, config::default_toml())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(0)
 }

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn main() {
@@ -37,7 +40,9 @@ fn main() {
             Trial::test(name, move || run_fixture(&d))
         })
         .collect();
-    trials.push(Trial::test("fixtures_are_valid_gofmt_go", move || gofmt_clean(&root)));
+    trials.push(Trial::test("fixtures_are_valid_gofmt_go", move || {
+        gofmt_clean(&root)
+    }));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -47,18 +52,30 @@ type Expectations = BTreeMap<(String, u32), Vec<String>>;
 fn wants(dir: &Path) -> Expectations {
     let mut out = Expectations::new();
     for f in go_files(dir) {
-        let rel = f.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let text = std::fs::read_to_string(&f).unwrap();
         for (i, line) in text.lines().enumerate() {
-            let Some(idx) = line.find("// want ") else { continue };
+            let Some(idx) = line.find("// want ") else {
+                continue;
+            };
             let mut rest = &line[idx + "// want ".len()..];
             let mut names = Vec::new();
             while let Some(start) = rest.find('"') {
-                let Some(len) = rest[start + 1..].find('"') else { break };
+                let Some(len) = rest[start + 1..].find('"') else {
+                    break;
+                };
                 names.push(rest[start + 1..start + 1 + len].to_string());
                 rest = &rest[start + 1 + len + 1..];
             }
-            assert!(!names.is_empty(), "{rel}:{}: `// want` without a quoted rule name", i + 1);
+            assert!(
+                !names.is_empty(),
+                "{rel}:{}: `// want` without a quoted rule name",
+                i + 1
+            );
             out.insert((rel.clone(), i as u32 + 1), names);
         }
     }
@@ -85,7 +102,8 @@ fn go_files(dir: &Path) -> Vec<PathBuf> {
 fn run_fixture(dir: &Path) -> Result<(), Failed> {
     let folder = dir.file_name().unwrap().to_string_lossy().to_string();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pitfall"));
-    cmd.current_dir(dir).args(["check", "--format", "json", "."]);
+    cmd.current_dir(dir)
+        .args(["check", "--format", "json", "."]);
     if dir.join("pitfall.toml").exists() {
         cmd.args(["--config", "pitfall.toml"]);
     } else {
@@ -101,14 +119,20 @@ fn run_fixture(dir: &Path) -> Result<(), Failed> {
     if code != 0 && code != 1 {
         return Err(format!("pitfall exited {code}: {stderr}").into());
     }
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("bad JSON ({e}); stderr: {stderr}"))?;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("bad JSON ({e}); stderr: {stderr}"))?;
     let mut got = Expectations::new();
     let mut messages = BTreeMap::new();
     for f in json["findings"].as_array().unwrap() {
-        let key = (f["path"].as_str().unwrap().to_string(), f["line"].as_u64().unwrap() as u32);
+        let key = (
+            f["path"].as_str().unwrap().to_string(),
+            f["line"].as_u64().unwrap() as u32,
+        );
         let rule = f["rule"].as_str().unwrap().to_string();
-        messages.insert((key.clone(), rule.clone()), f["message"].as_str().unwrap_or("").to_string());
+        messages.insert(
+            (key.clone(), rule.clone()),
+            f["message"].as_str().unwrap_or("").to_string(),
+        );
         got.entry(key).or_default().push(rule);
     }
     let want = wants(dir);
@@ -123,14 +147,21 @@ fn run_fixture(dir: &Path) -> Result<(), Failed> {
             continue;
         }
         for rule in &g {
-            if !w.contains(rule) || g.iter().filter(|x| *x == rule).count() > w.iter().filter(|x| *x == rule).count() {
-                let msg = messages.get(&(key.clone(), rule.clone())).cloned().unwrap_or_default();
+            if !w.contains(rule)
+                || g.iter().filter(|x| *x == rule).count() > w.iter().filter(|x| *x == rule).count()
+            {
+                let msg = messages
+                    .get(&(key.clone(), rule.clone()))
+                    .cloned()
+                    .unwrap_or_default();
                 problems.push(format!("{}:{}: unexpected {rule}: {msg}", key.0, key.1));
                 break;
             }
         }
         for rule in &w {
-            if !g.contains(rule) || w.iter().filter(|x| *x == rule).count() > g.iter().filter(|x| *x == rule).count() {
+            if !g.contains(rule)
+                || w.iter().filter(|x| *x == rule).count() > g.iter().filter(|x| *x == rule).count()
+            {
                 problems.push(format!("{}:{}: missing {rule}", key.0, key.1));
                 break;
             }
@@ -155,7 +186,9 @@ fn gofmt_clean(root: &Path) -> Result<(), Failed> {
     let listed = String::from_utf8_lossy(&out.stdout);
     let errors = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() || !listed.trim().is_empty() || !errors.trim().is_empty() {
-        return Err(format!("fixtures must be valid, gofmt-formatted Go:\n{listed}{errors}").into());
+        return Err(
+            format!("fixtures must be valid, gofmt-formatted Go:\n{listed}{errors}").into(),
+        );
     }
     Ok(())
 }

@@ -17,7 +17,10 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
     pub fn contains(self, pos: u32) -> bool {
         self.start <= pos && pos < self.end
@@ -53,6 +56,8 @@ pub struct File {
     pub syntax_errors: u32,
     /// Span of the `package` clause (0..0 when missing).
     pub package_span: Span,
+    /// Some code nested deeper than [`crate::MAX_NESTING`] was left out.
+    pub too_deep: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -85,7 +85,12 @@ impl<'a> Package<'a> {
                                     for (index, name) in v.names.iter().enumerate() {
                                         p.vars.insert(
                                             name.name.as_str(),
-                                            VarDef { spec: v, index, is_const: g.kind == GenKind::Const, file },
+                                            VarDef {
+                                                spec: v,
+                                                index,
+                                                is_const: g.kind == GenKind::Const,
+                                                file,
+                                            },
                                         );
                                     }
                                 }

@@ -10,6 +10,8 @@ pub mod ast;
 pub mod index;
 mod lower;
 pub mod module;
+pub mod routes;
+pub mod sizes;
 pub mod types;
 pub mod walk;
 
@@ -17,9 +19,9 @@ use ast::{Expr, File, Span};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Files nested deeper than this (in syntax-tree levels) are refused with an
-/// error instead of being analysed: it bounds every recursion over the AST.
-pub const MAX_NESTING: usize = 1500;
+/// Statements and expressions nested deeper than this are not analysed (they
+/// become `Bad` nodes): it bounds every recursion over the AST.
+pub const MAX_NESTING: usize = 1000;
 
 /// A parsed Go file and the per-file facts rules ask about.
 #[derive(Debug)]
@@ -36,17 +38,12 @@ pub struct GoFile {
 
 #[derive(Debug)]
 pub enum ParseError {
-    TooDeep { depth: usize },
     NotGo(String),
 }
 
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParseError::TooDeep { depth } => write!(
-                f,
-                "nesting depth {depth} exceeds the limit of {MAX_NESTING}; file skipped"
-            ),
             ParseError::NotGo(why) => write!(f, "{why}"),
         }
     }
@@ -61,21 +58,30 @@ thread_local! {
 }
 
 /// Parses and lowers one Go file. Syntax errors are tolerated (the broken
-/// subtrees become `Bad` nodes and `ast.syntax_errors` counts them).
+/// subtrees become `Bad` nodes and `ast.syntax_errors` counts them), and so is
+/// adversarial nesting (cut at [`MAX_NESTING`], `ast.too_deep` set).
+///
+/// Lowering recurses once per nesting level: call this on a thread with a
+/// generous stack (the CLI's workers have 64 MiB; 8 MiB covers the limit).
 pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
     let tree = PARSER.with(|p| p.borrow_mut().parse(src.as_bytes(), None));
     let Some(tree) = tree else {
         return Err(ParseError::NotGo("the parser gave up on this file".into()));
     };
     let root = tree.root_node();
-    let scan = scan_tree(root);
-    if scan.max_depth > MAX_NESTING {
-        return Err(ParseError::TooDeep { depth: scan.max_depth });
-    }
-    let mut ast = lower::Lowerer::new(src.as_bytes()).file(root);
+    let lowerer = lower::Lowerer::new(&src);
+    let mut ast = lowerer.file(root);
+    ast.syntax_errors = if root.has_error() {
+        count_errors(root)
+    } else {
+        0
+    };
     drop(tree);
-    ast.comments = scan.comments;
-    ast.syntax_errors = scan.errors;
+    let mut comments = lowerer.comments.take();
+    comments.sort();
+    comments.dedup();
+    ast.comments = comments;
+    ast.too_deep = lowerer.too_deep.get();
     let file_name = path.rsplit('/').next().unwrap_or(path);
     let mut import_names = HashMap::new();
     for imp in &ast.imports {
@@ -96,27 +102,16 @@ pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
     })
 }
 
-struct Scan {
-    max_depth: usize,
-    errors: u32,
-    comments: Vec<Span>,
-}
-
-/// One iterative pass over the concrete tree: depth, errors and comments.
-fn scan_tree(root: tree_sitter::Node) -> Scan {
-    let mut scan = Scan { max_depth: 0, errors: 0, comments: Vec::new() };
+/// Counts `ERROR` and missing nodes, iteratively (no recursion).
+fn count_errors(root: tree_sitter::Node) -> u32 {
+    let mut errors = 0;
     let mut cursor = root.walk();
-    let mut depth = 0usize;
     loop {
         let node = cursor.node();
         if node.is_error() || node.is_missing() {
-            scan.errors += 1;
-        } else if node.kind() == "comment" {
-            scan.comments.push(Span::new(node.start_byte(), node.end_byte()));
+            errors += 1;
         }
-        scan.max_depth = scan.max_depth.max(depth);
-        if cursor.goto_first_child() {
-            depth += 1;
+        if node.has_error() && cursor.goto_first_child() {
             continue;
         }
         loop {
@@ -124,9 +119,8 @@ fn scan_tree(root: tree_sitter::Node) -> Scan {
                 break;
             }
             if !cursor.goto_parent() {
-                return scan;
+                return errors;
             }
-            depth -= 1;
         }
     }
 }
@@ -226,8 +220,16 @@ impl LineIndex {
 
     pub fn line_text<'s>(&self, src: &'s str, line: u32) -> &'s str {
         let i = line.saturating_sub(1) as usize;
-        let Some(&start) = self.starts.get(i) else { return "" };
-        let end = self.starts.get(i + 1).map(|e| *e as usize).unwrap_or(src.len());
-        src.get(start as usize..end).unwrap_or("").trim_end_matches(['\n', '\r'])
+        let Some(&start) = self.starts.get(i) else {
+            return "";
+        };
+        let end = self
+            .starts
+            .get(i + 1)
+            .map(|e| *e as usize)
+            .unwrap_or(src.len());
+        src.get(start as usize..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
     }
 }

@@ -4,15 +4,87 @@
 //! not recognise (an `ERROR` node, a grammar gap such as Go 1.26's `new(expr)`)
 //! becomes a `Bad` node covering that subtree; the rest of the file is kept.
 //!
-//! Recursion depth here follows the nesting of the source. The caller
-//! ([`crate::parse`]) measures the tree's depth first, with a cursor, and refuses
-//! files deeper than [`crate::MAX_NESTING`], so this recursion is bounded.
+//! Recursion depth here follows the nesting of the source, so it is counted:
+//! a statement or expression nested deeper than [`crate::MAX_NESTING`] becomes a
+//! `Bad` node. Every later recursion over the AST is bounded by the same limit.
 
 use crate::ast::*;
+use std::cell::{Cell, RefCell};
 use tree_sitter::Node;
 
 pub struct Lowerer<'s> {
-    src: &'s [u8],
+    src: &'s str,
+    depth: Cell<usize>,
+    /// Set when some subtree was cut at the nesting limit.
+    pub too_deep: Cell<bool>,
+    /// Comments met while lowering (tree-sitter attaches them anywhere).
+    pub comments: RefCell<Vec<Span>>,
+}
+
+/// Field ids of the grammar, looked up once: `child_by_field_name` would
+/// compare the name against every field of the language on each call.
+const FIELDS: &[&str] = &[
+    "alias",
+    "alternative",
+    "arguments",
+    "body",
+    "capacity",
+    "channel",
+    "communication",
+    "condition",
+    "consequence",
+    "element",
+    "end",
+    "field",
+    "function",
+    "index",
+    "initializer",
+    "key",
+    "label",
+    "left",
+    "length",
+    "name",
+    "operand",
+    "operator",
+    "package",
+    "parameters",
+    "path",
+    "receiver",
+    "result",
+    "right",
+    "start",
+    "tag",
+    "type",
+    "type_arguments",
+    "type_parameters",
+    "update",
+    "value",
+];
+
+fn field_ids() -> &'static [u16] {
+    static IDS: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        let lang: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
+        FIELDS
+            .iter()
+            .map(|f| lang.field_id_for_name(f).map(|id| id.get()).unwrap_or(0))
+            .collect()
+    })
+}
+
+fn field_id(name: &str) -> u16 {
+    match FIELDS.binary_search(&name) {
+        Ok(i) => field_ids()[i],
+        Err(_) => 0,
+    }
+}
+
+/// The child in field `name` (a name from [`FIELDS`]).
+fn child<'t>(n: Node<'t>, name: &str) -> Option<Node<'t>> {
+    match field_id(name) {
+        0 => None,
+        id => n.child_by_field_id(id),
+    }
 }
 
 fn span(n: Node) -> Span {
@@ -23,34 +95,66 @@ fn span(n: Node) -> Span {
 fn intern_op(s: &str) -> &'static str {
     const OPS: &[&str] = &[
         "+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>", "&^", "&&", "||", "==", "!=", "<",
-        "<=", ">", ">=", "!", "<-", "~", "=", ":=", "+=", "-=", "*=", "/=", "%=", "&=", "|=",
-        "^=", "<<=", ">>=", "&^=",
+        "<=", ">", ">=", "!", "<-", "~", "=", ":=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
+        "<<=", ">>=", "&^=",
     ];
     OPS.iter().copied().find(|o| *o == s).unwrap_or("?")
 }
 
 impl<'s> Lowerer<'s> {
-    pub fn new(src: &'s [u8]) -> Self {
-        Lowerer { src }
+    pub fn new(src: &'s str) -> Self {
+        Lowerer {
+            src,
+            depth: Cell::new(0),
+            too_deep: Cell::new(false),
+            comments: RefCell::new(Vec::new()),
+        }
     }
 
     fn text(&self, n: Node) -> &'s str {
-        std::str::from_utf8(&self.src[n.start_byte()..n.end_byte()]).unwrap_or("")
+        self.src.get(n.start_byte()..n.end_byte()).unwrap_or("")
+    }
+
+    /// Runs `f` one nesting level deeper, or returns `None` past the limit.
+    fn nested<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        let d = self.depth.get();
+        if d >= crate::MAX_NESTING {
+            self.too_deep.set(true);
+            return None;
+        }
+        self.depth.set(d + 1);
+        let out = f();
+        self.depth.set(d);
+        Some(out)
     }
 
     fn ident(&self, n: Node) -> Ident {
-        Ident { name: self.text(n).to_string(), span: span(n) }
+        Ident {
+            name: self.text(n).to_string(),
+            span: span(n),
+        }
     }
 
     /// Named children, without comments (tree-sitter puts them anywhere).
     fn named<'t>(&self, n: Node<'t>) -> Vec<Node<'t>> {
         let mut cur = n.walk();
-        n.named_children(&mut cur).filter(|c| c.kind() != "comment").collect()
+        let mut out = Vec::with_capacity(n.named_child_count());
+        for c in n.named_children(&mut cur) {
+            // Comments are Go's only extras.
+            if c.is_extra() {
+                self.comments.borrow_mut().push(span(c));
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 
     fn has_token(&self, n: Node, tok: &str) -> bool {
         let mut cur = n.walk();
-        let found = n.children(&mut cur).any(|c| !c.is_named() && c.kind() == tok);
+        let found = n
+            .children(&mut cur)
+            .any(|c| !c.is_named() && c.kind() == tok);
         found
     }
 
@@ -81,12 +185,19 @@ impl<'s> Lowerer<'s> {
         for c in self.named(n) {
             match c.kind() {
                 "import_spec" => {
-                    let name = c.child_by_field_name("name").map(|x| self.ident(x));
-                    let path = c
-                        .child_by_field_name("path")
-                        .map(|p| self.text(p).trim_matches(|ch| ch == '"' || ch == '`').to_string())
+                    let name = child(c, "name").map(|x| self.ident(x));
+                    let path = child(c, "path")
+                        .map(|p| {
+                            self.text(p)
+                                .trim_matches(|ch| ch == '"' || ch == '`')
+                                .to_string()
+                        })
                         .unwrap_or_default();
-                    out.push(ImportSpec { name, path, span: span(c) });
+                    out.push(ImportSpec {
+                        name,
+                        path,
+                        span: span(c),
+                    });
                 }
                 "import_spec_list" => self.imports(c, out),
                 _ => {}
@@ -95,15 +206,12 @@ impl<'s> Lowerer<'s> {
     }
 
     fn func_decl(&self, n: Node) -> FuncDecl {
-        let recv = n
-            .child_by_field_name("receiver")
-            .and_then(|r| self.params(r).into_iter().next());
-        let name = n
-            .child_by_field_name("name")
-            .map(|x| self.ident(x))
-            .unwrap_or(Ident { name: String::new(), span: span(n) });
-        let type_params = n
-            .child_by_field_name("type_parameters")
+        let recv = child(n, "receiver").and_then(|r| self.params(r).into_iter().next());
+        let name = child(n, "name").map(|x| self.ident(x)).unwrap_or(Ident {
+            name: String::new(),
+            span: span(n),
+        });
+        let type_params = child(n, "type_parameters")
             .map(|t| self.type_params(t))
             .unwrap_or_default();
         FuncDecl {
@@ -111,15 +219,17 @@ impl<'s> Lowerer<'s> {
             name,
             type_params,
             ty: self.func_type(n),
-            body: n.child_by_field_name("body").map(|b| self.block(b)),
+            body: child(n, "body").map(|b| self.block(b)),
             span: span(n),
         }
     }
 
     /// The signature of a function declaration, literal, method elem or func type.
     fn func_type(&self, n: Node) -> FuncType {
-        let params = n.child_by_field_name("parameters").map(|p| self.params(p)).unwrap_or_default();
-        let results = match n.child_by_field_name("result") {
+        let params = child(n, "parameters")
+            .map(|p| self.params(p))
+            .unwrap_or_default();
+        let results = match child(n, "result") {
             None => Vec::new(),
             Some(r) if r.kind() == "parameter_list" => self.params(r),
             Some(r) => vec![Field {
@@ -130,8 +240,14 @@ impl<'s> Lowerer<'s> {
                 span: span(r),
             }],
         };
-        let end = n.child_by_field_name("body").map(|b| b.start_byte()).unwrap_or(n.end_byte());
-        FuncType { params, results, span: Span::new(n.start_byte(), end) }
+        let end = child(n, "body")
+            .map(|b| b.start_byte())
+            .unwrap_or(n.end_byte());
+        FuncType {
+            params,
+            results,
+            span: Span::new(n.start_byte(), end),
+        }
     }
 
     fn params(&self, n: Node) -> Vec<Field> {
@@ -141,11 +257,13 @@ impl<'s> Lowerer<'s> {
                 "parameter_declaration" | "variadic_parameter_declaration" => {
                     let mut names = Vec::new();
                     let mut cur = c.walk();
-                    for nm in c.children_by_field_name("name", &mut cur) {
+                    for nm in c.children_by_field_id(
+                        std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
+                        &mut cur,
+                    ) {
                         names.push(self.ident(nm));
                     }
-                    let ty = c
-                        .child_by_field_name("type")
+                    let ty = child(c, "type")
                         .map(|t| self.expr(t))
                         .unwrap_or(Expr::Bad(span(c)));
                     out.push(Field {
@@ -170,14 +288,22 @@ impl<'s> Lowerer<'s> {
             }
             let mut names = Vec::new();
             let mut cur = c.walk();
-            for nm in c.children_by_field_name("name", &mut cur) {
+            for nm in c.children_by_field_id(
+                std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
+                &mut cur,
+            ) {
                 names.push(self.ident(nm));
             }
-            let ty = c
-                .child_by_field_name("type")
+            let ty = child(c, "type")
                 .map(|t| self.union(t))
                 .unwrap_or(Expr::Bad(span(c)));
-            out.push(Field { names, ty, tag: None, variadic: false, span: span(c) });
+            out.push(Field {
+                names,
+                ty,
+                tag: None,
+                variadic: false,
+                span: span(c),
+            });
         }
         out
     }
@@ -192,8 +318,16 @@ impl<'s> Lowerer<'s> {
         let mut acc = self.expr(first);
         for p in iter {
             let y = self.expr(p);
-            let sp = Span { start: acc.span().start, end: y.span().end };
-            acc = Expr::Binary(Box::new(BinaryExpr { op: "|", x: acc, y, span: sp }));
+            let sp = Span {
+                start: acc.span().start,
+                end: y.span().end,
+            };
+            acc = Expr::Binary(Box::new(BinaryExpr {
+                op: "|",
+                x: acc,
+                y,
+                span: sp,
+            }));
         }
         acc
     }
@@ -206,7 +340,11 @@ impl<'s> Lowerer<'s> {
         };
         let mut specs = Vec::new();
         self.specs(n, &mut specs);
-        GenDecl { kind, specs, span: span(n) }
+        GenDecl {
+            kind,
+            specs,
+            span: span(n),
+        }
     }
 
     fn specs(&self, n: Node, out: &mut Vec<Spec>) {
@@ -215,25 +353,36 @@ impl<'s> Lowerer<'s> {
                 "var_spec" | "const_spec" => {
                     let mut names = Vec::new();
                     let mut cur = c.walk();
-                    for nm in c.children_by_field_name("name", &mut cur) {
+                    for nm in c.children_by_field_id(
+                        std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
+                        &mut cur,
+                    ) {
                         if nm.is_named() {
                             names.push(self.ident(nm));
                         }
                     }
-                    let ty = c.child_by_field_name("type").map(|t| self.expr(t));
-                    let values = c.child_by_field_name("value").map(|v| self.expr_list(v)).unwrap_or_default();
-                    out.push(Spec::Value(ValueSpec { names, ty, values, span: span(c) }));
+                    let ty = child(c, "type").map(|t| self.expr(t));
+                    let values = child(c, "value")
+                        .map(|v| self.expr_list(v))
+                        .unwrap_or_default();
+                    out.push(Spec::Value(ValueSpec {
+                        names,
+                        ty,
+                        values,
+                        span: span(c),
+                    }));
                 }
                 "type_spec" | "type_alias" => {
-                    let name = c
-                        .child_by_field_name("name")
-                        .map(|x| self.ident(x))
-                        .unwrap_or(Ident { name: String::new(), span: span(c) });
-                    let type_params = c
-                        .child_by_field_name("type_parameters")
+                    let name = child(c, "name").map(|x| self.ident(x)).unwrap_or(Ident {
+                        name: String::new(),
+                        span: span(c),
+                    });
+                    let type_params = child(c, "type_parameters")
                         .map(|t| self.type_params(t))
                         .unwrap_or_default();
-                    let ty = c.child_by_field_name("type").map(|t| self.expr(t)).unwrap_or(Expr::Bad(span(c)));
+                    let ty = child(c, "type")
+                        .map(|t| self.expr(t))
+                        .unwrap_or(Expr::Bad(span(c)));
                     out.push(Spec::Type(TypeSpec {
                         name,
                         type_params,
@@ -251,7 +400,10 @@ impl<'s> Lowerer<'s> {
     fn block(&self, n: Node) -> Block {
         let mut stmts = Vec::new();
         self.stmts_into(n, &mut stmts);
-        Block { stmts, span: span(n) }
+        Block {
+            stmts,
+            span: span(n),
+        }
     }
 
     /// Statements of a block, case body or statement list (flattening lists).
@@ -276,6 +428,11 @@ impl<'s> Lowerer<'s> {
     }
 
     fn stmt(&self, n: Node) -> Stmt {
+        self.nested(|| self.stmt_inner(n))
+            .unwrap_or(Stmt::Bad(span(n)))
+    }
+
+    fn stmt_inner(&self, n: Node) -> Stmt {
         let sp = span(n);
         match n.kind() {
             "expression_statement" => match self.named(n).first() {
@@ -283,18 +440,33 @@ impl<'s> Lowerer<'s> {
                 None => Stmt::Bad(sp),
             },
             "short_var_declaration" | "assignment_statement" => {
-                let lhs = n.child_by_field_name("left").map(|l| self.expr_list(l)).unwrap_or_default();
-                let rhs = n.child_by_field_name("right").map(|r| self.expr_list(r)).unwrap_or_default();
+                let lhs = child(n, "left")
+                    .map(|l| self.expr_list(l))
+                    .unwrap_or_default();
+                let rhs = child(n, "right")
+                    .map(|r| self.expr_list(r))
+                    .unwrap_or_default();
                 let op = if n.kind() == "short_var_declaration" {
                     ":="
                 } else {
-                    n.child_by_field_name("operator").map(|o| intern_op(self.text(o))).unwrap_or("=")
+                    child(n, "operator")
+                        .map(|o| intern_op(self.text(o)))
+                        .unwrap_or("=")
                 };
-                Stmt::Assign(Box::new(AssignStmt { lhs, op, rhs, span: sp }))
+                Stmt::Assign(Box::new(AssignStmt {
+                    lhs,
+                    op,
+                    rhs,
+                    span: sp,
+                }))
             }
             "inc_statement" | "dec_statement" => {
                 let x = self.first_expr(n);
-                Stmt::IncDec(Box::new(IncDecStmt { x, inc: n.kind() == "inc_statement", span: sp }))
+                Stmt::IncDec(Box::new(IncDecStmt {
+                    x,
+                    inc: n.kind() == "inc_statement",
+                    span: sp,
+                }))
             }
             "send_statement" => Stmt::Send(Box::new(SendStmt {
                 chan: self.field_expr(n, "channel"),
@@ -304,10 +476,15 @@ impl<'s> Lowerer<'s> {
             "receive_statement" => {
                 // Only inside select cases: `v, ok := <-ch` / `v = <-ch` / `<-ch`.
                 let rhs = self.field_expr(n, "right");
-                match n.child_by_field_name("left") {
+                match child(n, "left") {
                     Some(l) => {
                         let op = if self.has_token(n, ":=") { ":=" } else { "=" };
-                        Stmt::Assign(Box::new(AssignStmt { lhs: self.expr_list(l), op, rhs: vec![rhs], span: sp }))
+                        Stmt::Assign(Box::new(AssignStmt {
+                            lhs: self.expr_list(l),
+                            op,
+                            rhs: vec![rhs],
+                            span: sp,
+                        }))
                     }
                     None => Stmt::Expr(rhs),
                 }
@@ -322,10 +499,17 @@ impl<'s> Lowerer<'s> {
                 }
             }
             "return_statement" => {
-                let results = self.named(n).first().map(|l| self.expr_list(*l)).unwrap_or_default();
+                let results = self
+                    .named(n)
+                    .first()
+                    .map(|l| self.expr_list(*l))
+                    .unwrap_or_default();
                 Stmt::Return(Box::new(ReturnStmt { results, span: sp }))
             }
-            "break_statement" | "continue_statement" | "goto_statement" | "fallthrough_statement" => {
+            "break_statement"
+            | "continue_statement"
+            | "goto_statement"
+            | "fallthrough_statement" => {
                 let kind = match n.kind() {
                     "break_statement" => BranchKind::Break,
                     "continue_statement" => BranchKind::Continue,
@@ -333,32 +517,37 @@ impl<'s> Lowerer<'s> {
                     _ => BranchKind::Fallthrough,
                 };
                 let label = self.named(n).first().map(|l| self.ident(*l));
-                Stmt::Branch(Box::new(BranchStmt { kind, label, span: sp }))
+                Stmt::Branch(Box::new(BranchStmt {
+                    kind,
+                    label,
+                    span: sp,
+                }))
             }
             "block" => Stmt::Block(self.block(n)),
             "if_statement" => Stmt::If(Box::new(IfStmt {
-                init: n.child_by_field_name("initializer").map(|i| self.stmt(i)),
+                init: child(n, "initializer").map(|i| self.stmt(i)),
                 cond: self.field_expr(n, "condition"),
-                then: n.child_by_field_name("consequence").map(|b| self.block(b)).unwrap_or_default(),
-                els: n.child_by_field_name("alternative").map(|a| self.stmt(a)),
+                then: child(n, "consequence")
+                    .map(|b| self.block(b))
+                    .unwrap_or_default(),
+                els: child(n, "alternative").map(|a| self.stmt(a)),
                 span: sp,
             })),
             "for_statement" => self.for_stmt(n),
             "expression_switch_statement" => {
                 let cases = self.case_clauses(n);
                 Stmt::Switch(Box::new(SwitchStmt {
-                    init: n.child_by_field_name("initializer").map(|i| self.stmt(i)),
-                    tag: n.child_by_field_name("value").map(|v| self.expr(v)),
+                    init: child(n, "initializer").map(|i| self.stmt(i)),
+                    tag: child(n, "value").map(|v| self.expr(v)),
                     cases,
                     span: sp,
                 }))
             }
             "type_switch_statement" => {
-                let bind = n
-                    .child_by_field_name("alias")
-                    .and_then(|a| self.named(a).first().map(|i| self.ident(*i)));
+                let bind =
+                    child(n, "alias").and_then(|a| self.named(a).first().map(|i| self.ident(*i)));
                 Stmt::TypeSwitch(Box::new(TypeSwitchStmt {
-                    init: n.child_by_field_name("initializer").map(|i| self.stmt(i)),
+                    init: child(n, "initializer").map(|i| self.stmt(i)),
                     bind,
                     x: self.field_expr(n, "value"),
                     cases: self.case_clauses(n),
@@ -370,15 +559,23 @@ impl<'s> Lowerer<'s> {
                 for c in self.named(n) {
                     match c.kind() {
                         "communication_case" => {
-                            let comm = c.child_by_field_name("communication").map(|x| self.stmt(x));
+                            let comm = child(c, "communication").map(|x| self.stmt(x));
                             let mut body = Vec::new();
                             self.case_body(c, &mut body);
-                            cases.push(CommClause { comm, body, span: span(c) });
+                            cases.push(CommClause {
+                                comm,
+                                body,
+                                span: span(c),
+                            });
                         }
                         "default_case" => {
                             let mut body = Vec::new();
                             self.case_body(c, &mut body);
-                            cases.push(CommClause { comm: None, body, span: span(c) });
+                            cases.push(CommClause {
+                                comm: None,
+                                body,
+                                span: span(c),
+                            });
                         }
                         _ => {}
                     }
@@ -386,15 +583,21 @@ impl<'s> Lowerer<'s> {
                 Stmt::Select(Box::new(SelectStmt { cases, span: sp }))
             }
             "labeled_statement" => {
-                let label = n
-                    .child_by_field_name("label")
-                    .map(|l| self.ident(l))
-                    .unwrap_or(Ident { name: String::new(), span: sp });
+                let label = child(n, "label").map(|l| self.ident(l)).unwrap_or(Ident {
+                    name: String::new(),
+                    span: sp,
+                });
                 let inner = self.named(n).into_iter().find(|c| c.kind() != "label_name");
                 let stmt = inner.map(|s| self.stmt(s)).unwrap_or(Stmt::Empty(sp));
-                Stmt::Labeled(Box::new(LabeledStmt { label, stmt, span: sp }))
+                Stmt::Labeled(Box::new(LabeledStmt {
+                    label,
+                    stmt,
+                    span: sp,
+                }))
             }
-            "var_declaration" | "const_declaration" | "type_declaration" => Stmt::Decl(self.gen_decl(n)),
+            "var_declaration" | "const_declaration" | "type_declaration" => {
+                Stmt::Decl(self.gen_decl(n))
+            }
             "empty_statement" => Stmt::Empty(sp),
             // An expression where a statement was expected (error recovery).
             k if is_expression_kind(k) => Stmt::Expr(self.expr(n)),
@@ -415,13 +618,19 @@ impl<'s> Lowerer<'s> {
         let mut cases = Vec::new();
         for c in self.named(n) {
             let (list, is_default) = match c.kind() {
-                "expression_case" => {
-                    (c.child_by_field_name("value").map(|v| self.expr_list(v)).unwrap_or_default(), false)
-                }
+                "expression_case" => (
+                    child(c, "value")
+                        .map(|v| self.expr_list(v))
+                        .unwrap_or_default(),
+                    false,
+                ),
                 "type_case" => {
                     let mut cur = c.walk();
                     let list = c
-                        .children_by_field_name("type", &mut cur)
+                        .children_by_field_id(
+                            std::num::NonZeroU16::new(field_id("type")).expect("grammar field"),
+                            &mut cur,
+                        )
                         .filter(|t| t.is_named())
                         .map(|t| self.expr(t))
                         .collect();
@@ -432,18 +641,25 @@ impl<'s> Lowerer<'s> {
             };
             let mut body = Vec::new();
             self.case_body(c, &mut body);
-            cases.push(CaseClause { list, is_default, body, span: span(c) });
+            cases.push(CaseClause {
+                list,
+                is_default,
+                body,
+                span: span(c),
+            });
         }
         cases
     }
 
     fn for_stmt(&self, n: Node) -> Stmt {
         let sp = span(n);
-        let body = n.child_by_field_name("body").map(|b| self.block(b)).unwrap_or_default();
+        let body = child(n, "body").map(|b| self.block(b)).unwrap_or_default();
         let head = self.named(n).into_iter().find(|c| c.kind() != "block");
         match head {
             Some(h) if h.kind() == "range_clause" => {
-                let left = h.child_by_field_name("left").map(|l| self.expr_list(l)).unwrap_or_default();
+                let left = child(h, "left")
+                    .map(|l| self.expr_list(l))
+                    .unwrap_or_default();
                 let mut left = left.into_iter();
                 Stmt::Range(Box::new(RangeStmt {
                     key: left.next(),
@@ -455,9 +671,9 @@ impl<'s> Lowerer<'s> {
                 }))
             }
             Some(h) if h.kind() == "for_clause" => Stmt::For(Box::new(ForStmt {
-                init: h.child_by_field_name("initializer").map(|i| self.stmt(i)),
-                cond: h.child_by_field_name("condition").map(|c| self.expr(c)),
-                post: h.child_by_field_name("update").map(|u| self.stmt(u)),
+                init: child(h, "initializer").map(|i| self.stmt(i)),
+                cond: child(h, "condition").map(|c| self.expr(c)),
+                post: child(h, "update").map(|u| self.stmt(u)),
                 body,
                 span: sp,
             })),
@@ -468,7 +684,13 @@ impl<'s> Lowerer<'s> {
                 body,
                 span: sp,
             })),
-            None => Stmt::For(Box::new(ForStmt { init: None, cond: None, post: None, body, span: sp })),
+            None => Stmt::For(Box::new(ForStmt {
+                init: None,
+                cond: None,
+                post: None,
+                body,
+                span: sp,
+            })),
         }
     }
 
@@ -480,7 +702,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn field_expr(&self, n: Node, field: &str) -> Expr {
-        match n.child_by_field_name(field) {
+        match child(n, field) {
             Some(c) => self.expr(c),
             None => Expr::Bad(span(n)),
         }
@@ -494,47 +716,60 @@ impl<'s> Lowerer<'s> {
     }
 
     pub fn expr(&self, n: Node) -> Expr {
+        self.nested(|| self.expr_inner(n))
+            .unwrap_or(Expr::Bad(span(n)))
+    }
+
+    fn expr_inner(&self, n: Node) -> Expr {
         let sp = span(n);
         match n.kind() {
-            "identifier" | "type_identifier" | "field_identifier" | "package_identifier" | "true"
-            | "false" | "nil" | "iota" | "blank_identifier" => Expr::Ident(self.ident(n)),
+            "identifier" | "type_identifier" | "field_identifier" | "package_identifier"
+            | "true" | "false" | "nil" | "iota" | "blank_identifier" => Expr::Ident(self.ident(n)),
             "int_literal" => self.lit(n, LitKind::Int),
             "float_literal" => self.lit(n, LitKind::Float),
             "imaginary_literal" => self.lit(n, LitKind::Imag),
             "rune_literal" => self.lit(n, LitKind::Char),
             "interpreted_string_literal" | "raw_string_literal" => self.lit(n, LitKind::String),
-            "parenthesized_expression" | "parenthesized_type" => {
-                Expr::Paren(Box::new(ParenExpr { x: self.first_expr(n), span: sp }))
-            }
+            "parenthesized_expression" | "parenthesized_type" => Expr::Paren(Box::new(ParenExpr {
+                x: self.first_expr(n),
+                span: sp,
+            })),
             "selector_expression" => Expr::Selector(Box::new(SelectorExpr {
                 x: self.field_expr(n, "operand"),
-                sel: n
-                    .child_by_field_name("field")
-                    .map(|f| self.ident(f))
-                    .unwrap_or(Ident { name: String::new(), span: sp }),
+                sel: child(n, "field").map(|f| self.ident(f)).unwrap_or(Ident {
+                    name: String::new(),
+                    span: sp,
+                }),
                 span: sp,
             })),
             "qualified_type" => Expr::Selector(Box::new(SelectorExpr {
                 x: self.field_expr(n, "package"),
-                sel: n
-                    .child_by_field_name("name")
-                    .map(|f| self.ident(f))
-                    .unwrap_or(Ident { name: String::new(), span: sp }),
+                sel: child(n, "name").map(|f| self.ident(f)).unwrap_or(Ident {
+                    name: String::new(),
+                    span: sp,
+                }),
                 span: sp,
             })),
             "call_expression" => {
                 let fun = self.field_expr(n, "function");
-                let fun = match n.child_by_field_name("type_arguments") {
+                let fun = match child(n, "type_arguments") {
                     Some(ta) => {
                         let indices = self.named(ta).into_iter().map(|t| self.union(t)).collect();
-                        let fsp = Span { start: fun.span().start, end: ta.end_byte() as u32 };
-                        Expr::Index(Box::new(IndexExpr { x: fun, indices, span: fsp }))
+                        let fsp = Span {
+                            start: fun.span().start,
+                            end: ta.end_byte() as u32,
+                        };
+                        Expr::Index(Box::new(IndexExpr {
+                            x: fun,
+                            indices,
+                            span: fsp,
+                        }))
                     }
                     None => fun,
                 };
                 let mut args = Vec::new();
                 let mut ellipsis = false;
-                if let Some(al) = n.child_by_field_name("arguments") {
+                if let Some(al) = child(n, "arguments") {
                     for a in self.named(al) {
                         if a.kind() == "variadic_argument" {
                             ellipsis = true;
@@ -544,7 +779,12 @@ impl<'s> Lowerer<'s> {
                         }
                     }
                 }
-                Expr::Call(Box::new(CallExpr { fun, args, ellipsis, span: sp }))
+                Expr::Call(Box::new(CallExpr {
+                    fun,
+                    args,
+                    ellipsis,
+                    span: sp,
+                }))
             }
             "type_conversion_expression" => Expr::Call(Box::new(CallExpr {
                 fun: self.field_expr(n, "type"),
@@ -559,7 +799,7 @@ impl<'s> Lowerer<'s> {
             })),
             "type_instantiation_expression" | "generic_type" => {
                 let x = self.field_expr(n, "type");
-                let indices = match n.child_by_field_name("type_arguments") {
+                let indices = match child(n, "type_arguments") {
                     Some(ta) => self.named(ta).into_iter().map(|t| self.union(t)).collect(),
                     None => self
                         .named(n)
@@ -568,22 +808,28 @@ impl<'s> Lowerer<'s> {
                         .map(|t| self.expr(t))
                         .collect(),
                 };
-                Expr::Index(Box::new(IndexExpr { x, indices, span: sp }))
+                Expr::Index(Box::new(IndexExpr {
+                    x,
+                    indices,
+                    span: sp,
+                }))
             }
             "slice_expression" => Expr::Slice(Box::new(SliceExpr {
                 x: self.field_expr(n, "operand"),
-                lo: n.child_by_field_name("start").map(|x| self.expr(x)),
-                hi: n.child_by_field_name("end").map(|x| self.expr(x)),
-                max: n.child_by_field_name("capacity").map(|x| self.expr(x)),
+                lo: child(n, "start").map(|x| self.expr(x)),
+                hi: child(n, "end").map(|x| self.expr(x)),
+                max: child(n, "capacity").map(|x| self.expr(x)),
                 span: sp,
             })),
             "type_assertion_expression" => Expr::TypeAssert(Box::new(TypeAssertExpr {
                 x: self.field_expr(n, "operand"),
-                ty: n.child_by_field_name("type").map(|t| self.expr(t)),
+                ty: child(n, "type").map(|t| self.expr(t)),
                 span: sp,
             })),
             "unary_expression" => {
-                let op = n.child_by_field_name("operator").map(|o| intern_op(self.text(o))).unwrap_or("?");
+                let op = child(n, "operator")
+                    .map(|o| intern_op(self.text(o)))
+                    .unwrap_or("?");
                 let x = self.field_expr(n, "operand");
                 if op == "*" {
                     Expr::Star(Box::new(StarExpr { x, span: sp }))
@@ -592,14 +838,18 @@ impl<'s> Lowerer<'s> {
                 }
             }
             "binary_expression" => Expr::Binary(Box::new(BinaryExpr {
-                op: n.child_by_field_name("operator").map(|o| intern_op(self.text(o))).unwrap_or("?"),
+                op: child(n, "operator")
+                    .map(|o| intern_op(self.text(o)))
+                    .unwrap_or("?"),
                 x: self.field_expr(n, "left"),
                 y: self.field_expr(n, "right"),
                 span: sp,
             })),
             "composite_literal" => Expr::CompositeLit(Box::new(CompositeLit {
-                ty: n.child_by_field_name("type").map(|t| self.expr(t)),
-                elts: n.child_by_field_name("body").map(|b| self.literal_elts(b)).unwrap_or_default(),
+                ty: child(n, "type").map(|t| self.expr(t)),
+                elts: child(n, "body")
+                    .map(|b| self.literal_elts(b))
+                    .unwrap_or_default(),
                 span: sp,
             })),
             "literal_value" => Expr::CompositeLit(Box::new(CompositeLit {
@@ -615,11 +865,18 @@ impl<'s> Lowerer<'s> {
             })),
             "func_literal" => Expr::FuncLit(Box::new(FuncLit {
                 ty: self.func_type(n),
-                body: n.child_by_field_name("body").map(|b| self.block(b)).unwrap_or_default(),
+                body: child(n, "body").map(|b| self.block(b)).unwrap_or_default(),
                 span: sp,
             })),
-            "pointer_type" => Expr::Star(Box::new(StarExpr { x: self.first_expr(n), span: sp })),
-            "slice_type" => Expr::ArrayType(Box::new(ArrayType { len: None, elem: self.field_expr(n, "element"), span: sp })),
+            "pointer_type" => Expr::Star(Box::new(StarExpr {
+                x: self.first_expr(n),
+                span: sp,
+            })),
+            "slice_type" => Expr::ArrayType(Box::new(ArrayType {
+                len: None,
+                elem: self.field_expr(n, "element"),
+                span: sp,
+            })),
             "array_type" => Expr::ArrayType(Box::new(ArrayType {
                 len: Some(self.field_expr(n, "length")),
                 elem: self.field_expr(n, "element"),
@@ -644,7 +901,11 @@ impl<'s> Lowerer<'s> {
                 } else {
                     ChanDir::Both
                 };
-                Expr::ChanType(Box::new(ChanType { dir, elem: self.field_expr(n, "value"), span: sp }))
+                Expr::ChanType(Box::new(ChanType {
+                    dir,
+                    elem: self.field_expr(n, "value"),
+                    span: sp,
+                }))
             }
             "function_type" => Expr::FuncType(Box::new(self.func_type(n))),
             "struct_type" => {
@@ -663,7 +924,7 @@ impl<'s> Lowerer<'s> {
                 for e in self.named(n) {
                     match e.kind() {
                         "method_elem" => {
-                            let name = e.child_by_field_name("name").map(|x| self.ident(x));
+                            let name = child(e, "name").map(|x| self.ident(x));
                             elems.push(Field {
                                 names: name.into_iter().collect(),
                                 ty: Expr::FuncType(Box::new(self.func_type(e))),
@@ -684,14 +945,22 @@ impl<'s> Lowerer<'s> {
                 }
                 Expr::InterfaceType(Box::new(InterfaceType { elems, span: sp }))
             }
-            "negated_type" => Expr::Unary(Box::new(UnaryExpr { op: "~", x: self.first_expr(n), span: sp })),
+            "negated_type" => Expr::Unary(Box::new(UnaryExpr {
+                op: "~",
+                x: self.first_expr(n),
+                span: sp,
+            })),
             "type_elem" | "type_constraint" => self.union(n),
             _ => Expr::Bad(sp),
         }
     }
 
     fn lit(&self, n: Node, kind: LitKind) -> Expr {
-        Expr::BasicLit(BasicLit { kind, raw: self.text(n).to_string(), span: span(n) })
+        Expr::BasicLit(BasicLit {
+            kind,
+            raw: self.text(n).to_string(),
+            span: span(n),
+        })
     }
 
     fn literal_elts(&self, body: Node) -> Vec<Expr> {
@@ -701,16 +970,30 @@ impl<'s> Lowerer<'s> {
     fn struct_field(&self, f: Node) -> Field {
         let mut names = Vec::new();
         let mut cur = f.walk();
-        for nm in f.children_by_field_name("name", &mut cur) {
+        for nm in f.children_by_field_id(
+            std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
+            &mut cur,
+        ) {
             names.push(self.ident(nm));
         }
-        let mut ty = f.child_by_field_name("type").map(|t| self.expr(t)).unwrap_or(Expr::Bad(span(f)));
+        let mut ty = child(f, "type")
+            .map(|t| self.expr(t))
+            .unwrap_or(Expr::Bad(span(f)));
         // An embedded `*T` field carries the star as an anonymous token.
         if names.is_empty() && self.has_token(f, "*") {
-            ty = Expr::Star(Box::new(StarExpr { x: ty, span: span(f) }));
+            ty = Expr::Star(Box::new(StarExpr {
+                x: ty,
+                span: span(f),
+            }));
         }
-        let tag = f.child_by_field_name("tag").map(|t| self.text(t).to_string());
-        Field { names, ty, tag, variadic: false, span: span(f) }
+        let tag = child(f, "tag").map(|t| self.text(t).to_string());
+        Field {
+            names,
+            ty,
+            tag,
+            variadic: false,
+            span: span(f),
+        }
     }
 }
 

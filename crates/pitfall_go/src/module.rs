@@ -41,7 +41,12 @@ impl GoMod {
 pub fn parse_go_version(s: &str) -> Option<(u32, u32)> {
     let mut parts = s.split('.');
     let major = parts.next()?.parse().ok()?;
-    let minor_txt: String = parts.next().unwrap_or("0").chars().take_while(|c| c.is_ascii_digit()).collect();
+    let minor_txt: String = parts
+        .next()
+        .unwrap_or("0")
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     Some((major, minor_txt.parse().unwrap_or(0)))
 }
 
@@ -51,7 +56,9 @@ mod tests {
 
     #[test]
     fn reads_module_and_version() {
-        let m = GoMod::parse("// c\nmodule example.com/x // trailing\n\ngo 1.22.3\n\nrequire (\n\tfoo v1\n)\n");
+        let m = GoMod::parse(
+            "// c\nmodule example.com/x // trailing\n\ngo 1.22.3\n\nrequire (\n\tfoo v1\n)\n",
+        );
         assert_eq!(m.module.as_deref(), Some("example.com/x"));
         assert_eq!(m.go_version, Some((1, 22)));
         assert!(m.go_at_least(1, 16));

@@ -50,8 +50,26 @@ impl PartialEq for Ty<'_> {
 }
 
 const BASIC: &[&str] = &[
-    "bool", "string", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32",
-    "uint64", "uintptr", "float32", "float64", "complex64", "complex128", "byte", "rune", "error",
+    "bool",
+    "string",
+    "int",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "uintptr",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "byte",
+    "rune",
+    "error",
 ];
 
 pub fn basic(name: &str) -> Option<&'static str> {
@@ -119,7 +137,11 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     fn in_file(&self, file: &'a GoFile, pkg: &'a Package<'a>) -> Scope<'a> {
-        Scope { project: self.project, pkg, file }
+        Scope {
+            project: self.project,
+            pkg,
+            file,
+        }
     }
 
     /// The type a type expression denotes.
@@ -134,10 +156,12 @@ impl<'a> Scope<'a> {
                     Ty::Named(self.pkg.import_path(), &id.name)
                 }
             }
-            Expr::Selector(s) => match s.x.as_ident().and_then(|p| self.file.import_path(&p.name)) {
-                Some(path) => Ty::Named(path, &s.sel.name),
-                None => Ty::Unknown,
-            },
+            Expr::Selector(s) => {
+                match s.x.as_ident().and_then(|p| self.file.import_path(&p.name)) {
+                    Some(path) => Ty::Named(path, &s.sel.name),
+                    None => Ty::Unknown,
+                }
+            }
             Expr::Paren(p) => self.type_expr(&p.x),
             Expr::Star(s) => Ty::Pointer(Box::new(self.type_expr(&s.x))),
             Expr::ArrayType(a) => {
@@ -147,7 +171,10 @@ impl<'a> Scope<'a> {
                     Some(len) => Ty::Array(self.const_int(len), elem),
                 }
             }
-            Expr::MapType(m) => Ty::Map(Box::new(self.type_expr(&m.key)), Box::new(self.type_expr(&m.value))),
+            Expr::MapType(m) => Ty::Map(
+                Box::new(self.type_expr(&m.key)),
+                Box::new(self.type_expr(&m.value)),
+            ),
             Expr::ChanType(c) => Ty::Chan(c.dir, Box::new(self.type_expr(&c.elem))),
             Expr::FuncType(f) => Ty::Func(self.results(f)),
             Expr::StructType(s) => Ty::Struct(s, self.file, self.pkg.import_path()),
@@ -206,9 +233,15 @@ impl<'a> Scope<'a> {
     pub fn underlying(&self, t: &Ty<'a>) -> Ty<'a> {
         let mut cur = t.clone();
         for _ in 0..8 {
-            let Ty::Named(path, name) = cur else { return cur };
-            let Some(pkg) = self.project.package(path) else { return Ty::Named(path, name) };
-            let Some((spec, file)) = pkg.types.get(name) else { return Ty::Named(path, name) };
+            let Ty::Named(path, name) = cur else {
+                return cur;
+            };
+            let Some(pkg) = self.project.package(path) else {
+                return Ty::Named(path, name);
+            };
+            let Some((spec, file)) = pkg.types.get(name) else {
+                return Ty::Named(path, name);
+            };
             cur = self.in_file(file, pkg).type_expr(&spec.ty);
         }
         cur
@@ -228,8 +261,12 @@ impl<'a> Scope<'a> {
                 return ft;
             }
         }
-        let Ty::Struct(st, file, path) = self.underlying(base) else { return Ty::Unknown };
-        let Some(pkg) = self.project.package(path) else { return Ty::Unknown };
+        let Ty::Struct(st, file, path) = self.underlying(base) else {
+            return Ty::Unknown;
+        };
+        let Some(pkg) = self.project.package(path) else {
+            return Ty::Unknown;
+        };
         let sc = self.in_file(file, pkg);
         for f in &st.fields {
             if f.names.iter().any(|n| n.name == name) {
@@ -248,12 +285,18 @@ impl<'a> Scope<'a> {
 
     /// Results of calling method `name` on a value of type `t`.
     pub fn method_results(&self, t: &Ty<'a>, name: &str) -> Ty<'a> {
-        let Ty::Named(path, tname) = t.deref() else { return Ty::Unknown };
+        let Ty::Named(path, tname) = t.deref() else {
+            return Ty::Unknown;
+        };
         if let Some(r) = std_method(path, tname, name) {
             return r;
         }
-        let Some(pkg) = self.project.package(path) else { return Ty::Unknown };
-        let Some(def) = pkg.methods.get(&(*tname, name)) else { return Ty::Unknown };
+        let Some(pkg) = self.project.package(path) else {
+            return Ty::Unknown;
+        };
+        let Some(def) = pkg.methods.get(&(*tname, name)) else {
+            return Ty::Unknown;
+        };
         tuple(self.in_file(def.file, pkg).results(&def.decl.ty))
     }
 }
@@ -275,7 +318,10 @@ fn ptr(t: Ty<'static>) -> Ty<'static> {
 }
 
 fn bytes_err() -> Ty<'static> {
-    Ty::Tuple(vec![Ty::Slice(Box::new(Ty::Basic("byte"))), Ty::Basic("error")])
+    Ty::Tuple(vec![
+        Ty::Slice(Box::new(Ty::Basic("byte"))),
+        Ty::Basic("error"),
+    ])
 }
 
 /// Results of a handful of standard-library functions that rules care about.
@@ -286,24 +332,32 @@ pub fn std_func(pkg: &str, name: &str) -> Option<Ty<'static>> {
         ("fmt", "Errorf") | ("errors", "New" | "Join") => Ty::Basic("error"),
         (
             "strings",
-            "Join" | "Repeat" | "ToUpper" | "ToLower" | "TrimSpace" | "Trim" | "TrimLeft" | "TrimRight"
-            | "TrimPrefix" | "TrimSuffix" | "Replace" | "ReplaceAll" | "Title" | "ToTitle" | "Map"
-            | "Clone" | "TrimFunc",
+            "Join" | "Repeat" | "ToUpper" | "ToLower" | "TrimSpace" | "Trim" | "TrimLeft"
+            | "TrimRight" | "TrimPrefix" | "TrimSuffix" | "Replace" | "ReplaceAll" | "Title"
+            | "ToTitle" | "Map" | "Clone" | "TrimFunc",
         ) => s,
         ("strings", "Split" | "SplitN" | "Fields" | "SplitAfter") => Ty::Slice(Box::new(s)),
         ("strings", "NewReader") => ptr(named("strings", "Reader")),
-        ("strconv", "Itoa" | "FormatInt" | "FormatUint" | "FormatFloat" | "FormatBool" | "Quote" | "QuoteToASCII") => s,
+        (
+            "strconv",
+            "Itoa" | "FormatInt" | "FormatUint" | "FormatFloat" | "FormatBool" | "Quote"
+            | "QuoteToASCII",
+        ) => s,
         ("strconv", "Atoi") => Ty::Tuple(vec![Ty::Basic("int"), Ty::Basic("error")]),
         ("path" | "path/filepath", "Join" | "Base" | "Dir" | "Ext" | "Clean") => s,
         ("os", "Getenv") => s,
-        ("os", "ReadFile") | ("io", "ReadAll") | ("io/ioutil", "ReadAll" | "ReadFile") => bytes_err(),
+        ("os", "ReadFile") | ("io", "ReadAll") | ("io/ioutil", "ReadAll" | "ReadFile") => {
+            bytes_err()
+        }
         ("encoding/json", "Marshal" | "MarshalIndent") => bytes_err(),
         ("encoding/json", "NewDecoder") => ptr(named("encoding/json", "Decoder")),
         ("encoding/json", "NewEncoder") => ptr(named("encoding/json", "Encoder")),
         ("bytes", "NewBuffer" | "NewBufferString") => ptr(named("bytes", "Buffer")),
         ("bytes", "Clone") => Ty::Slice(Box::new(Ty::Basic("byte"))),
         ("io", "LimitReader" | "MultiReader" | "TeeReader") => named("io", "Reader"),
-        ("net/http", "MaxBytesReader") | ("io", "NopCloser") | ("io/ioutil", "NopCloser") => named("io", "ReadCloser"),
+        ("net/http", "MaxBytesReader") | ("io", "NopCloser") | ("io/ioutil", "NopCloser") => {
+            named("io", "ReadCloser")
+        }
         ("net/http", "Get" | "Post" | "Head" | "PostForm") => {
             Ty::Tuple(vec![ptr(named("net/http", "Response")), Ty::Basic("error")])
         }
@@ -311,12 +365,17 @@ pub fn std_func(pkg: &str, name: &str) -> Option<Ty<'static>> {
             Ty::Tuple(vec![ptr(named("net/http", "Request")), Ty::Basic("error")])
         }
         ("net/http", "NewServeMux") => ptr(named("net/http", "ServeMux")),
-        ("os", "Open" | "Create" | "OpenFile" | "CreateTemp") => Ty::Tuple(vec![ptr(named("os", "File")), Ty::Basic("error")]),
-        ("database/sql", "Open") => Ty::Tuple(vec![ptr(named("database/sql", "DB")), Ty::Basic("error")]),
-        ("context", "Background" | "TODO") => named("context", "Context"),
-        ("context", "WithCancel" | "WithTimeout" | "WithDeadline") => {
-            Ty::Tuple(vec![named("context", "Context"), named("context", "CancelFunc")])
+        ("os", "Open" | "Create" | "OpenFile" | "CreateTemp") => {
+            Ty::Tuple(vec![ptr(named("os", "File")), Ty::Basic("error")])
         }
+        ("database/sql", "Open") => {
+            Ty::Tuple(vec![ptr(named("database/sql", "DB")), Ty::Basic("error")])
+        }
+        ("context", "Background" | "TODO") => named("context", "Context"),
+        ("context", "WithCancel" | "WithTimeout" | "WithDeadline") => Ty::Tuple(vec![
+            named("context", "Context"),
+            named("context", "CancelFunc"),
+        ]),
         ("time", "Now") => named("time", "Time"),
         ("time", "Since" | "Until" | "ParseDuration") => named("time", "Duration"),
         ("time", "After" | "Tick") => Ty::Chan(ChanDir::Recv, Box::new(named("time", "Time"))),
@@ -324,7 +383,9 @@ pub fn std_func(pkg: &str, name: &str) -> Option<Ty<'static>> {
         ("time", "NewTicker") => ptr(named("time", "Ticker")),
         ("runtime", "NumGoroutine") => Ty::Basic("int"),
         ("net", "Listen") => Ty::Tuple(vec![named("net", "Listener"), Ty::Basic("error")]),
-        ("net", "Dial" | "DialTimeout") => Ty::Tuple(vec![named("net", "Conn"), Ty::Basic("error")]),
+        ("net", "Dial" | "DialTimeout") => {
+            Ty::Tuple(vec![named("net", "Conn"), Ty::Basic("error")])
+        }
         ("log", "New") => ptr(named("log", "Logger")),
         ("log", "Default") => ptr(named("log", "Logger")),
         _ => return None,
@@ -337,7 +398,9 @@ fn std_field(pkg: &str, ty: &str, field: &str) -> Option<Ty<'static>> {
         ("net/http", "Request" | "Response", "Body") => named("io", "ReadCloser"),
         ("net/http", "Request" | "Response", "Header") => named("net/http", "Header"),
         ("net/http", "Request", "URL") => ptr(named("net/url", "URL")),
-        ("net/http", "Request", "Method" | "Host" | "RemoteAddr" | "RequestURI") => Ty::Basic("string"),
+        ("net/http", "Request", "Method" | "Host" | "RemoteAddr" | "RequestURI") => {
+            Ty::Basic("string")
+        }
         ("net/http", "Response", "StatusCode") => Ty::Basic("int"),
         ("net/http", "Response", "Status") => Ty::Basic("string"),
         _ => return None,
@@ -357,7 +420,9 @@ fn std_method(pkg: &str, ty: &str, method: &str) -> Option<Ty<'static>> {
             Ty::Tuple(vec![ptr(named("database/sql", "Rows")), Ty::Basic("error")])
         }
         ("net", "Listener", "Accept") => Ty::Tuple(vec![named("net", "Conn"), Ty::Basic("error")]),
-        ("net/url", "URL", "String") | ("time", "Duration" | "Time", "String") => Ty::Basic("string"),
+        ("net/url", "URL", "String") | ("time", "Duration" | "Time", "String") => {
+            Ty::Basic("string")
+        }
         _ => return None,
     })
 }
@@ -385,7 +450,9 @@ impl<'a> Env<'a> {
     /// Builds the environment of a function declaration (or a package-level
     /// function literal), inferring each name's type in source order.
     pub fn build(sc: &Scope<'a>, root: Node<'a>) -> Env<'a> {
-        let mut env = Env { bindings: Vec::new() };
+        let mut env = Env {
+            bindings: Vec::new(),
+        };
         crate::walk::walk(root, &mut |n, anc| {
             env.declare_in(sc, n, anc);
             true
@@ -414,7 +481,13 @@ impl<'a> Env<'a> {
         if id.is_blank() {
             return;
         }
-        self.bindings.push(Binding { name: &id.name, decl: id.span, scope, ty, init });
+        self.bindings.push(Binding {
+            name: &id.name,
+            decl: id.span,
+            scope,
+            ty,
+            init,
+        });
     }
 
     fn params(&mut self, sc: &Scope<'a>, f: Func<'a>, recv: Option<&'a Field>) {
@@ -478,7 +551,9 @@ impl<'a> Env<'a> {
                     Ty::Chan(_, e) => (*e, Ty::Unknown),
                     Ty::Basic("string") => (Ty::Basic("int"), Ty::Basic("rune")),
                     Ty::Basic(_) => (Ty::Basic("int"), Ty::Unknown),
-                    t @ (Ty::Slice(_) | Ty::Array(..) | Ty::Pointer(_)) => (Ty::Basic("int"), t.elem()),
+                    t @ (Ty::Slice(_) | Ty::Array(..) | Ty::Pointer(_)) => {
+                        (Ty::Basic("int"), t.elem())
+                    }
                     _ => (Ty::Unknown, Ty::Unknown),
                 };
                 if let Some(id) = r.key.as_ref().and_then(|k| k.as_ident()) {
@@ -495,7 +570,13 @@ impl<'a> Env<'a> {
                             [one] => sc.type_expr(one),
                             _ => self.type_of(sc, &ts.x),
                         };
-                        self.bindings.push(Binding { name: &id.name, decl: id.span, scope: c.span, ty, init: None });
+                        self.bindings.push(Binding {
+                            name: &id.name,
+                            decl: id.span,
+                            scope: c.span,
+                            ty,
+                            init: None,
+                        });
                     }
                 }
             }
@@ -506,7 +587,9 @@ impl<'a> Env<'a> {
     /// In `a, err := f()`, `err` may already exist in the same scope, in which
     /// case `:=` assigns to it instead of declaring it.
     fn redeclared(&self, id: &Ident, scope: Span) -> bool {
-        self.bindings.iter().any(|b| b.name == id.name && b.scope == scope)
+        self.bindings
+            .iter()
+            .any(|b| b.name == id.name && b.scope == scope)
     }
 
     /// The type of an expression at its position.
@@ -525,7 +608,11 @@ impl<'a> Env<'a> {
                 LitKind::Char => Ty::Basic("rune"),
                 LitKind::Imag => Ty::Basic("complex128"),
             },
-            Expr::CompositeLit(c) => c.ty.as_ref().map(|t| sc.type_expr(t)).unwrap_or(Ty::Unknown),
+            Expr::CompositeLit(c) => {
+                c.ty.as_ref()
+                    .map(|t| sc.type_expr(t))
+                    .unwrap_or(Ty::Unknown)
+            }
             Expr::FuncLit(l) => Ty::Func(sc.results(&l.ty)),
             Expr::Paren(p) => self.type_of(sc, &p.x),
             Expr::Selector(s) => {
@@ -553,7 +640,11 @@ impl<'a> Env<'a> {
                     _ => xt,
                 }
             }
-            Expr::TypeAssert(t) => t.ty.as_ref().map(|t| sc.type_expr(t)).unwrap_or(Ty::Unknown),
+            Expr::TypeAssert(t) => {
+                t.ty.as_ref()
+                    .map(|t| sc.type_expr(t))
+                    .unwrap_or(Ty::Unknown)
+            }
             Expr::Call(c) => self.call_type(sc, c),
             Expr::Star(s) => match self.type_of(sc, &s.x) {
                 Ty::Pointer(inner) => *inner,
@@ -587,7 +678,13 @@ impl<'a> Env<'a> {
             if self.resolve(id).is_none() {
                 match id.name.as_str() {
                     "len" | "cap" | "copy" => return Ty::Basic("int"),
-                    "make" => return c.args.first().map(|t| sc.type_expr(t)).unwrap_or(Ty::Unknown),
+                    "make" => {
+                        return c
+                            .args
+                            .first()
+                            .map(|t| sc.type_expr(t))
+                            .unwrap_or(Ty::Unknown)
+                    }
                     "new" => {
                         return c
                             .args
@@ -595,7 +692,13 @@ impl<'a> Env<'a> {
                             .map(|t| Ty::Pointer(Box::new(sc.type_expr(t))))
                             .unwrap_or(Ty::Unknown)
                     }
-                    "append" => return c.args.first().map(|a| self.type_of(sc, a)).unwrap_or(Ty::Unknown),
+                    "append" => {
+                        return c
+                            .args
+                            .first()
+                            .map(|a| self.type_of(sc, a))
+                            .unwrap_or(Ty::Unknown)
+                    }
                     "string" => return Ty::Basic("string"),
                     "recover" => return Ty::Interface,
                     name => {
@@ -603,17 +706,33 @@ impl<'a> Env<'a> {
                             return Ty::Basic(b);
                         }
                         if sc.pkg.types.contains_key(name) {
-                            return Ty::Named(sc.pkg.import_path(), sc.pkg.types.get_key_value(name).unwrap().0);
+                            return Ty::Named(
+                                sc.pkg.import_path(),
+                                sc.pkg.types.get_key_value(name).unwrap().0,
+                            );
                         }
                         if let Some(def) = sc.pkg.funcs.get(name) {
-                            return tuple(Scope { file: def.file, ..*sc }.results(&def.decl.ty));
+                            return tuple(
+                                Scope {
+                                    file: def.file,
+                                    ..*sc
+                                }
+                                .results(&def.decl.ty),
+                            );
                         }
                     }
                 }
             }
         }
         // Conversions to composite types: []byte(s), map[K]V(m), (*T)(p).
-        if matches!(fun, Expr::ArrayType(_) | Expr::MapType(_) | Expr::ChanType(_) | Expr::FuncType(_) | Expr::Star(_)) {
+        if matches!(
+            fun,
+            Expr::ArrayType(_)
+                | Expr::MapType(_)
+                | Expr::ChanType(_)
+                | Expr::FuncType(_)
+                | Expr::Star(_)
+        ) {
             return sc.type_expr(fun);
         }
         if let Some((pkg, name)) = self.pkg_member(sc.file, fun) {
@@ -622,7 +741,14 @@ impl<'a> Env<'a> {
             }
             if let Some(p) = sc.project.package(pkg) {
                 if let Some(def) = p.funcs.get(name) {
-                    return tuple(Scope { file: def.file, pkg: p, project: sc.project }.results(&def.decl.ty));
+                    return tuple(
+                        Scope {
+                            file: def.file,
+                            pkg: p,
+                            project: sc.project,
+                        }
+                        .results(&def.decl.ty),
+                    );
                 }
                 if p.types.contains_key(name) {
                     return Ty::Named(pkg, p.types.get_key_value(name).unwrap().0);
@@ -671,11 +797,20 @@ fn package_ident_type<'a>(sc: &Scope<'a>, id: &'a Ident) -> Ty<'a> {
     }
     let Some(def) = sc.pkg.vars.get(id.name.as_str()) else {
         if let Some(def) = sc.pkg.funcs.get(id.name.as_str()) {
-            return Ty::Func(Scope { file: def.file, ..*sc }.results(&def.decl.ty));
+            return Ty::Func(
+                Scope {
+                    file: def.file,
+                    ..*sc
+                }
+                .results(&def.decl.ty),
+            );
         }
         return Ty::Unknown;
     };
-    let fsc = Scope { file: def.file, ..*sc };
+    let fsc = Scope {
+        file: def.file,
+        ..*sc
+    };
     if let Some(t) = &def.spec.ty {
         return fsc.type_expr(t);
     }
@@ -693,15 +828,38 @@ fn statement_scope(n: Node<'_>, anc: &[Node<'_>]) -> Span {
     let start = n.span().start;
     for a in anc.iter().rev() {
         match a {
-            Node::Block(b) => return Span { start, end: b.span.end },
-            Node::Case(c) => return Span { start, end: c.span.end },
-            Node::Comm(c) => return Span { start, end: c.span.end },
-            Node::Stmt(s @ (Stmt::If(_) | Stmt::For(_) | Stmt::Switch(_) | Stmt::TypeSwitch(_))) => {
-                return Span { start, end: s.span().end }
+            Node::Block(b) => {
+                return Span {
+                    start,
+                    end: b.span.end,
+                }
+            }
+            Node::Case(c) => {
+                return Span {
+                    start,
+                    end: c.span.end,
+                }
+            }
+            Node::Comm(c) => {
+                return Span {
+                    start,
+                    end: c.span.end,
+                }
+            }
+            Node::Stmt(
+                s @ (Stmt::If(_) | Stmt::For(_) | Stmt::Switch(_) | Stmt::TypeSwitch(_)),
+            ) => {
+                return Span {
+                    start,
+                    end: s.span().end,
+                }
             }
             Node::Stmt(Stmt::Decl(_)) | Node::ValueSpec(_) => continue,
             _ => continue,
         }
     }
-    Span { start, end: u32::MAX }
+    Span {
+        start,
+        end: u32::MAX,
+    }
 }

@@ -133,7 +133,11 @@ pub fn walk_body<'a>(body: &'a Block, f: &mut dyn FnMut(Node<'a>, &[Node<'a>]) -
     });
 }
 
-fn walk_rec<'a>(n: Node<'a>, stack: &mut Vec<Node<'a>>, f: &mut dyn FnMut(Node<'a>, &[Node<'a>]) -> bool) {
+fn walk_rec<'a>(
+    n: Node<'a>,
+    stack: &mut Vec<Node<'a>>,
+    f: &mut dyn FnMut(Node<'a>, &[Node<'a>]) -> bool,
+) {
     if !f(n, stack) {
         return;
     }

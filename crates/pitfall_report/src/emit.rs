@@ -55,7 +55,8 @@ fn utf16_col(line_text: &str, byte_col: u32) -> u32 {
 }
 
 fn line_of(src: Option<&String>, line: u32) -> &str {
-    src.and_then(|s| s.lines().nth(line.saturating_sub(1) as usize)).unwrap_or("")
+    src.and_then(|s| s.lines().nth(line.saturating_sub(1) as usize))
+        .unwrap_or("")
 }
 
 fn sarif_level(s: Severity) -> &'static str {
@@ -83,7 +84,12 @@ pub fn sarif(r: &Report) -> String {
             })
         })
         .collect();
-    let index: BTreeMap<&str, usize> = r.rules.iter().enumerate().map(|(i, ri)| (ri.name, i)).collect();
+    let index: BTreeMap<&str, usize> = r
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, ri)| (ri.name, i))
+        .collect();
     let results: Vec<Value> = r
         .findings
         .iter()
@@ -151,7 +157,9 @@ fn uri(path: &str) -> String {
 }
 
 fn gh_escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn gh_escape_prop(s: &str) -> String {
@@ -189,7 +197,13 @@ pub fn github(r: &Report) -> String {
 /// Human output: a header line, a code frame with the span underlined, and
 /// the fix hint. `color` adds ANSI colours (only on a terminal).
 pub fn text(r: &Report, color: bool) -> String {
-    let paint = |code: &str, s: &str| if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() };
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
     let mut out = String::new();
     for f in r.findings {
         let sev = match f.severity {
@@ -240,11 +254,20 @@ fn frame(out: &mut String, src: &str, f: &Finding, paint: &dyn Fn(&str, &str) ->
     let num = f.line.to_string();
     let pad = " ".repeat(num.len());
     let (shown, start) = expand_tabs(line, f.column);
-    let end_col = if f.end_line == f.line { f.end_column } else { line.len() as u32 + 1 };
+    let end_col = if f.end_line == f.line {
+        f.end_column
+    } else {
+        line.len() as u32 + 1
+    };
     let (_, end) = expand_tabs(line, end_col.max(f.column + 1));
     let width = end.saturating_sub(start).max(1);
     let _ = writeln!(out, "{pad} {}", paint("1;34", "|"));
-    let _ = writeln!(out, "{} {} {shown}", paint("1;34", &num), paint("1;34", "|"));
+    let _ = writeln!(
+        out,
+        "{} {} {shown}",
+        paint("1;34", &num),
+        paint("1;34", "|")
+    );
     let _ = writeln!(
         out,
         "{pad} {} {}{}",
@@ -255,7 +278,10 @@ fn frame(out: &mut String, src: &str, f: &Finding, paint: &dyn Fn(&str, &str) ->
 }
 
 fn line_of_str(src: &str, line: u32) -> &str {
-    src.lines().nth(line.saturating_sub(1) as usize).unwrap_or("").trim_end_matches('\r')
+    src.lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("")
+        .trim_end_matches('\r')
 }
 
 /// The line with tabs as 4 spaces, and the display offset of a byte column.

@@ -106,7 +106,10 @@ pub struct Settings {
 
 impl Settings {
     pub fn all() -> Settings {
-        Settings { enabled: ALL.to_vec(), ..Default::default() }
+        Settings {
+            enabled: ALL.to_vec(),
+            ..Default::default()
+        }
     }
 }
 
@@ -137,12 +140,20 @@ pub fn check_file<'a>(
             pkg,
             project,
             rule,
-            options: settings.options.get(rule.name).unwrap_or_else(|| NO_OPTIONS.get_or_init(HashMap::new)),
-            severity: settings.severity.get(rule.name).copied().unwrap_or(rule.severity),
+            options: settings
+                .options
+                .get(rule.name)
+                .unwrap_or_else(|| NO_OPTIONS.get_or_init(HashMap::new)),
+            severity: settings
+                .severity
+                .get(rule.name)
+                .copied()
+                .unwrap_or(rule.severity),
             envs: envs.clone(),
             findings: Vec::new(),
         };
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (rule.check)(&mut cx)));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (rule.check)(&mut cx)));
         match outcome {
             Ok(()) => result.findings.append(&mut cx.findings),
             Err(e) => {
@@ -151,9 +162,10 @@ pub fn check_file<'a>(
                     .map(|s| s.to_string())
                     .or_else(|| e.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                result
-                    .warnings
-                    .push(format!("{}: internal error in rule {} (skipped for this file): {why}", file.path, rule.name));
+                result.warnings.push(format!(
+                    "{}: internal error in rule {} (skipped for this file): {why}",
+                    file.path, rule.name
+                ));
             }
         }
     }
@@ -162,8 +174,12 @@ pub fn check_file<'a>(
         result.warnings.push(w);
     }
     result.findings.retain(|f| !directives.suppresses(f));
-    result.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    result.findings.dedup_by(|a, b| a.sort_key() == b.sort_key());
+    result
+        .findings
+        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    result
+        .findings
+        .dedup_by(|a, b| a.sort_key() == b.sort_key());
     result
 }
 
@@ -227,7 +243,12 @@ impl<'a> Checker<'a> {
         if let Some(v) = self.options.get(name) {
             return v.clone();
         }
-        self.rule.options.iter().find(|o| o.name == name).map(|o| o.default.to_string()).unwrap_or_default()
+        self.rule
+            .options
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| o.default.to_string())
+            .unwrap_or_default()
     }
 
     /// Whether the module's `go` directive is at least `major.minor`.
@@ -236,7 +257,11 @@ impl<'a> Checker<'a> {
     }
 
     pub fn scope(&self) -> Scope<'a> {
-        Scope { project: self.project, pkg: self.pkg, file: self.file }
+        Scope {
+            project: self.project,
+            pkg: self.pkg,
+            file: self.file,
+        }
     }
 
     /// The local-name environment of the top-level declaration around `pos`.
@@ -261,7 +286,9 @@ impl<'a> Checker<'a> {
                 pitfall_go::ast::Decl::Bad(_) => {}
             }
         }
-        let Some((key, node)) = root else { return Rc::new(Env::default()) };
+        let Some((key, node)) = root else {
+            return Rc::new(Env::default());
+        };
         if let Some(env) = self.envs.borrow().get(&key) {
             return env.clone();
         }
@@ -288,8 +315,16 @@ impl<'a> Checker<'a> {
 
     /// Whether `call` is a method call `x.M(...)` with `M` in `methods` on a
     /// value whose type is `pkg.ty` or `*pkg.ty`.
-    pub fn is_method_call(&self, call: &'a CallExpr, pkg: &str, ty: &str, methods: &[&str]) -> bool {
-        let Some(Expr::Selector(sel)) = Some(call.fun.unparen()) else { return false };
+    pub fn is_method_call(
+        &self,
+        call: &'a CallExpr,
+        pkg: &str,
+        ty: &str,
+        methods: &[&str],
+    ) -> bool {
+        let Some(Expr::Selector(sel)) = Some(call.fun.unparen()) else {
+            return false;
+        };
         if !methods.contains(&sel.sel.name.as_str()) || self.pkg_member(&call.fun).is_some() {
             return false;
         }

@@ -41,7 +41,12 @@ pub fn parse_comment(text: &str) -> Option<Vec<String>> {
     let list = rest.strip_prefix(':')?;
     let list = list.split("//").next().unwrap_or("");
     let list = list.split(char::is_whitespace).next().unwrap_or("");
-    Some(list.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect())
+    Some(
+        list.split(',')
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect(),
+    )
 }
 
 impl Directives {
@@ -49,7 +54,9 @@ impl Directives {
         let mut out = Directives::default();
         let mut starts: Option<Vec<(u32, u32)>> = None;
         for &span in &file.ast.comments {
-            let Some(names) = parse_comment(file.text(span)) else { continue };
+            let Some(names) = parse_comment(file.text(span)) else {
+                continue;
+            };
             let (line, col) = file.line_col(span.start);
             for n in &names {
                 if n.contains('-') && crate::find(n).is_none() {
@@ -59,7 +66,8 @@ impl Directives {
                     ));
                 }
             }
-            let before = &file.line_text(line)[..(col as usize - 1).min(file.line_text(line).len())];
+            let before =
+                &file.line_text(line)[..(col as usize - 1).min(file.line_text(line).len())];
             let (first_line, last_line) = if !before.trim().is_empty() {
                 (line, line)
             } else {
@@ -72,11 +80,20 @@ impl Directives {
                     (1, u32::MAX)
                 } else {
                     let starts = starts.get_or_insert_with(|| node_lines(file));
-                    let end = starts.iter().filter(|(s, _)| *s == next).map(|(_, e)| *e).max().unwrap_or(next);
+                    let end = starts
+                        .iter()
+                        .filter(|(s, _)| *s == next)
+                        .map(|(_, e)| *e)
+                        .max()
+                        .unwrap_or(next);
                     (line, end)
                 }
             };
-            out.list.push(Directive { names, first_line, last_line });
+            out.list.push(Directive {
+                names,
+                first_line,
+                last_line,
+            });
         }
         out
     }
@@ -90,7 +107,9 @@ impl Directives {
             d.first_line <= f.line
                 && f.line <= d.last_line
                 && (d.names.is_empty()
-                    || d.names.iter().any(|n| n == "all" || n == f.rule || Category::parse(n) == Some(f.category)))
+                    || d.names.iter().any(|n| {
+                        n == "all" || n == f.rule || Category::parse(n) == Some(f.category)
+                    }))
         })
     }
 }
@@ -103,7 +122,10 @@ fn node_lines(file: &GoFile) -> Vec<(u32, u32)> {
         out.push((file.line_col(s.start).0, file.line_col(s.end).0));
     }
     walk_file(&file.ast, &mut |n, _| {
-        if matches!(n, Node::Stmt(_) | Node::ValueSpec(_) | Node::Case(_) | Node::Comm(_)) {
+        if matches!(
+            n,
+            Node::Stmt(_) | Node::ValueSpec(_) | Node::Case(_) | Node::Comm(_)
+        ) {
             let s = n.span();
             out.push((file.line_col(s.start).0, file.line_col(s.end).0));
         }
@@ -120,9 +142,18 @@ mod tests {
     fn parses_golangci_forms() {
         assert_eq!(parse_comment("//nolint"), Some(vec![]));
         assert_eq!(parse_comment("//nolint // because"), Some(vec![]));
-        assert_eq!(parse_comment("// nolint:a,b"), Some(vec!["a".into(), "b".into()]));
-        assert_eq!(parse_comment("//nolint:a-b // why not"), Some(vec!["a-b".into()]));
-        assert_eq!(parse_comment("//nolint:a,b//why"), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            parse_comment("// nolint:a,b"),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            parse_comment("//nolint:a-b // why not"),
+            Some(vec!["a-b".into()])
+        );
+        assert_eq!(
+            parse_comment("//nolint:a,b//why"),
+            Some(vec!["a".into(), "b".into()])
+        );
         assert_eq!(parse_comment("//nolintlint"), None);
         assert_eq!(parse_comment("// not a directive"), None);
         assert_eq!(parse_comment("/* nolint */"), None);
