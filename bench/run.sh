@@ -217,7 +217,9 @@ if [[ -n "$P_SUMMARY" ]]; then
 fi
 if [[ -z "$P_SYNTAX" ]]; then
     P_SYNTAX="$(grep -c 'syntax error' "$WORK/pitfall.stderr" || true) (warning lines on stderr; no summary line)"
-    grep 'syntax error' "$WORK/pitfall.stderr" | sed 's/^/    /' | head -n 20 || true
+    if [[ $(grep -c '' "$WORK/pitfall.stderr" || true) -gt 5 ]]; then
+        grep 'syntax error' "$WORK/pitfall.stderr" | sed 's/^/    /' | head -n 20 || true
+    fi
 fi
 say "files with syntax errors: $P_SYNTAX"
 hf pitfall "$PITFALL check --format json $TREE"
