@@ -11,9 +11,14 @@ use crate::types::{Env, Scope};
 pub fn is_process_exit<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> bool {
     let fun = call.fun.unparen();
     if let Some((pkg, name)) = env.pkg_member(sc.file, fun) {
-        return matches!((pkg, name), ("os", "Exit") | ("log", "Fatal" | "Fatalf" | "Fatalln"));
+        return matches!(
+            (pkg, name),
+            ("os", "Exit") | ("log", "Fatal" | "Fatalf" | "Fatalln")
+        );
     }
-    let Some(sel) = fun.as_selector() else { return false };
+    let Some(sel) = fun.as_selector() else {
+        return false;
+    };
     if !matches!(sel.sel.name.as_str(), "Fatal" | "Fatalf" | "Fatalln") {
         return false;
     }

@@ -92,14 +92,34 @@ pub struct Policy<'a, 'p> {
 
 /// Analyses the paths after `def` (a statement directly inside `body` or one of
 /// its nested blocks, not inside a function literal) for the variable it defines.
-pub fn analyze<'a>(body: &'a Block, def: &'a Stmt, res: &Resource<'_>, policy: &Policy<'a, '_>) -> Verdict {
-    let Some((list, idx, end, is_body)) = find_list(body, def.span()) else { return Verdict::Unknown };
-    let mut en = Engine { res, policy, leaks: Vec::new(), unknown: false, targets: Vec::new() };
+pub fn analyze<'a>(
+    body: &'a Block,
+    def: &'a Stmt,
+    res: &Resource<'_>,
+    policy: &Policy<'a, '_>,
+) -> Verdict {
+    let Some((list, idx, end, is_body)) = find_list(body, def.span()) else {
+        return Verdict::Unknown;
+    };
+    let mut en = Engine {
+        res,
+        policy,
+        leaks: Vec::new(),
+        unknown: false,
+        targets: Vec::new(),
+    };
     let start = if res.err.is_some() { FRESH } else { STALE };
     let out = en.list(&list[idx + 1..], start);
     if out != 0 && policy.scope_exits {
-        let span = Span { start: end.saturating_sub(1), end };
-        let kind = if is_body { ExitKind::EndOfFunction } else { ExitKind::EndOfScope };
+        let span = Span {
+            start: end.saturating_sub(1),
+            end,
+        };
+        let kind = if is_body {
+            ExitKind::EndOfFunction
+        } else {
+            ExitKind::EndOfScope
+        };
         en.leaks.push(Leak { span, kind });
     }
     if en.unknown {
@@ -113,13 +133,17 @@ pub fn analyze<'a>(body: &'a Block, def: &'a Stmt, res: &Resource<'_>, policy: &
 
 /// Whether `call` is `var.m(...)` or `var.f.m(...)` with `f` in `fields` and `m` in `methods`.
 pub fn is_method_on(call: &CallExpr, var: &str, fields: &[&str], methods: &[&str]) -> bool {
-    let Expr::Selector(s) = call.fun.unparen() else { return false };
+    let Expr::Selector(s) = call.fun.unparen() else {
+        return false;
+    };
     if !methods.contains(&s.sel.name.as_str()) {
         return false;
     }
     match s.x.unparen() {
         Expr::Ident(id) => id.name == var,
-        Expr::Selector(inner) => fields.contains(&inner.sel.name.as_str()) && inner.x.ident_name() == Some(var),
+        Expr::Selector(inner) => {
+            fields.contains(&inner.sel.name.as_str()) && inner.x.ident_name() == Some(var)
+        }
         _ => false,
     }
 }
@@ -144,13 +168,25 @@ pub fn mentions(n: Node<'_>, name: &str) -> bool {
 /// Whether this expression statement ends the path without returning:
 /// `panic(...)`, `log.Fatal*`, `os.Exit`, `t.Fatal*`, `runtime.Goexit()`.
 pub fn is_terminator(e: &Expr) -> bool {
-    let Some(call) = e.as_call() else { return false };
+    let Some(call) = e.as_call() else {
+        return false;
+    };
     match call.fun.unparen() {
         Expr::Ident(id) => id.name == "panic",
         Expr::Selector(s) => matches!(
             s.sel.name.as_str(),
-            "Fatal" | "Fatalf" | "Fatalln" | "Exit" | "Goexit" | "FailNow" | "Panic" | "Panicf" | "Panicln" | "Skip"
-                | "Skipf" | "SkipNow"
+            "Fatal"
+                | "Fatalf"
+                | "Fatalln"
+                | "Exit"
+                | "Goexit"
+                | "FailNow"
+                | "Panic"
+                | "Panicf"
+                | "Panicln"
+                | "Skip"
+                | "Skipf"
+                | "SkipNow"
         ),
         _ => false,
     }
@@ -204,9 +240,21 @@ fn find_list(body: &Block, span: Span) -> Option<Found<'_>> {
             }
             Stmt::For(f) => in_list(&f.body.stmts, f.body.span.end, span, false),
             Stmt::Range(r) => in_list(&r.body.stmts, r.body.span.end, span, false),
-            Stmt::Switch(sw) => sw.cases.iter().find(|c| c.span.encloses(span)).and_then(|c| in_list(&c.body, c.span.end, span, false)),
-            Stmt::TypeSwitch(sw) => sw.cases.iter().find(|c| c.span.encloses(span)).and_then(|c| in_list(&c.body, c.span.end, span, false)),
-            Stmt::Select(sel) => sel.cases.iter().find(|c| c.span.encloses(span)).and_then(|c| in_list(&c.body, c.span.end, span, false)),
+            Stmt::Switch(sw) => sw
+                .cases
+                .iter()
+                .find(|c| c.span.encloses(span))
+                .and_then(|c| in_list(&c.body, c.span.end, span, false)),
+            Stmt::TypeSwitch(sw) => sw
+                .cases
+                .iter()
+                .find(|c| c.span.encloses(span))
+                .and_then(|c| in_list(&c.body, c.span.end, span, false)),
+            Stmt::Select(sel) => sel
+                .cases
+                .iter()
+                .find(|c| c.span.encloses(span))
+                .and_then(|c| in_list(&c.body, c.span.end, span, false)),
             Stmt::Labeled(l) => {
                 if l.stmt.span() == span {
                     None
@@ -248,7 +296,9 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
     fn is_handle(&self, e: &Expr) -> bool {
         match e.unparen() {
             Expr::Ident(id) => id.name == self.res.var,
-            Expr::Selector(s) => self.is_var(&s.x) && self.res.fields.contains(&s.sel.name.as_str()),
+            Expr::Selector(s) => {
+                self.is_var(&s.x) && self.res.fields.contains(&s.sel.name.as_str())
+            }
             Expr::Unary(u) if u.op == "&" => self.is_handle(&u.x),
             _ => false,
         }
@@ -509,7 +559,12 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
                 if st == 0 {
                     return 0;
                 }
-                self.targets.push(Target { label: label.map(String::from), is_loop: true, brk: 0, cont: 0 });
+                self.targets.push(Target {
+                    label: label.map(String::from),
+                    is_loop: true,
+                    brk: 0,
+                    cont: 0,
+                });
                 let mut entry = st;
                 let mut exit = 0;
                 for _ in 0..4 {
@@ -518,7 +573,11 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
                         if self.expr(c) {
                             body_in = 0;
                         }
-                        exit = if (self.policy.exhausted_by)(c) { 0 } else { body_in };
+                        exit = if (self.policy.exhausted_by)(c) {
+                            0
+                        } else {
+                            body_in
+                        };
                     }
                     let end = self.list(&f.body.stmts, body_in);
                     let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
@@ -536,14 +595,24 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
                 exit | t.brk
             }
             Stmt::Range(r) => {
-                if r.define && [&r.key, &r.value].into_iter().flatten().any(|k| self.is_var(k)) {
+                if r.define
+                    && [&r.key, &r.value]
+                        .into_iter()
+                        .flatten()
+                        .any(|k| self.is_var(k))
+                {
                     self.unknown = true;
                     return 0;
                 }
                 if self.expr(&r.x) {
                     return 0;
                 }
-                self.targets.push(Target { label: label.map(String::from), is_loop: true, brk: 0, cont: 0 });
+                self.targets.push(Target {
+                    label: label.map(String::from),
+                    is_loop: true,
+                    brk: 0,
+                    cont: 0,
+                });
                 let mut entry = st;
                 for _ in 0..4 {
                     let end = self.list(&r.body.stmts, entry);
@@ -584,7 +653,12 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
                 self.cases(&sw.cases, st, label, false)
             }
             Stmt::Select(sel) => {
-                self.targets.push(Target { label: label.map(String::from), is_loop: false, brk: 0, cont: 0 });
+                self.targets.push(Target {
+                    label: label.map(String::from),
+                    is_loop: false,
+                    brk: 0,
+                    cont: 0,
+                });
                 let mut out = 0;
                 for c in &sel.cases {
                     let mut entry = st;
@@ -605,7 +679,12 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
     }
 
     fn cases(&mut self, cases: &'a [CaseClause], st: u8, label: Option<&str>, tagless: bool) -> u8 {
-        self.targets.push(Target { label: label.map(String::from), is_loop: false, brk: 0, cont: 0 });
+        self.targets.push(Target {
+            label: label.map(String::from),
+            is_loop: false,
+            brk: 0,
+            cont: 0,
+        });
         let mut out = 0;
         let mut has_default = false;
         for c in cases {
@@ -646,7 +725,11 @@ pub struct Def<'a> {
 impl<'a> Def<'a> {
     /// The i-th name on the left, unless blank.
     pub fn name(&self, i: usize) -> Option<&'a Ident> {
-        self.assign.lhs.get(i).and_then(|e| e.as_ident()).filter(|id| !id.is_blank())
+        self.assign
+            .lhs
+            .get(i)
+            .and_then(|e| e.as_ident())
+            .filter(|id| !id.is_blank())
     }
 }
 
@@ -655,10 +738,21 @@ pub fn defining_calls(file: &File) -> Vec<Def<'_>> {
     let mut out = Vec::new();
     crate::walk::walk_file(file, &mut |n, anc| {
         if let Node::Stmt(s @ Stmt::Assign(a)) = n {
-            let in_list = matches!(anc.last(), Some(Node::Block(_) | Node::Case(_) | Node::Comm(_)));
+            let in_list = matches!(
+                anc.last(),
+                Some(Node::Block(_) | Node::Case(_) | Node::Comm(_))
+            );
             if a.is_define() && a.rhs.len() == 1 && in_list {
-                if let (Some(call), Some(body)) = (a.rhs[0].as_call(), crate::walk::enclosing_func(anc).and_then(|f| f.body())) {
-                    out.push(Def { body, stmt: s, assign: a, call });
+                if let (Some(call), Some(body)) = (
+                    a.rhs[0].as_call(),
+                    crate::walk::enclosing_func(anc).and_then(|f| f.body()),
+                ) {
+                    out.push(Def {
+                        body,
+                        stmt: s,
+                        assign: a,
+                        call,
+                    });
                 }
             }
         }

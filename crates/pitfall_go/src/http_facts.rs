@@ -15,7 +15,10 @@ use crate::walk::{self, Node};
 pub fn is_loopback_addr(addr: &str) -> Option<bool> {
     let colon = addr.rfind(':')?;
     let host = &addr[..colon];
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     let host = host.to_ascii_lowercase();
     Some(
         host == "localhost"
@@ -33,14 +36,20 @@ pub fn const_string<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> Option<St
     const_string_depth(sc, env, e, 0)
 }
 
-fn const_string_depth<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr, depth: u32) -> Option<String> {
+fn const_string_depth<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    e: &'a Expr,
+    depth: u32,
+) -> Option<String> {
     if depth > 8 {
         return None;
     }
     match e.unparen() {
         Expr::BasicLit(l) => l.string_value(),
         Expr::Binary(b) if b.op == "+" => Some(
-            const_string_depth(sc, env, &b.x, depth + 1)? + &const_string_depth(sc, env, &b.y, depth + 1)?,
+            const_string_depth(sc, env, &b.x, depth + 1)?
+                + &const_string_depth(sc, env, &b.y, depth + 1)?,
         ),
         Expr::Ident(id) => {
             if let Some(b) = env.resolve(id) {
@@ -49,7 +58,9 @@ fn const_string_depth<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr, depth: u32
                 // accept literals only (flags and env lookups are calls).
                 let init = b.init?;
                 return match init.unparen() {
-                    Expr::BasicLit(_) | Expr::Binary(_) => const_string_depth(sc, &Env::default(), init, depth + 1),
+                    Expr::BasicLit(_) | Expr::Binary(_) => {
+                        const_string_depth(sc, &Env::default(), init, depth + 1)
+                    }
                     Expr::Ident(_) => const_string_depth(sc, env, init, depth + 1),
                     _ => None,
                 };
@@ -59,7 +70,10 @@ fn const_string_depth<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr, depth: u32
                 return None;
             }
             let v = def.spec.values.get(def.index)?;
-            let fsc = Scope { file: def.file, ..*sc };
+            let fsc = Scope {
+                file: def.file,
+                ..*sc
+            };
             const_string_depth(&fsc, &Env::default(), v, depth + 1)
         }
         _ => None,
@@ -102,14 +116,18 @@ pub fn serve_sites<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>) -> Vec<Ser
         let Node::Expr(e) = n else { return true };
         match e {
             Expr::Call(call) => {
-                let Some(("net/http", name)) = env.pkg_member(sc.file, &call.fun) else { return true };
+                let Some(("net/http", name)) = env.pkg_member(sc.file, &call.fun) else {
+                    return true;
+                };
                 let (kind, handler_idx) = match name {
                     "ListenAndServe" => (ServeKind::ListenHelper, 1),
                     "ListenAndServeTLS" => (ServeKind::ListenHelper, 3),
                     "Serve" | "ServeTLS" => (ServeKind::ServeHelper, 1),
                     _ => return true,
                 };
-                let Some(handler) = call.args.get(handler_idx) else { return true };
+                let Some(handler) = call.args.get(handler_idx) else {
+                    return true;
+                };
                 let addr = match (kind, call.args.first()) {
                     (ServeKind::ListenHelper, Some(a)) => const_string(sc, env, a),
                     (ServeKind::ServeHelper, Some(l)) => listener_addr(sc, env, root, l),
@@ -152,7 +170,10 @@ pub fn serve_sites<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>) -> Vec<Ser
 
 /// Whether a type expression names `net/http.Server`.
 pub fn is_http_server_type<'a>(sc: &Scope<'a>, ty: &'a Expr) -> bool {
-    matches!(sc.type_expr(ty), crate::types::Ty::Named("net/http", "Server"))
+    matches!(
+        sc.type_expr(ty),
+        crate::types::Ty::Named("net/http", "Server")
+    )
 }
 
 /// The value of keyed field `name` in a composite literal.
@@ -178,21 +199,31 @@ fn listener_addr<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, l: &'a Expr)
 
 /// The address expression given to `net.Listen`/`tls.Listen` when the
 /// listener `l` is a local assigned exactly once, from such a call, in `root`.
-pub fn listener_addr_expr<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, l: &'a Expr) -> Option<&'a Expr> {
+pub fn listener_addr_expr<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    root: Node<'a>,
+    l: &'a Expr,
+) -> Option<&'a Expr> {
     let id = l.as_ident()?;
     let binding = env.resolve(id)?;
     let mut addr = None;
     let mut assignments = 0;
     walk::walk(root, &mut |n, _| {
         if let Node::Stmt(Stmt::Assign(a)) = n {
-            let Some(first) = a.lhs.first().and_then(|x| x.as_ident()) else { return true };
+            let Some(first) = a.lhs.first().and_then(|x| x.as_ident()) else {
+                return true;
+            };
             if first.name != id.name || env.resolve(first).map(|b| b.decl) != Some(binding.decl) {
                 return true;
             }
             assignments += 1;
             if let [rhs] = a.rhs.as_slice() {
                 if let Some(call) = rhs.as_call() {
-                    if matches!(env.pkg_member(sc.file, &call.fun), Some(("net" | "crypto/tls", "Listen"))) {
+                    if matches!(
+                        env.pkg_member(sc.file, &call.fun),
+                        Some(("net" | "crypto/tls", "Listen"))
+                    ) {
                         addr = call.args.get(1);
                     }
                 }
@@ -215,16 +246,30 @@ pub fn looks_loopback<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> bool {
     if let Some(a) = const_string(sc, env, e) {
         return is_loopback_addr(&a) == Some(true);
     }
-    let Expr::Star(star) = e.unparen() else { return false };
-    let Some(id) = star.x.as_ident() else { return false };
+    let Expr::Star(star) = e.unparen() else {
+        return false;
+    };
+    let Some(id) = star.x.as_ident() else {
+        return false;
+    };
     if env.resolve(id).is_some() {
         return false;
     }
-    let Some(def) = sc.pkg.vars.get(id.name.as_str()) else { return false };
-    let Some(init) = def.spec.values.get(def.index).and_then(|v| v.as_call()) else { return false };
-    let fsc = Scope { file: def.file, ..*sc };
+    let Some(def) = sc.pkg.vars.get(id.name.as_str()) else {
+        return false;
+    };
+    let Some(init) = def.spec.values.get(def.index).and_then(|v| v.as_call()) else {
+        return false;
+    };
+    let fsc = Scope {
+        file: def.file,
+        ..*sc
+    };
     let empty = Env::default();
-    if !matches!(empty.pkg_member(def.file, &init.fun), Some(("flag", "String"))) {
+    if !matches!(
+        empty.pkg_member(def.file, &init.fun),
+        Some(("flag", "String"))
+    ) {
         return false;
     }
     init.args

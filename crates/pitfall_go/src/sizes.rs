@@ -22,10 +22,18 @@ pub struct Layout {
 
 impl Layout {
     pub const fn exact(size: u64, align: u64) -> Layout {
-        Layout { size, align, exact: true }
+        Layout {
+            size,
+            align,
+            exact: true,
+        }
     }
     /// The layout of a type we cannot see: it may be empty.
-    pub const UNKNOWN: Layout = Layout { size: 0, align: 1, exact: false };
+    pub const UNKNOWN: Layout = Layout {
+        size: 0,
+        align: 1,
+        exact: false,
+    };
     const WORD: Layout = Layout::exact(8, 8);
 }
 
@@ -61,14 +69,26 @@ pub fn struct_layout(fields: impl IntoIterator<Item = Layout>) -> Layout {
     if last_zero && off > 0 {
         off += 1;
     }
-    Layout { size: align_up(off, align), align, exact }
+    Layout {
+        size: align_up(off, align),
+        align,
+        exact,
+    }
 }
 
 pub fn array_layout(len: Option<u64>, elem: Layout) -> Layout {
     match len {
-        Some(n) => Layout { size: elem.size.saturating_mul(n), align: elem.align, exact: elem.exact },
+        Some(n) => Layout {
+            size: elem.size.saturating_mul(n),
+            align: elem.align,
+            exact: elem.exact,
+        },
         // An array whose length we cannot evaluate: at least empty.
-        None => Layout { size: 0, align: elem.align, exact: false },
+        None => Layout {
+            size: 0,
+            align: elem.align,
+            exact: false,
+        },
     }
 }
 
@@ -101,7 +121,8 @@ pub fn std_layout(pkg: &str, name: &str) -> Option<Layout> {
         ("sync/atomic", "Int64" | "Uint64") => Layout::WORD,
         ("sync/atomic", "Int32" | "Uint32" | "Bool") => Layout::exact(4, 4),
         // Interfaces and func types of the standard library.
-        ("context", "Context") | ("io", "Reader" | "Writer" | "Closer" | "ReadCloser" | "WriteCloser") => {
+        ("context", "Context")
+        | ("io", "Reader" | "Writer" | "Closer" | "ReadCloser" | "WriteCloser") => {
             Layout::exact(16, 8)
         }
         ("context", "CancelFunc") => Layout::WORD,
@@ -110,7 +131,10 @@ pub fn std_layout(pkg: &str, name: &str) -> Option<Layout> {
 }
 
 fn std_is_struct(pkg: &str, name: &str) -> bool {
-    matches!((pkg, name), ("time", "Time") | ("sync", _) | ("sync/atomic", _))
+    matches!(
+        (pkg, name),
+        ("time", "Time") | ("sync", _) | ("sync/atomic", _)
+    )
 }
 
 /// Computes layouts; bounded in depth so that (invalid) recursive types end.
@@ -135,11 +159,19 @@ impl<'a> Sizer<'_, 'a> {
                 Ty::Array(..) => return Shape::Array,
                 Ty::Named(path, name) => {
                     if std_layout(path, name).is_some() {
-                        return if std_is_struct(path, name) { Shape::Struct } else { Shape::Other };
+                        return if std_is_struct(path, name) {
+                            Shape::Struct
+                        } else {
+                            Shape::Other
+                        };
                     }
                     match self.named_spec(path, name) {
                         Some((spec, pkg, file)) => {
-                            let sc = Scope { project: self.scope.project, pkg, file };
+                            let sc = Scope {
+                                project: self.scope.project,
+                                pkg,
+                                file,
+                            };
                             cur = sc.type_expr(&spec.ty);
                         }
                         None => return Shape::Unknown,
@@ -152,7 +184,11 @@ impl<'a> Sizer<'_, 'a> {
         Shape::Unknown
     }
 
-    fn named_spec(&self, path: &str, name: &str) -> Option<(&'a TypeSpec, &'a Package<'a>, &'a crate::GoFile)> {
+    fn named_spec(
+        &self,
+        path: &str,
+        name: &str,
+    ) -> Option<(&'a TypeSpec, &'a Package<'a>, &'a crate::GoFile)> {
         let pkg = self.scope.project.package(path)?;
         let (spec, file) = pkg.types.get(name)?;
         Some((*spec, pkg, *file))
@@ -171,7 +207,11 @@ impl<'a> Sizer<'_, 'a> {
             Ty::Array(n, elem) => array_layout(*n, self.ty_layout(elem, depth + 1)),
             Ty::Struct(st, file, path) => match self.scope.project.package(path) {
                 Some(pkg) => {
-                    let sc = Scope { project: self.scope.project, pkg, file };
+                    let sc = Scope {
+                        project: self.scope.project,
+                        pkg,
+                        file,
+                    };
                     self.struct_fields(&sc, st, &[], depth + 1)
                 }
                 None => Layout::UNKNOWN,
@@ -180,10 +220,19 @@ impl<'a> Sizer<'_, 'a> {
                 if let Some(l) = std_layout(path, name) {
                     return l;
                 }
-                let Some((spec, pkg, file)) = self.named_spec(path, name) else { return Layout::UNKNOWN };
-                let sc = Scope { project: self.scope.project, pkg, file };
-                let params: Vec<&str> =
-                    spec.type_params.iter().flat_map(|f| f.names.iter().map(|n| n.name.as_str())).collect();
+                let Some((spec, pkg, file)) = self.named_spec(path, name) else {
+                    return Layout::UNKNOWN;
+                };
+                let sc = Scope {
+                    project: self.scope.project,
+                    pkg,
+                    file,
+                };
+                let params: Vec<&str> = spec
+                    .type_params
+                    .iter()
+                    .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
+                    .collect();
                 self.expr_layout(&sc, &spec.ty, &params, depth + 1)
             }
         }
@@ -211,7 +260,13 @@ impl<'a> Sizer<'_, 'a> {
         }
     }
 
-    fn struct_fields(&self, sc: &Scope<'a>, st: &'a StructType, params: &[&str], depth: u32) -> Layout {
+    fn struct_fields(
+        &self,
+        sc: &Scope<'a>,
+        st: &'a StructType,
+        params: &[&str],
+        depth: u32,
+    ) -> Layout {
         let mut fields = Vec::new();
         for f in &st.fields {
             let l = self.expr_layout(sc, &f.ty, params, depth);
@@ -327,8 +382,18 @@ type Nested struct {
 }
 "#;
 
-    const LAYOUT_TYPES: &[&str] =
-        &["Padded", "Tail", "TailAfterWord", "Small", "Mixed", "Std", "Grid", "Embeds", "Alias", "Nested"];
+    const LAYOUT_TYPES: &[&str] = &[
+        "Padded",
+        "Tail",
+        "TailAfterWord",
+        "Small",
+        "Mixed",
+        "Std",
+        "Grid",
+        "Embeds",
+        "Alias",
+        "Nested",
+    ];
 
     fn computed_layouts() -> Vec<(String, Layout)> {
         use crate::index::{ProjectIndex, SourcePackage};
@@ -342,9 +407,16 @@ type Nested struct {
         }];
         let project = ProjectIndex::new(&sources);
         let pkg = project.package("example.com/fx").expect("indexed");
-        let scope = Scope { project: &project, pkg, file: &sources[0].files[0] };
+        let scope = Scope {
+            project: &project,
+            pkg,
+            file: &sources[0].files[0],
+        };
         let sizer = Sizer { scope: &scope };
-        LAYOUT_TYPES.iter().map(|t| (t.to_string(), sizer.layout(&Ty::Named("example.com/fx", t)))).collect()
+        LAYOUT_TYPES
+            .iter()
+            .map(|t| (t.to_string(), sizer.layout(&Ty::Named("example.com/fx", t))))
+            .collect()
     }
 
     #[test]
@@ -357,9 +429,12 @@ type Nested struct {
     /// Runs the real compiler on the same declarations (skipped without `go`).
     #[test]
     fn layouts_match_unsafe_sizeof() {
-        let host = std::process::Command::new("go").args(["env", "GOHOSTARCH"]).output();
+        let host = std::process::Command::new("go")
+            .args(["env", "GOHOSTARCH"])
+            .output();
         match host {
-            Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "amd64" => {}
+            Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "amd64" => {
+            }
             Ok(o) if o.status.success() => {
                 eprintln!("skipping layouts_match_unsafe_sizeof: the layouts are amd64's and this host is not");
                 return;
@@ -372,14 +447,14 @@ type Nested struct {
         let dir = std::env::temp_dir().join(format!("pitfall-sizes-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("fx")).unwrap();
         std::fs::write(dir.join("go.mod"), "module example.com/fx\n\ngo 1.22\n").unwrap();
-        let main_src = LAYOUT_SRC.replacen("package fx", "package main", 1).replacen(
-            "import (",
-            "import (\n\t\"fmt\"\n\t\"unsafe\"",
-            1,
-        );
+        let main_src = LAYOUT_SRC
+            .replacen("package fx", "package main", 1)
+            .replacen("import (", "import (\n\t\"fmt\"\n\t\"unsafe\"", 1);
         let mut prints = String::from("\nfunc main() {\n");
         for t in LAYOUT_TYPES {
-            prints.push_str(&format!("\tfmt.Println(\"{t}\", unsafe.Sizeof({t}{{}}), unsafe.Alignof({t}{{}}))\n"));
+            prints.push_str(&format!(
+                "\tfmt.Println(\"{t}\", unsafe.Sizeof({t}{{}}), unsafe.Alignof({t}{{}}))\n"
+            ));
         }
         prints.push_str("}\n");
         std::fs::write(dir.join("main.go"), main_src + &prints).unwrap();
@@ -391,18 +466,28 @@ type Nested struct {
             .output()
             .expect("go run");
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(out.status.success(), "go run failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "go run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         let real: std::collections::HashMap<&str, (u64, u64)> = stdout
             .lines()
             .filter_map(|l| {
                 let mut it = l.split_whitespace();
-                Some((it.next()?, (it.next()?.parse().ok()?, it.next()?.parse().ok()?)))
+                Some((
+                    it.next()?,
+                    (it.next()?.parse().ok()?, it.next()?.parse().ok()?),
+                ))
             })
             .collect();
         for (name, l) in computed_layouts() {
-            assert_eq!(real.get(name.as_str()), Some(&(l.size, l.align)), "layout of {name}");
+            assert_eq!(
+                real.get(name.as_str()),
+                Some(&(l.size, l.align)),
+                "layout of {name}"
+            );
         }
     }
 }
-

@@ -355,7 +355,10 @@ pub fn std_func(pkg: &str, name: &str) -> Option<Ty<'static>> {
         ("bufio", "NewWriter" | "NewWriterSize") => ptr(named("bufio", "Writer")),
         ("bytes", "NewBuffer" | "NewBufferString") => ptr(named("bytes", "Buffer")),
         ("compress/gzip", "NewWriter") => ptr(named("compress/gzip", "Writer")),
-        ("compress/gzip", "NewWriterLevel") => Ty::Tuple(vec![ptr(named("compress/gzip", "Writer")), Ty::Basic("error")]),
+        ("compress/gzip", "NewWriterLevel") => Ty::Tuple(vec![
+            ptr(named("compress/gzip", "Writer")),
+            Ty::Basic("error"),
+        ]),
         ("encoding/gob", "NewEncoder") => ptr(named("encoding/gob", "Encoder")),
         ("encoding/xml", "NewEncoder") => ptr(named("encoding/xml", "Encoder")),
         ("bytes", "Clone") => Ty::Slice(Box::new(Ty::Basic("byte"))),
@@ -430,10 +433,14 @@ fn std_method(pkg: &str, ty: &str, method: &str) -> Option<Ty<'static>> {
         ("database/sql", "DB", "Begin" | "BeginTx") | ("database/sql", "Conn", "BeginTx") => {
             Ty::Tuple(vec![ptr(named("database/sql", "Tx")), Ty::Basic("error")])
         }
-        ("database/sql", "DB", "Conn") => Ty::Tuple(vec![ptr(named("database/sql", "Conn")), Ty::Basic("error")]),
+        ("database/sql", "DB", "Conn") => {
+            Ty::Tuple(vec![ptr(named("database/sql", "Conn")), Ty::Basic("error")])
+        }
         ("database/sql", "Rows", "Err" | "Close") => Ty::Basic("error"),
         ("database/sql", "Rows", "Next") => Ty::Basic("bool"),
-        ("database/sql", "DB" | "Tx" | "Conn", "QueryRow" | "QueryRowContext") => ptr(named("database/sql", "Row")),
+        ("database/sql", "DB" | "Tx" | "Conn", "QueryRow" | "QueryRowContext") => {
+            ptr(named("database/sql", "Row"))
+        }
         ("net", "Listener", "Accept") => Ty::Tuple(vec![named("net", "Conn"), Ty::Basic("error")]),
         ("net/url", "URL", "String") | ("time", "Duration" | "Time", "String") => {
             Ty::Basic("string")

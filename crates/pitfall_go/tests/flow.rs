@@ -17,7 +17,9 @@ fn verdict_with(body: &str, drains: bool) -> String {
     let src = format!("package p\n\nfunc f() error {{\n{body}\n}}\n");
     let file = parse_file("x.go", src).expect("parses");
     assert_eq!(file.ast.syntax_errors, 0, "test source must parse:\n{body}");
-    let Decl::Func(fd) = &file.ast.decls[0] else { panic!() };
+    let Decl::Func(fd) = &file.ast.decls[0] else {
+        panic!()
+    };
     let fbody = fd.body.as_ref().unwrap();
     let mut def: Option<&Stmt> = None;
     let mut err = None;
@@ -34,14 +36,31 @@ fn verdict_with(body: &str, drains: bool) -> String {
         !matches!(n, Node::Expr(Expr::FuncLit(_)))
     });
     let def = def.expect("a `resp :=` statement");
-    let res = Resource { var: "resp", err, fields: &["Body"] };
+    let res = Resource {
+        var: "resp",
+        err,
+        fields: &["Body"],
+    };
     let releases = |c: &CallExpr| is_method_on(c, "resp", &["Body"], &["Close"]);
     let borrows = |c: &CallExpr| {
-        matches!(c.fun.dotted_name().as_deref(), Some("io.ReadAll" | "io.Copy" | "json.NewDecoder" | "log.Printf"))
+        matches!(
+            c.fun.dotted_name().as_deref(),
+            Some("io.ReadAll" | "io.Copy" | "json.NewDecoder" | "log.Printf")
+        )
     };
     let all = |_: &ReturnStmt| true;
-    let exhausted = |e: &Expr| drains && e.as_call().is_some_and(|c| is_method_on(c, "resp", &[], &["Next"]));
-    let policy = Policy { releases: &releases, borrows: &borrows, return_matters: &all, scope_exits: true, exhausted_by: &exhausted };
+    let exhausted = |e: &Expr| {
+        drains
+            && e.as_call()
+                .is_some_and(|c| is_method_on(c, "resp", &[], &["Next"]))
+    };
+    let policy = Policy {
+        releases: &releases,
+        borrows: &borrows,
+        return_matters: &all,
+        scope_exits: true,
+        exhausted_by: &exhausted,
+    };
     match analyze(fbody, def, &res, &policy) {
         Verdict::Released => "ok".into(),
         Verdict::Unknown => "unknown".into(),
@@ -62,8 +81,16 @@ fn verdict_with(body: &str, drains: bool) -> String {
 fn sequence_and_defer() {
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\ndefer resp.Body.Close()\nreturn nil"), "ok");
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nuse(resp.StatusCode)\nresp.Body.Close()\nreturn nil"), "ok");
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nuse(resp.StatusCode)\nreturn nil"), "leak 6 return");
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nuse(resp.StatusCode)"), "leak 6 end");
+    assert_eq!(
+        verdict(
+            "resp, err := get()\nif err != nil {\nreturn err\n}\nuse(resp.StatusCode)\nreturn nil"
+        ),
+        "leak 6 return"
+    );
+    assert_eq!(
+        verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nuse(resp.StatusCode)"),
+        "leak 6 end"
+    );
 }
 
 #[test]
@@ -75,15 +102,32 @@ fn deferred_closure_and_goroutine_capture() {
 
 #[test]
 fn ownership_moves() {
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nreturn handle(resp)"), "ok");
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\ndrain(resp.Body)\nreturn nil"), "ok");
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nholder.r = resp\nreturn nil"), "ok");
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nch <- resp\nreturn nil"), "ok");
+    assert_eq!(
+        verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nreturn handle(resp)"),
+        "ok"
+    );
+    assert_eq!(
+        verdict("resp, err := get()\nif err != nil {\nreturn err\n}\ndrain(resp.Body)\nreturn nil"),
+        "ok"
+    );
+    assert_eq!(
+        verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nholder.r = resp\nreturn nil"),
+        "ok"
+    );
+    assert_eq!(
+        verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nch <- resp\nreturn nil"),
+        "ok"
+    );
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nx := &wrap{body: resp.Body}\nreturn x.run()"), "ok");
     // Borrowing callees keep the resource here.
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\n_, err = io.ReadAll(resp.Body)\nreturn err"), "leak 6 return");
     // Reading a plain field moves nothing.
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nreport(resp.Status)\nreturn nil"), "leak 6 return");
+    assert_eq!(
+        verdict(
+            "resp, err := get()\nif err != nil {\nreturn err\n}\nreport(resp.Status)\nreturn nil"
+        ),
+        "leak 6 return"
+    );
 }
 
 #[test]
@@ -101,8 +145,14 @@ fn error_check_idiom() {
     // The error variable reassigned: a later `err != nil` says nothing about resp.
     let src = "resp, err := get()\nif err != nil {\nreturn err\n}\nbody, err := io.ReadAll(resp.Body)\nif err != nil {\nreturn err\n}\nresp.Body.Close()\nuse(body)\nreturn nil";
     assert_eq!(verdict(src), "leak 7 return");
-    assert_eq!(verdict("resp, err := get()\nif err == nil {\ndefer resp.Body.Close()\n}\nreturn err"), "ok");
-    assert_eq!(verdict("resp, err := get()\nif resp != nil {\ndefer resp.Body.Close()\n}\nreturn err"), "ok");
+    assert_eq!(
+        verdict("resp, err := get()\nif err == nil {\ndefer resp.Body.Close()\n}\nreturn err"),
+        "ok"
+    );
+    assert_eq!(
+        verdict("resp, err := get()\nif resp != nil {\ndefer resp.Body.Close()\n}\nreturn err"),
+        "ok"
+    );
     assert_eq!(verdict("resp, err := get()\nif err != nil || resp == nil {\nreturn err\n}\nresp.Body.Close()\nreturn nil"), "ok");
     assert_eq!(verdict("resp, err := get()\nif err != nil && retry {\nreturn err\n}\nresp.Body.Close()\nreturn nil"), "ok");
     assert_eq!(verdict("resp, err := get()\nswitch {\ncase err != nil:\nreturn err\ncase resp.StatusCode == 404:\nreturn nil\n}\nresp.Body.Close()\nreturn nil"), "leak 6 return");
