@@ -193,7 +193,9 @@ pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
                 Some((root, m)) => {
                     let rel = abs_dir.strip_prefix(&root).unwrap_or(Path::new(""));
                     let rel = rel.to_string_lossy().replace('\\', "/");
-                    let base = m.module.clone().unwrap_or_default();
+                    // The standard library's module is `std`, but its packages
+                    // are imported without that prefix (`net/http`).
+                    let base = m.module.clone().filter(|m| m != "std").unwrap_or_default();
                     let path = match (base.is_empty(), rel.is_empty()) {
                         (_, true) => base,
                         (true, false) => rel,

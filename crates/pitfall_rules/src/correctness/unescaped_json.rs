@@ -249,6 +249,10 @@ impl<'s, 'a> Values<'s, 'a> {
                 return name == "Sprintf"
                     && c.args.first().and_then(|f| f.as_string_lit()).is_some_and(|f| !f.contains("%s") && !f.contains("%v"));
             }
+            // strings.Repeat("x", n), strings.ToUpper(id): no quote unless the input has one.
+            if pkg == "strings" && matches!(name, "Repeat" | "ToUpper" | "ToLower" | "TrimSpace" | "Title") {
+                return c.args.first().is_some_and(|a| self.harmless(a, 1));
+            }
             return SAFE_PACKAGES.contains(&pkg) || says_escaped(name);
         }
         match c.fun.unparen() {

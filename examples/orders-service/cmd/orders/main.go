@@ -2,6 +2,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -49,6 +50,8 @@ func main() {
 		log.Fatalf("open audit log: %v", err)
 	}
 	defer auditFile.Close()
+	audit := bufio.NewWriter(auditFile)
+	defer audit.Flush()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -62,7 +65,7 @@ func main() {
 	}()
 
 	h := api.NewHandler(st, w, logger)
-	h.SetAuditLog(log.New(auditFile, "", log.LstdFlags|log.LUTC))
+	h.SetAuditLog(log.New(audit, "", log.LstdFlags|log.LUTC))
 	srv := &http.Server{
 		Addr:              *addr,
 		Handler:           h.Routes(),
