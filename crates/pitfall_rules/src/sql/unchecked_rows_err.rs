@@ -7,7 +7,7 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     summary: "for rows.Next() loop without a rows.Err() check (a failed iteration looks like the end)",
     reports_on: "the `for rows.Next()` line",
-    test_files: TestFiles::Include,
+    test_files: TestFiles::Skip,
     options: &[],
     doc: r#"
 ## What it finds
