@@ -157,4 +157,26 @@ impl<'a> ProjectIndex<'a> {
     pub fn package(&self, import_path: &str) -> Option<&Package<'a>> {
         self.by_path.get(import_path).map(|i| &self.packages[*i])
     }
+
+    /// The packages of the tree that `main` imports (directly or not), itself
+    /// included; test files' imports do not count.
+    pub fn reachable_from(&'a self, main: &'a Package<'a>) -> Vec<&'a Package<'a>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        let mut stack = vec![main];
+        while let Some(p) = stack.pop() {
+            if !seen.insert(p.import_path()) {
+                continue;
+            }
+            out.push(p);
+            for f in p.files().iter().filter(|f| !f.is_test) {
+                for imp in &f.ast.imports {
+                    if let Some(dep) = self.package(&imp.path) {
+                        stack.push(dep);
+                    }
+                }
+            }
+        }
+        out
+    }
 }

@@ -80,27 +80,6 @@ pub fn route_maps(project: &ProjectIndex) -> Vec<RouteMap> {
     maps
 }
 
-/// The packages of the tree that `main` imports, itself included.
-fn reachable<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Vec<&'a Package<'a>> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut stack = vec![main];
-    while let Some(p) = stack.pop() {
-        if !seen.insert(p.src.import_path.as_str()) {
-            continue;
-        }
-        out.push(p);
-        for f in p.files().iter().filter(|f| !f.is_test) {
-            for imp in &f.ast.imports {
-                if let Some(dep) = project.package(&imp.path) {
-                    stack.push(dep);
-                }
-            }
-        }
-    }
-    out
-}
-
 pub fn route_map<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> RouteMap {
     let mut map = RouteMap {
         dir: main.src.dir.clone(),
@@ -113,7 +92,7 @@ pub fn route_map<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Ro
         param_routes: Vec::new(),
         passes: Vec::new(),
     };
-    for pkg in reachable(project, main) {
+    for pkg in project.reachable_from(main) {
         for file in pkg.files().iter().filter(|f| !f.is_test) {
             for decl in &file.ast.decls {
                 if let Decl::Func(fd) = decl {
@@ -124,7 +103,7 @@ pub fn route_map<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Ro
     }
     cx.resolve_params();
     // Packages that register on the DefaultServeMux when imported.
-    for pkg in reachable(project, main) {
+    for pkg in project.reachable_from(main) {
         for file in pkg.files().iter().filter(|f| !f.is_test) {
             for imp in &file.ast.imports {
                 let paths: &[&str] = match imp.path.as_str() {

@@ -1,7 +1,6 @@
 //! A service that serves HTTP/gRPC from `main` but never shuts down gracefully.
 use crate::prelude::*;
-use pitfall_go::index::{Package, ProjectIndex};
-use std::collections::BTreeSet;
+use pitfall_go::index::Package;
 
 pub static RULE: Rule = Rule {
     name: "missing-graceful-shutdown",
@@ -101,7 +100,7 @@ fn check(cx: &mut Checker) {
             continue;
         }
         if let Some(addr) = serve_addr(cx, call, http_pkg) {
-            if is_loopback(&addr) {
+            if pitfall_go::http_facts::is_loopback_addr(&addr) == Some(true) {
                 continue;
             }
         }
@@ -118,7 +117,7 @@ fn check(cx: &mut Checker) {
     let me = cx.pkg.import_path();
     let mut reached = false;
     for main in cx.project.packages.iter().filter(|p| p.src.name == "main") {
-        let set = reachable(cx.project, main);
+        let set = cx.project.reachable_from(main);
         if !set.iter().any(|p| p.import_path() == me) {
             continue;
         }
@@ -219,36 +218,6 @@ fn string_value<'a>(cx: &Checker<'a>, e: &'a Expr) -> Option<String> {
     }
     let def = cx.pkg.vars.get(id.name.as_str())?;
     def.spec.values.get(def.index)?.as_string_lit()
-}
-
-fn is_loopback(addr: &str) -> bool {
-    let host = match addr.rfind(':') {
-        Some(i) => &addr[..i],
-        None => addr,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.starts_with("127.") || host == "::1"
-}
-
-/// The packages of the tree a `main` imports, itself included.
-fn reachable<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Vec<&'a Package<'a>> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    let mut stack = vec![main];
-    while let Some(p) = stack.pop() {
-        if !seen.insert(p.import_path()) {
-            continue;
-        }
-        out.push(p);
-        for f in p.files().iter().filter(|f| !f.is_test) {
-            for imp in &f.ast.imports {
-                if let Some(dep) = project.package(&imp.path) {
-                    stack.push(dep);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Whether any non-test file of the package calls a `Shutdown` or `GracefulStop` method.
