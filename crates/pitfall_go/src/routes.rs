@@ -490,8 +490,8 @@ impl<'m, 'a> Collector<'m, 'a> {
         // Serving a server literal: srv.ListenAndServe()
         if matches!(method, "ListenAndServe" | "ListenAndServeTLS") {
             if let Some(lit) = sel.x.ident_name().and_then(|n| servers.get(n)) {
-                let addr = self.eval(sc, env, file, field_value(lit, "Addr"), 0);
-                let serves = self.handler_origin(env, file, routers, field_value(lit, "Handler"));
+                let addr = self.eval(sc, env, file, crate::http_facts::field(lit, "Addr"), 0);
+                let serves = self.handler_origin(env, file, routers, crate::http_facts::field(lit, "Handler"));
                 self.listen(file, line, format!("(*http.Server).{method}"), addr, serves);
                 return;
             }
@@ -963,13 +963,6 @@ fn server_literal<'a>(env: &Env<'a>, file: &'a GoFile, e: &'a Expr) -> Option<&'
     };
     let ty = lit.ty.as_ref()?;
     (env.pkg_member(file, ty) == Some(("net/http", "Server"))).then_some(&**lit)
-}
-
-fn field_value<'a>(lit: &'a CompositeLit, name: &str) -> Option<&'a Expr> {
-    lit.elts.iter().find_map(|e| match e {
-        Expr::KeyValue(kv) if kv.key.ident_name() == Some(name) => Some(&kv.value),
-        _ => None,
-    })
 }
 
 fn router_type_kind(t: &Ty) -> Option<&'static str> {
