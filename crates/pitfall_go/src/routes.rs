@@ -491,7 +491,12 @@ impl<'m, 'a> Collector<'m, 'a> {
         if matches!(method, "ListenAndServe" | "ListenAndServeTLS") {
             if let Some(lit) = sel.x.ident_name().and_then(|n| servers.get(n)) {
                 let addr = self.eval(sc, env, file, crate::http_facts::field(lit, "Addr"), 0);
-                let serves = self.handler_origin(env, file, routers, crate::http_facts::field(lit, "Handler"));
+                let serves = self.handler_origin(
+                    env,
+                    file,
+                    routers,
+                    crate::http_facts::field(lit, "Handler"),
+                );
                 self.listen(file, line, format!("(*http.Server).{method}"), addr, serves);
                 return;
             }

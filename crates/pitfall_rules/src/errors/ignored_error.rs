@@ -253,8 +253,8 @@ fn opened_for_writing<'a>(cx: &Checker<'a>, call: &'a CallExpr, func: Option<Fun
         }
         if let Node::Expr(Expr::Call(c)) = n {
             let on_it = |e: &Expr| e.as_ident().is_some_and(|x| x.name == id.name && env.resolve(x).is_some_and(|xb| xb.decl == decl));
-            if c.args.iter().any(|a| on_it(a))
-                || (c.receiver().is_some_and(|r| on_it(r))
+            if c.args.iter().any(&on_it)
+                || (c.receiver().is_some_and(on_it)
                     && c.method_name().is_some_and(|m| m.starts_with("Write") || m == "ReadFrom" || m == "Truncate"))
             {
                 written = true;

@@ -184,11 +184,10 @@ fn go_targets<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Vec<Ta
                     let Some(call) = g.call.as_call() else { return true };
                     let env = env.get_or_insert_with(|| Env::build(&sc, root));
                     match call.fun.unparen() {
-                        Expr::Ident(id) => {
-                            if env.resolve(id).is_none() && pkg.funcs.contains_key(id.name.as_str()) {
+                        Expr::Ident(id)
+                            if env.resolve(id).is_none() && pkg.funcs.contains_key(id.name.as_str()) => {
                                 out.push(Target { recv: None, name: id.name.clone() });
                             }
-                        }
                         Expr::Selector(sel) => {
                             if env.pkg_member(file, &call.fun).is_some() {
                                 return true;

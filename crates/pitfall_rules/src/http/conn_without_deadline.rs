@@ -153,13 +153,13 @@ fn conn_io<'a>(cx: &Checker<'a>, c: &'a CallExpr) -> Option<String> {
                 let init = env.resolve(id)?.init?;
                 let wrap = init.as_call()?;
                 cx.pkg_member(&wrap.fun)?;
-                return wrap.args.iter().find_map(|a| conn_ident(a));
+                return wrap.args.iter().find_map(&conn_ident);
             }
             return None;
         }
     }
     if cx.is_pkg_call(c, "io", IO_FUNCS) {
-        return c.args.iter().take(2).find_map(|a| conn_ident(a));
+        return c.args.iter().take(2).find_map(conn_ident);
     }
     None
 }

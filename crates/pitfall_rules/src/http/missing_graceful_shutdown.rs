@@ -174,17 +174,11 @@ fn serve_addr<'a>(cx: &Checker<'a>, call: &'a CallExpr, pkg_call: bool) -> Optio
             init = &u.x;
         }
         let Expr::CompositeLit(lit) = init.unparen() else { return None };
-        for elt in &lit.elts {
-            if let Expr::KeyValue(kv) = elt {
-                if kv.key.ident_name() == Some("Addr") {
-                    return string_value(cx, &kv.value);
-                }
-            }
-        }
-        return None;
+        return string_value(cx, pitfall_go::http_facts::field(lit, "Addr")?);
     }
     // Serve(ln): ln from net.Listen("tcp", "...") in the same function.
-    let arg = if pkg_call { call.args.first()? } else { call.args.first()? };
+    // Both http.Serve(ln, h) and srv.Serve(ln) take the listener first.
+    let arg = call.args.first()?;
     let id = arg.as_ident()?;
     let env = cx.env_at(id.span.start);
     let decl = env.resolve(id)?.decl;

@@ -150,7 +150,7 @@ fn check_body<'a>(sc: &Scope<'a>, env: &Env<'a>, body: &'a Block) -> Vec<&'a Cal
             .iter()
             .filter(|(s, polling)| !polling && s.span.start >= first.end && s.span.end <= r.span.start)
             .map(|(s, _)| *s)
-            .last();
+            .next_back();
         if let Some(s) = last_sleep {
             if !out.iter().any(|o| std::ptr::eq(*o, s)) {
                 out.push(s);
