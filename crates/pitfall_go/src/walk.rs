@@ -98,6 +98,23 @@ impl<'a> Func<'a> {
     }
 }
 
+/// The units that own their local names: each function declaration and each
+/// package-level `var`/`const` spec (whose initialisers may hold closures).
+pub fn top_level_roots(file: &File) -> Vec<Node<'_>> {
+    let mut out = Vec::new();
+    for decl in &file.decls {
+        match decl {
+            Decl::Func(f) => out.push(Node::FuncDecl(f)),
+            Decl::Gen(g) => out.extend(g.specs.iter().filter_map(|s| match s {
+                Spec::Value(v) => Some(Node::ValueSpec(v)),
+                Spec::Type(_) => None,
+            })),
+            Decl::Bad(_) => {}
+        }
+    }
+    out
+}
+
 /// Visits every top-level declaration of a file.
 pub fn walk_file<'a>(file: &'a File, f: &mut dyn FnMut(Node<'a>, &[Node<'a>]) -> bool) {
     let mut stack = Vec::with_capacity(32);

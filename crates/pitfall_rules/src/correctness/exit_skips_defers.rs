@@ -77,46 +77,36 @@ statement/function; `//nolint:correctness` for the whole category; see `pitfall 
 fn check(cx: &mut Checker) {
     let sc = cx.scope();
     let mut hits = Vec::new();
-    for decl in &cx.file.ast.decls {
-        let roots: Vec<Node> = match decl {
-            // Examples use log.Fatal as shorthand for "handle the error".
-            Decl::Func(f) if cx.file.is_test && f.recv.is_none() && f.name.name.starts_with("Example") => continue,
-            Decl::Func(f) => vec![Node::FuncDecl(f)],
-            Decl::Gen(g) => g
-                .specs
-                .iter()
-                .filter_map(|s| match s {
-                    Spec::Value(v) => Some(Node::ValueSpec(v)),
-                    _ => None,
-                })
-                .collect(),
-            Decl::Bad(_) => continue,
-        };
-        for root in roots {
-            let env = cx.env_at(root.span().start);
-            let cancels = cancel_funcs(&sc, &env, root);
-            // Each function (the declaration and every literal in it) is its own body.
-            walk(root, &mut |n, _| {
-                if let Some(func) = n.as_func() {
-                    if let Some(body) = func.body() {
-                        let mut flow = Flow { sc: &sc, env: &env, cancels: &cancels, hits: Vec::new() };
-                        flow.block(&body.stmts, Vec::new());
-                        let test_main = func.name() == Some("TestMain");
-                        if cx.file.is_test && !test_main {
-                            // Helper processes exit on purpose; keep log.Fatal only.
-                            flow.hits.retain(|h| !matches!(env.pkg_member(cx.file, &h.exit.fun), Some(("os", "Exit"))));
-                        }
-                        // One finding per function, on the first exit: the fix
-                        // (move the work into run()) is the same for all of them.
-                        let more = flow.hits.len().saturating_sub(1);
-                        if let Some(first) = flow.hits.into_iter().min_by_key(|h| h.exit.span.start) {
-                            hits.push((first, test_main, more));
-                        }
+    for root in walk::top_level_roots(&cx.file.ast) {
+        // Examples use log.Fatal as shorthand for "handle the error".
+        if let Node::FuncDecl(f) = root {
+            if cx.file.is_test && f.recv.is_none() && f.name.name.starts_with("Example") {
+                continue;
+            }
+        }
+        let env = cx.env_at(root.span().start);
+        let cancels = cancel_funcs(&sc, &env, root);
+        // Each function (the declaration and every literal in it) is its own body.
+        walk(root, &mut |n, _| {
+            if let Some(func) = n.as_func() {
+                if let Some(body) = func.body() {
+                    let mut flow = Flow { sc: &sc, env: &env, cancels: &cancels, hits: Vec::new() };
+                    flow.block(&body.stmts, Vec::new());
+                    let test_main = func.name() == Some("TestMain");
+                    if cx.file.is_test && !test_main {
+                        // Helper processes exit on purpose; keep log.Fatal only.
+                        flow.hits.retain(|h| !matches!(env.pkg_member(cx.file, &h.exit.fun), Some(("os", "Exit"))));
+                    }
+                    // One finding per function, on the first exit: the fix
+                    // (move the work into run()) is the same for all of them.
+                    let more = flow.hits.len().saturating_sub(1);
+                    if let Some(first) = flow.hits.into_iter().min_by_key(|h| h.exit.span.start) {
+                        hits.push((first, test_main, more));
                     }
                 }
-                true
-            });
-        }
+            }
+            true
+        });
     }
     for (hit, test_main, more_exits) in hits {
         let exit = cx.file.text(hit.exit.fun.span()).to_string();

@@ -62,37 +62,23 @@ fn check(cx: &mut Checker) {
     }
     let sc = cx.scope();
     let mut hits: Vec<Span> = Vec::new();
-    for decl in &cx.file.ast.decls {
-        let roots: Vec<Node> = match decl {
-            Decl::Func(f) => vec![Node::FuncDecl(f)],
-            Decl::Gen(g) => g
-                .specs
-                .iter()
-                .filter_map(|s| match s {
-                    Spec::Value(v) => Some(Node::ValueSpec(v)),
-                    _ => None,
-                })
-                .collect(),
-            Decl::Bad(_) => continue,
-        };
-        for root in roots {
-            let env = cx.env_at(root.span().start);
-            let facts = Facts::collect(&env, root);
-            let v = Values { sc: &sc, env: &env, facts: &facts };
-            walk(root, &mut |n, anc| {
-                match n {
-                    Node::Expr(Expr::Binary(b)) if b.op == "+" && !inside_concat(anc) => {
-                        concat(&v, n.as_expr().unwrap(), &mut hits);
-                    }
-                    Node::Expr(Expr::Call(c)) => format_call(&v, c, &mut hits),
-                    Node::Block(b) => builder_sequence(&v, &b.stmts, &mut hits),
-                    Node::Case(c) => builder_sequence(&v, &c.body, &mut hits),
-                    Node::Comm(c) => builder_sequence(&v, &c.body, &mut hits),
-                    _ => {}
+    for root in walk::top_level_roots(&cx.file.ast) {
+        let env = cx.env_at(root.span().start);
+        let facts = Facts::collect(&env, root);
+        let v = Values { sc: &sc, env: &env, facts: &facts };
+        walk(root, &mut |n, anc| {
+            match n {
+                Node::Expr(Expr::Binary(b)) if b.op == "+" && !inside_concat(anc) => {
+                    concat(&v, n.as_expr().unwrap(), &mut hits);
                 }
-                true
-            });
-        }
+                Node::Expr(Expr::Call(c)) => format_call(&v, c, &mut hits),
+                Node::Block(b) => builder_sequence(&v, &b.stmts, &mut hits),
+                Node::Case(c) => builder_sequence(&v, &c.body, &mut hits),
+                Node::Comm(c) => builder_sequence(&v, &c.body, &mut hits),
+                _ => {}
+            }
+            true
+        });
     }
     hits.sort();
     hits.dedup();
