@@ -150,6 +150,19 @@ impl<'s> Lowerer<'s> {
         out
     }
 
+    /// The identifiers in field `name` of a parameter, spec or struct field
+    /// (commas between them are anonymous children and skipped).
+    fn names(&self, n: Node) -> Vec<Ident> {
+        let id = std::num::NonZeroU16::new(field_id("name")).expect("grammar field");
+        let mut cur = n.walk();
+        let names = n
+            .children_by_field_id(id, &mut cur)
+            .filter(|c| c.is_named())
+            .map(|c| self.ident(c))
+            .collect();
+        names
+    }
+
     fn has_token(&self, n: Node, tok: &str) -> bool {
         let mut cur = n.walk();
         let found = n
@@ -255,14 +268,7 @@ impl<'s> Lowerer<'s> {
         for c in self.named(n) {
             match c.kind() {
                 "parameter_declaration" | "variadic_parameter_declaration" => {
-                    let mut names = Vec::new();
-                    let mut cur = c.walk();
-                    for nm in c.children_by_field_id(
-                        std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
-                        &mut cur,
-                    ) {
-                        names.push(self.ident(nm));
-                    }
+                    let names = self.names(c);
                     let ty = child(c, "type")
                         .map(|t| self.expr(t))
                         .unwrap_or(Expr::Bad(span(c)));
@@ -286,14 +292,7 @@ impl<'s> Lowerer<'s> {
             if c.kind() != "type_parameter_declaration" {
                 continue;
             }
-            let mut names = Vec::new();
-            let mut cur = c.walk();
-            for nm in c.children_by_field_id(
-                std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
-                &mut cur,
-            ) {
-                names.push(self.ident(nm));
-            }
+            let names = self.names(c);
             let ty = child(c, "type")
                 .map(|t| self.union(t))
                 .unwrap_or(Expr::Bad(span(c)));
@@ -351,16 +350,7 @@ impl<'s> Lowerer<'s> {
         for c in self.named(n) {
             match c.kind() {
                 "var_spec" | "const_spec" => {
-                    let mut names = Vec::new();
-                    let mut cur = c.walk();
-                    for nm in c.children_by_field_id(
-                        std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
-                        &mut cur,
-                    ) {
-                        if nm.is_named() {
-                            names.push(self.ident(nm));
-                        }
-                    }
+                    let names = self.names(c);
                     let ty = child(c, "type").map(|t| self.expr(t));
                     let values = child(c, "value")
                         .map(|v| self.expr_list(v))
@@ -968,14 +958,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn struct_field(&self, f: Node) -> Field {
-        let mut names = Vec::new();
-        let mut cur = f.walk();
-        for nm in f.children_by_field_id(
-            std::num::NonZeroU16::new(field_id("name")).expect("grammar field"),
-            &mut cur,
-        ) {
-            names.push(self.ident(nm));
-        }
+        let names = self.names(f);
         let mut ty = child(f, "type")
             .map(|t| self.expr(t))
             .unwrap_or(Expr::Bad(span(f)));

@@ -562,21 +562,8 @@ impl<'m, 'a> Collector<'m, 'a> {
             _ => {}
         }
         match (r.kind, method) {
-            (_, "Method" | "MethodFunc") if r.kind == "chi" => {
-                let m = c.args.first().and_then(|a| a.as_string_lit());
-                self.register(
-                    file,
-                    line,
-                    &r,
-                    m,
-                    c.args.get(1),
-                    false,
-                    func_key,
-                    params,
-                    Some(recv),
-                );
-            }
-            ("gin" | "echo" | "fiber", "Handle" | "Add") => {
+            // A method name as the first argument: chi Method, gin/echo/fiber Handle/Add.
+            ("chi", "Method" | "MethodFunc") | ("gin" | "echo" | "fiber", "Handle" | "Add") => {
                 let m = c.args.first().and_then(|a| a.as_string_lit());
                 self.register(
                     file,
