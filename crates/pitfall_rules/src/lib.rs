@@ -20,7 +20,7 @@ include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
 /// What rules import: `use crate::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Checker, Rule, RuleOption, TestFiles};
+    pub use crate::{Check, Checker, Rule, RuleOption, TestFiles};
     pub use pitfall_go::ast::*;
     pub use pitfall_go::types::Ty;
     pub use pitfall_go::walk::{self, enclosing_func, enclosing_loop, Func, Node};
@@ -61,7 +61,17 @@ pub struct Rule {
     /// The rule's page (Markdown): what it finds, why it matters, bad and good
     /// examples, how to fix, how to suppress.
     pub doc: &'static str,
-    pub check: fn(&mut Checker),
+    pub check: Check,
+}
+
+/// How a rule is decided. Go-file rules run through [`check_file`]; the other
+/// engines (manifests, cross-checks, goroutine dumps) add their own variant and
+/// report under the rule's name, so every rule has one file, one page and one
+/// place in the registry whatever it reads.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// Runs once per Go file that [`Rule::applies_to`].
+    Go(fn(&mut Checker)),
 }
 
 impl Rule {
@@ -153,7 +163,9 @@ pub fn check_file<'a>(
             findings: Vec::new(),
         };
         let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (rule.check)(&mut cx)));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match rule.check {
+                Check::Go(check) => check(&mut cx),
+            }));
         match outcome {
             Ok(()) => result.findings.append(&mut cx.findings),
             Err(e) => {

@@ -52,7 +52,7 @@ other than `Name`/`IsDir` must call `entry.Info()`.
 `//nolint:deprecated-ioutil // reason` on the line, or on its own line before the
 statement/function; `//nolint:correctness` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

@@ -71,7 +71,7 @@ and exit in `main` only after it returns. In `TestMain`, compute the code first:
 `//nolint:exit-skips-defers // reason` on the line, or on its own line before the
 statement/function; `//nolint:correctness` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

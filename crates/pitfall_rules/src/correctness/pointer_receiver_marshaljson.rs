@@ -64,7 +64,7 @@ receiver is the safer fix: every future caller gets it right.
 before the statement/function; `//nolint:correctness` for the whole category; see
 `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

@@ -55,7 +55,7 @@ or use `signal.NotifyContext`, which manages a buffered channel for you.
 before the statement/function; `//nolint:correctness` for the whole category; see
 `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

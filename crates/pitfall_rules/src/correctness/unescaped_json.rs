@@ -53,7 +53,7 @@ whose name says they escape or quote, and text that is not JSON (logs, SQL, HTML
 `//nolint:unescaped-json // reason` on the line, or on its own line before the
 statement/function; `//nolint:correctness` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

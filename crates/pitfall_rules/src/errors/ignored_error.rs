@@ -96,7 +96,7 @@ srv.ListenAndServe(); ... }()`).
 `//nolint:ignored-error // reason` on the line, or on its own line before the
 statement/function; `//nolint:errors` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 enum Target {

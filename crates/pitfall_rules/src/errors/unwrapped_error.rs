@@ -67,7 +67,7 @@ driver), say so with a `//nolint` comment or format `err.Error()` explicitly.
 `//nolint:unwrapped-error // reason` on the line, or on its own line before the
 statement/function; `//nolint:errors` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 /// The argument index each verb of a format string consumes, with the verb.

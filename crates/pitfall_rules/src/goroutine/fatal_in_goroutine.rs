@@ -67,7 +67,7 @@ cleanup has run.
 `//nolint:fatal-in-goroutine // reason` on the line, or on its own line before the
 statement/function; `//nolint:goroutine` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

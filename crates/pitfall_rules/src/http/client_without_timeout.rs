@@ -75,7 +75,7 @@ incoming request's context with `http.NewRequestWithContext(r.Context(), ...)`.
 `//nolint:client-without-timeout // reason` on the line, or on its own line before
 the statement/function; `//nolint:http` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 const SHORTHANDS: &[&str] = &["Get", "Head", "Post", "PostForm"];

@@ -67,7 +67,7 @@ timeout error, which the loop handles like any other error.
 `//nolint:conn-without-deadline // reason` on the line, or on its own line before
 the loop/function; `//nolint:http` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 const IO_FUNCS: &[&str] = &["Copy", "CopyN", "CopyBuffer", "ReadFull", "ReadAtLeast", "ReadAll", "WriteString"];

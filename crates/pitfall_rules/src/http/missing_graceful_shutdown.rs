@@ -70,7 +70,7 @@ from `ListenAndServe` as the normal exit.
 before the statement/function; `//nolint:http` for the whole category; see
 `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 const SERVE: &[&str] = &["ListenAndServe", "ListenAndServeTLS", "Serve", "ServeTLS"];

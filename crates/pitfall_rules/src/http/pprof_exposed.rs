@@ -61,7 +61,7 @@ DefaultServeMux, or a dedicated debug mux) on a loopback address reached with
 `//nolint:pprof-exposed // reason` on the line, or on its own line before the
 statement/function; `//nolint:http` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 const PPROF: &str = "net/http/pprof";

@@ -56,7 +56,7 @@ check.
 `//nolint:response-used-before-error-check // reason` on the reported line, or on its
 own line before the statement or the function; `//nolint:http` for the whole category.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

@@ -60,7 +60,7 @@ request. Streaming endpoints can extend deadlines per request with
 `//nolint:server-without-timeouts // reason` on the line, or on its own line before
 the statement/function; `//nolint:http` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 const READ_FIELDS: &[&str] = &["ReadHeaderTimeout", "ReadTimeout"];

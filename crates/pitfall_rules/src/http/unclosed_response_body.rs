@@ -68,7 +68,7 @@ of the loop into a function so the `defer` runs per iteration).
 its own line before the statement or the function; `//nolint:http` for the whole
 category.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 const CLIENT_METHODS: &[&str] = &["Do", "Get", "Post", "Head", "PostForm"];

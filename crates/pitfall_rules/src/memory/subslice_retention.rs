@@ -55,7 +55,7 @@ a `string(p[:n])` when a string is wanted, or a fixed-size array
 `//nolint:subslice-retention // reason` on the line, or on its own line before the
 statement/function; `//nolint:memory` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 use pitfall_go::types::Binding;

@@ -67,7 +67,7 @@ endpoint: small for JSON APIs, larger for uploads.
 `//nolint:unbounded-body-read // reason` on the line, or on its own line before the
 statement/function; `//nolint:memory` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

@@ -55,7 +55,7 @@ the error, or record it once in a deferred closure over a named error result.
 `//nolint:span-error-not-recorded // expected error, not a failure` on the return, or
 on its own line before it or the function; `//nolint:observability` for the category.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

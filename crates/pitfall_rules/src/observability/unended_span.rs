@@ -53,7 +53,7 @@ the function, end it explicitly on every path (including early returns).
 `//nolint:unended-span // ended by the caller` on the reported line, or on its own line
 before the statement or the function; `//nolint:observability` for the whole category.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

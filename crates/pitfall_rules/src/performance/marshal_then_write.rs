@@ -55,7 +55,7 @@ suppress the finding. `Encode` also appends a newline.
 `//nolint:marshal-then-write // reason` on the line, or on its own line before the
 statement/function; `//nolint:performance` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

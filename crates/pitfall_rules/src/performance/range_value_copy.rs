@@ -73,7 +73,7 @@ consider `map[K]*V`.
 `//nolint:range-value-copy // reason` on the line, or on its own line before the
 statement/function; `//nolint:performance` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

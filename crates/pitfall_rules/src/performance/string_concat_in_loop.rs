@@ -67,7 +67,7 @@ Use a `strings.Builder` (call `Grow` when the final size is known), write with
 `//nolint:string-concat-in-loop // reason` on the line, or on its own line before the
 statement/function; `//nolint:performance` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 /// Loops that run at most this many times (by a constant bound) cost too

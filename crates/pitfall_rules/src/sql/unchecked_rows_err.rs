@@ -63,7 +63,7 @@ the loop collected.
 `//nolint:unchecked-rows-err // partial results are fine here` on the `for` line, or on
 its own line before it or the function; `//nolint:sql` for the whole category.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {

@@ -66,7 +66,7 @@ Write `defer rows.Close()` (or `defer stmt.Close()`) right after the error check
 `//nolint:unclosed-rows // closed by the caller` on the reported line, or on its own
 line before the statement or the function; `//nolint:sql` for the whole category.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 const SQL: &str = "database/sql";

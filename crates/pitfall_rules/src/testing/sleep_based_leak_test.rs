@@ -58,7 +58,7 @@ a deadline and re-read the count on every round.
 `//nolint:sleep-based-leak-test // reason` on the line, or on its own line before the
 statement/function; `//nolint:testing` for the whole category; see `pitfall rule`.
 "#,
-    check,
+    check: Check::Go(check),
 };
 
 fn check(cx: &mut Checker) {
