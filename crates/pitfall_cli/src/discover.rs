@@ -253,7 +253,7 @@ fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         }
     };
-    if pitfall_go::is_generated(&src) {
+    if pitfall_go::is_generated(&src) || pitfall_go::is_build_ignored(&src) {
         return Loaded::Skipped;
     }
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -161,6 +161,22 @@ pub fn is_generated(src: &str) -> bool {
     false
 }
 
+/// Whether the file is excluded from every build by `//go:build ignore` (the
+/// convention for generators and one-off tools run with `go run gen.go`): the go
+/// tool, `go vet` and golangci-lint never see such a file, and neither do we.
+pub fn is_build_ignored(src: &str) -> bool {
+    for line in src.lines() {
+        let l = line.trim();
+        if l.starts_with("package ") {
+            return false;
+        }
+        if let Some(expr) = l.strip_prefix("//go:build ") {
+            return expr.split("&&").any(|t| t.trim() == "ignore");
+        }
+    }
+    false
+}
+
 impl GoFile {
     /// The import path a local package name refers to in this file.
     pub fn import_path(&self, local_name: &str) -> Option<&str> {

@@ -39,6 +39,10 @@ failure means lost data or a silent outage are checked, not every ignored error:
 - zap logger construction: `zap.NewProduction`, `zap.NewDevelopment`,
   `(zap.Config).Build`.
 
+A type calling one of these methods on its own receiver (`b.Flush()` inside
+another method of the same writer) is its implementation keeping the error in its
+own state, and is not reported.
+
 Cleanup on a failure path (`f.Close()` right before `return err`, or inside
 `if err != nil`) and a `defer f.Close()` safety net next to a checked final
 `f.Close()` are not reported; neither are `_test.go` files, where a lost write
@@ -179,6 +183,12 @@ fn check(cx: &mut Checker) {
             if p == "bufio" && m == "Flush" && call.receiver().is_some_and(|r| r.as_ident().is_none()) {
                 continue;
             }
+            // A type calling its own method on its receiver (bufio.Writer.Write
+            // flushing itself) keeps the error in its own state and reports it
+            // from the next call: that is the implementation, not a lost error.
+            if on_own_receiver(cx, call) {
+                continue;
+            }
             if matches!(m, "Flush" | "Encode") && wraps_std_stream(cx, call) {
                 continue;
             }
@@ -214,6 +224,19 @@ fn check(cx: &mut Checker) {
         };
         cx.report(span, format!("the error of `{name}()` {dropped_how}: {why}")).fix(fix);
     }
+}
+
+/// Whether `call` is `r.M()` where `r` is the receiver of the method it is in.
+fn on_own_receiver<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
+    let Some(id) = call.receiver().and_then(|r| r.as_ident()) else { return false };
+    let env = cx.env_at(id.span.start);
+    let Some(decl) = env.resolve(id).map(|b| b.decl) else { return false };
+    cx.file.ast.decls.iter().any(|d| match d {
+        Decl::Func(f) if f.span.encloses(call.span) => {
+            f.recv.as_ref().is_some_and(|r| r.names.iter().any(|n| n.span == decl))
+        }
+        _ => false,
+    })
 }
 
 /// `cfg.Build()` where `cfg` comes from `zap.NewProductionConfig()`-style helpers.

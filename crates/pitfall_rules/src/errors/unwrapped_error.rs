@@ -13,10 +13,20 @@ pub static RULE: Rule = Rule {
 ## What it finds
 A `fmt.Errorf` call that formats an error value with `%v`, `%s` or `%+v` while the
 new error is returned, sent on a channel, assigned to a variable the function
-returns, or handed to another call. The operand must visibly be an error: declared
-`error`, or the `err` result of a call (`v, err := load()`). `recover()` values,
-non-errors, and calls that already wrap the same operand with `%w` stay silent, and
-so do modules whose `go.mod` says `go` < 1.13 (no `%w` yet).
+returns, or handed to another call. The operand must visibly be an error that
+carries a cause callers test — its last assignment is the error result of:
+
+- a call that takes a context (the cause may be `context.DeadlineExceeded` or
+  `context.Canceled`);
+- a `database/sql`, `os`, `io`, `io/fs`, `net`, `net/http` or `os/exec` call
+  (`sql.ErrNoRows`, `fs.ErrNotExist`, `io.ErrUnexpectedEOF`, timeouts, exit codes);
+- a call to a function or method of the same package that hands out one of the
+  package's sentinel errors (`var ErrNotFound = errors.New(...)`).
+
+Errors of unknown origin (parameters), parse and encoding errors (`strconv`,
+`json.Unmarshal`), `recover()` values, non-errors, and calls that already wrap the
+same operand with `%w` stay silent, and so do modules whose `go.mod` says
+`go` < 1.13 (no `%w` yet).
 
 Only files that already use `%w` somewhere are judged: there a `%v` is an
 oversight, while code that never wraps may hide its causes on purpose (a library
@@ -123,37 +133,116 @@ fn is_print_call(call: &CallExpr) -> bool {
         || ["Error", "Append"].iter().any(|p| name.starts_with(p))
 }
 
-/// Whether `e`, at its position, is visibly an error value.
+/// Packages whose errors carry causes that callers branch on: `sql.ErrNoRows`,
+/// `fs.ErrNotExist`, `io.ErrUnexpectedEOF`, network timeouts, exit codes.
+const CAUSE_PKGS: &[&str] = &["database/sql", "os", "io", "io/fs", "net", "net/http", "os/exec"];
+
+/// Whether `e`, at its position, is visibly an error that carries a cause a
+/// caller may test: the error result of a call that takes a context (deadline,
+/// cancellation) or of an I/O, network or database call. Errors of unknown
+/// origin (parameters, parse errors) stay silent: wrapping them is a choice.
 fn is_error_value<'a>(cx: &Checker<'a>, e: &'a Expr) -> bool {
-    match cx.type_of(e) {
-        Ty::Basic("error") => return true,
-        Ty::Unknown => {}
-        _ => return false,
-    }
     let Some(id) = e.as_ident() else { return false };
-    let lower = id.name.to_ascii_lowercase();
-    if !lower.ends_with("err") {
-        return false;
-    }
+    let declared_error = match cx.type_of(e) {
+        Ty::Basic("error") => true,
+        Ty::Unknown => id.name.to_ascii_lowercase().ends_with("err"),
+        _ => return false,
+    };
     let env = cx.env_at(id.span.start);
     let Some(b) = env.resolve(id) else { return false };
     let decl = b.decl;
-    // Find the declaring `:=`: the ident must be the last name and the value a call.
-    let mut found = false;
+    let at = id.span.start;
+    // The last assignment to this variable before the use: `v, err := f()`,
+    // `err = f()`, `if err := f(); ...`.
+    let mut origin: Option<&'a CallExpr> = None;
+    let mut origin_pos = 0;
     walk::walk_file(&cx.file.ast, &mut |n, _| {
-        if found || !n.span().encloses(decl) {
-            return !found && n.span().encloses(decl);
+        if n.span().start > at || !(n.span().encloses(decl) || b.scope.encloses(n.span()) || n.span().encloses(b.scope)) {
+            return false;
         }
         if let Node::Stmt(Stmt::Assign(a)) = n {
-            if a.is_define() && a.rhs.len() == 1 && a.lhs.last().map(|l| l.span()) == Some(decl) {
-                if let Some(c) = a.rhs[0].as_call() {
-                    found = c.method_name() != Some("recover");
+            if a.rhs.len() == 1 && a.span.end <= at && a.span.start >= origin_pos {
+                let assigns_it = a.lhs.last().and_then(|l| l.as_ident()).is_some_and(|l| {
+                    l.name == id.name && (l.span == decl || env.resolve(l).is_some_and(|lb| lb.decl == decl))
+                });
+                // Of unknown type, the last of several results (`v, cause :=
+                // f()`) is an error by Go's convention.
+                let error_last = declared_error || (a.lhs.len() >= 2 && id.name != "ok");
+                if assigns_it {
+                    origin = a.rhs[0].as_call().filter(|c| error_last && c.method_name() != Some("recover"));
+                    origin_pos = a.span.start;
                 }
             }
         }
         true
     });
+    origin.is_some_and(|c| carries_cause(cx, c))
+}
+
+fn carries_cause<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
+    let takes_ctx = call.args.iter().any(|a| {
+        matches!(cx.type_of(a), Ty::Named("context", "Context"))
+            || a.as_ident().is_some_and(|i| i.name == "ctx")
+            || a.as_call().is_some_and(|c| c.method_name() == Some("Context") && c.args.is_empty())
+    });
+    if takes_ctx {
+        return true;
+    }
+    if let Some((p, _)) = cx.pkg_member(&call.fun) {
+        return CAUSE_PKGS.contains(&p);
+    }
+    let mut own_type = None;
+    if let Some(recv) = call.receiver() {
+        let mut ty = cx.type_of(recv);
+        while let Ty::Pointer(inner) = ty {
+            ty = *inner;
+        }
+        match ty {
+            Ty::Named(p, t) if p == cx.pkg.import_path() => own_type = Some(t),
+            Ty::Named(p, _) => return CAUSE_PKGS.contains(&p),
+            _ => {}
+        }
+    }
+    // A call into this package's own code whose body hands out one of the
+    // package's sentinel errors (`var ErrNotFound = errors.New(...)`), which
+    // callers compare against.
+    let sentinels = sentinels(cx);
+    if sentinels.is_empty() {
+        return false;
+    }
+    let Some(name) = call.method_name() else { return false };
+    let callee = match (call.receiver(), own_type) {
+        (None, _) => cx.pkg.funcs.get(name),
+        (Some(_), Some(t)) => cx.pkg.methods.get(&(t, name)),
+        (Some(r), None) if r.as_ident().is_some_and(|i| cx.file.import_path(&i.name).is_some()) => None,
+        // Receiver of unknown type: any method of this package with that name.
+        (Some(_), None) => cx.pkg.methods.iter().find(|((_, m), _)| *m == name).map(|(_, d)| d),
+    };
+    let Some(body) = callee.and_then(|d| d.decl.body.as_ref()) else { return false };
+    let mut found = false;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Ident(i)) = n {
+            found |= sentinels.contains(&i.name.as_str());
+        }
+        !found
+    });
     found
+}
+
+/// The package-level `Err…` variables initialised with `errors.New`/`fmt.Errorf`.
+fn sentinels<'a>(cx: &Checker<'a>) -> Vec<&'a str> {
+    cx.pkg
+        .vars
+        .iter()
+        .filter(|(name, v)| {
+            name.starts_with("Err")
+                && !v.is_const
+                && v.spec.values.get(v.index).and_then(|e| e.as_call()).is_some_and(|c| {
+                    matches!(c.fun.as_selector().map(|s| s.sel.name.as_str()), Some("New" | "Errorf"))
+                })
+        })
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 fn check(cx: &mut Checker) {
