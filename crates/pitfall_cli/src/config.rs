@@ -34,10 +34,14 @@ pub struct Config {
 impl Config {
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut cfg: Config =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut cfg = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         cfg.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
+    }
+
+    /// Parses the text of a `pitfall.toml` (what `load` reads from the file).
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
     }
 
     /// The nearest `pitfall.toml` at or above `start`.

@@ -462,3 +462,46 @@ fn nothing_checkable_is_an_error() {
     let o = pitfall(&dir, &["check", "--no-config"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn deeply_nested_go_is_cut_or_skipped_never_a_crash() {
+    let dir = tempdir("deep");
+    let n = 100_000;
+    let files = [
+        ("parens.go", format!("package a\n\nvar x = {}1{}\n", "(".repeat(n), ")".repeat(n))),
+        ("blocks.go", format!("package a\n\nfunc f() {}{}\n", "{".repeat(n), "}".repeat(n))),
+        ("types.go", format!("package a\n\nvar t {}int\n", "[]".repeat(n))),
+        ("calls.go", format!("package a\n\nvar c = {}0{}\n", "f(".repeat(n), ")".repeat(n))),
+        ("lits.go", format!("package a\n\nvar l = {}{}\n", "[]any{".repeat(n), "}".repeat(n))),
+        // Deep but within the parser's limit: checked, and the rules still run on
+        // the rest of the file.
+        (
+            "ok.go",
+            format!(
+                "package a\n\nimport \"io/ioutil\"\n\nvar y = {}1{}\n\nfunc g() {{ _, _ = ioutil.ReadFile(\"x\") }}\n",
+                "(".repeat(900),
+                ")".repeat(900)
+            ),
+        ),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let o = pitfall(&dir, &["check", "--no-config", "--format", "json"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rules: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["deprecated-ioutil"], "{err}");
+    for (name, _) in &files[..5] {
+        assert!(err.contains(name), "{name} not named on stderr: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
