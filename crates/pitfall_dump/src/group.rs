@@ -11,6 +11,9 @@ use crate::{err, Error, Format, Limits};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+/// The state of a debug=1 stack whose runtime frames were hidden.
+pub const CHAN_OR_SELECT: &str = "chan or select";
+
 /// One stack frame, leaf first in a stack.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Frame {
@@ -327,12 +330,13 @@ impl Builder {
                 .stack
                 .iter()
                 .position(|f| !is_std_frame(&f.function, &f.file, &goroots));
-            // debug=1 hides the runtime's frames: a stack that starts in user
-            // code is parked in a channel operation or select (a goroutine
-            // running user code is caught there far less often, never by the
-            // hundred at one line).
-            if format == Format::Debug1 && g.state == "unknown" && g.user_frame == Some(0) {
-                g.state = "chan send or receive, or select".into();
+            // debug=1 hides the runtime's frames, so a stack none of whose
+            // frames tells the state is parked in a channel operation or a
+            // select (every other wait shows a sync, poll, time or syscall
+            // frame; a running goroutine is caught at one line far less often,
+            // never by the hundred).
+            if format == Format::Debug1 && g.state == "unknown" && !g.stack.is_empty() {
+                g.state = CHAN_OR_SELECT.into();
             }
         }
         groups.sort_by(|a, b| {

@@ -37,7 +37,11 @@ pub fn parse<R: BufRead>(mut reader: R, limits: &Limits) -> Result<crate::Dump, 
         }
     };
     if first.starts_with(b"goroutine profile: total ") {
-        debug1(&mut reader, &mut lines, &mut b, limits)?;
+        let announced = std::str::from_utf8(&first[b"goroutine profile: total ".len()..])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        debug1(&mut reader, &mut lines, &mut b, limits, announced)?;
         return b.finish(Format::Debug1, None);
     }
     let reason = debug2(first, &mut reader, &mut lines, &mut b, limits)?;
@@ -498,6 +502,7 @@ fn debug1<R: BufRead>(
     lines: &mut Lines,
     b: &mut Builder,
     limits: &Limits,
+    announced: u64,
 ) -> Result<(), Error> {
     let mut frames: Vec<RawFrame> = Vec::new();
     let mut labels: Vec<(u32, u32)> = Vec::new();
@@ -510,9 +515,10 @@ fn debug1<R: BufRead>(
         match t {
             None | Some(b"") => {
                 if let Some(n) = count.take() {
-                    if frames.is_empty() {
+                    if t.is_none() {
+                        // Go ends every record with a blank line.
                         return err(format!(
-                            "truncated dump: the debug=1 record at line {start} has no frames"
+                            "truncated dump: input ends inside the debug=1 record at line {start}"
                         ));
                     }
                     b.add(Raw {
@@ -532,6 +538,12 @@ fn debug1<R: BufRead>(
                     labels.clear();
                 }
                 if t.is_none() {
+                    if b.total < announced {
+                        return err(format!(
+                            "truncated dump: its records hold {} goroutines of the {announced} its header announces",
+                            b.total
+                        ));
+                    }
                     return Ok(());
                 }
             }
@@ -560,10 +572,14 @@ fn debug1<R: BufRead>(
                     let (Some(func), Some(loc)) = (fields.next(), fields.next()) else {
                         return err(format!("line {}: malformed frame line {:?}", lno, preview(t)));
                     };
+                    let func = trim_end(func);
                     let func = match func.iter().rposition(|&c| c == b'+') {
                         Some(i) => &func[..i],
                         None => func,
                     };
+                    // tabwriter pads the columns with more tabs.
+                    let loc = &loc[loc.iter().take_while(|c| c.is_ascii_whitespace()).count()..];
+                    let func = trim_end(func);
                     let mut with_tab = Vec::with_capacity(loc.len() + 1);
                     with_tab.push(b'\t');
                     with_tab.extend_from_slice(loc);

@@ -21,7 +21,7 @@ pub fn class_of(state: &str) -> Class {
     match state {
         "chan send" | "chan receive" | "select" | "select (no cases)" | "chan send (nil chan)"
         | "chan receive (nil chan)" | "sync.WaitGroup.Wait" | "sync.Cond.Wait" | "semacquire"
-        | "chan send or receive, or select" => Class::Parked,
+        | crate::group::CHAN_OR_SELECT => Class::Parked,
         "sync.Mutex.Lock" | "sync.RWMutex.Lock" | "sync.RWMutex.RLock" => Class::Mutex,
         _ => Class::Other,
     }
