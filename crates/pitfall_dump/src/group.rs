@@ -362,8 +362,8 @@ fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     }
 }
 
-/// Drops the runtime's leaf frames (gopark, chanrecv1, selectgo, ...) and the
-/// final `runtime.goexit`: debug=2 hides them, debug=1 and protobuf show them,
+/// Drops the runtime's leaf frames (gopark, chanrecv1, selectgo, ...) and its
+/// root frames (`runtime.main`, `runtime.goexit`): debug=2 hides them, debug=1 and protobuf show them,
 /// and the same goroutine must give the same stack in every format.
 fn strip_runtime_leaf(mut frames: Vec<Frame>) -> Vec<Frame> {
     let lead = frames
@@ -373,10 +373,11 @@ fn strip_runtime_leaf(mut frames: Vec<Frame>) -> Vec<Frame> {
     if lead < frames.len() {
         frames.drain(..lead);
     }
+    // runtime.main (under main.main) and runtime.goexit: hidden by debug=2.
     while frames.len() > 1
         && frames
             .last()
-            .is_some_and(|f| f.function == "runtime.goexit")
+            .is_some_and(|f| f.function.starts_with("runtime."))
     {
         frames.pop();
     }

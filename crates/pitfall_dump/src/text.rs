@@ -58,6 +58,8 @@ struct Lines {
     buf: Vec<u8>,
     max: usize,
     pub number: u64,
+    /// Whether the last line returned had no newline (input cut mid-line).
+    pub partial: bool,
 }
 
 impl Lines {
@@ -66,6 +68,7 @@ impl Lines {
             buf: Vec::with_capacity(256),
             max,
             number: 0,
+            partial: false,
         }
     }
 
@@ -101,6 +104,7 @@ impl Lines {
             return Ok(None);
         }
         self.number += 1;
+        self.partial = true;
         Ok(Some(trim_cr(&self.buf)))
     }
 
@@ -439,6 +443,12 @@ fn debug2<R: BufRead>(
         {
             continue;
         }
+        if lines.partial {
+            return err(format!(
+                "truncated dump: input ends mid-line inside goroutine {} (line {lno})",
+                p.header.id
+            ));
+        }
         // Anything else ends the block (e.g. `exit status 2` after a crash).
         if let Some(p) = cur.take() {
             flush(p, b, &mut labels_buf)?;
@@ -446,9 +456,9 @@ fn debug2<R: BufRead>(
         state = Block::Outside;
     }
     if let Some(p) = cur.take() {
-        if let Some((_, _)) = p.want_file {
+        if p.want_file.is_some() || p.frames.is_empty() && p.created.is_none() {
             return err(format!(
-                "truncated dump: input ends inside goroutine {} (started at line {}) before a frame's file:line",
+                "truncated dump: input ends inside goroutine {} (started at line {}) before its frames are complete",
                 p.header.id, p.start_line
             ));
         }

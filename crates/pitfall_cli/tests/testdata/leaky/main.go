@@ -141,6 +141,11 @@ func main() {
 		panic(err)
 	}
 	http.HandleFunc("/fetch", fetch)
+	http.HandleFunc("/leak", func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 70; i++ {
+			timeoutLeak()
+		}
+	})
 	go http.Serve(ln, nil)
 	for i := 0; i < 5; i++ {
 		go http.Get("http://" + ln.Addr().String() + "/fetch")
