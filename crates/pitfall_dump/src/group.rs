@@ -510,10 +510,11 @@ fn goroot_of<'a>(function: &str, file: &'a str) -> Option<&'a str> {
     if !std_like_package(pkg) {
         return None;
     }
-    let needle = format!("/src/{pkg}/");
-    let at = file.rfind(&needle)?;
-    let rest = &file[at + needle.len()..];
-    if rest.contains('/') {
+    // The file may be in another standard package than the function
+    // (`time.Sleep` lives in runtime/time.go).
+    let at = file.rfind("/src/")?;
+    let dir = file[at + 5..].split('/').next()?;
+    if !STD_ROOTS.contains(&dir) || !file[at + 5..].contains('/') {
         return None;
     }
     Some(&file[..at])

@@ -32,8 +32,8 @@ pub fn parse<R: BufRead>(mut reader: R, limits: &Limits) -> Result<crate::Dump, 
     let first = loop {
         match lines.next(&mut reader)? {
             None => return err("empty input: not a goroutine dump"),
-            Some(l) if l.iter().all(|c| c.is_ascii_whitespace()) => continue,
-            Some(l) => break trim_end(l).to_vec(),
+            Some((l, _)) if l.iter().all(|c| c.is_ascii_whitespace()) => continue,
+            Some((l, _)) => break trim_end(l).to_vec(),
         }
     };
     if first.starts_with(b"goroutine profile: total ") {
@@ -58,8 +58,6 @@ struct Lines {
     buf: Vec<u8>,
     max: usize,
     pub number: u64,
-    /// Whether the last line returned had no newline (input cut mid-line).
-    pub partial: bool,
 }
 
 impl Lines {
@@ -68,12 +66,12 @@ impl Lines {
             buf: Vec::with_capacity(256),
             max,
             number: 0,
-            partial: false,
         }
     }
 
-    /// The next line without its newline, or `None` at the end of input.
-    fn next<R: BufRead>(&mut self, r: &mut R) -> Result<Option<&[u8]>, Error> {
+    /// The next line without its newline, and whether the input ended before
+    /// its newline (cut mid-line); `None` at the end of input.
+    fn next<R: BufRead>(&mut self, r: &mut R) -> Result<Option<(&[u8], bool)>, Error> {
         self.buf.clear();
         loop {
             let (done, used) = {
@@ -97,15 +95,14 @@ impl Lines {
             r.consume(used);
             if done {
                 self.number += 1;
-                return Ok(Some(trim_cr(&self.buf)));
+                return Ok(Some((trim_cr(&self.buf), false)));
             }
         }
         if self.buf.is_empty() {
             return Ok(None);
         }
         self.number += 1;
-        self.partial = true;
-        Ok(Some(trim_cr(&self.buf)))
+        Ok(Some((trim_cr(&self.buf), true)))
     }
 
     fn push(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -338,6 +335,7 @@ fn debug2<R: BufRead>(
     let mut owned_first = Some(first);
     loop {
         let line_owned;
+        let mut partial = false;
         let lno = lines.number + 1;
         let line: &[u8] = match owned_first.take() {
             Some(f) => {
@@ -345,7 +343,10 @@ fn debug2<R: BufRead>(
                 &line_owned
             }
             None => match lines.next(reader)? {
-                Some(l) => l,
+                Some((l, cut)) => {
+                    partial = cut;
+                    l
+                }
                 None => break,
             },
         };
@@ -387,6 +388,12 @@ fn debug2<R: BufRead>(
                     }
                     p.want_file = None;
                     continue;
+                }
+                None if partial => {
+                    return err(format!(
+                        "truncated dump: input ends mid-line inside goroutine {} (line {lno})",
+                        p.header.id
+                    ))
                 }
                 None => {
                     return err(format!(
@@ -443,7 +450,7 @@ fn debug2<R: BufRead>(
         {
             continue;
         }
-        if lines.partial {
+        if partial {
             return err(format!(
                 "truncated dump: input ends mid-line inside goroutine {} (line {lno})",
                 p.header.id
@@ -520,7 +527,7 @@ fn debug1<R: BufRead>(
     let mut start = 0;
     loop {
         let lno = lines.number + 1;
-        let line = lines.next(reader)?;
+        let line = lines.next(reader)?.map(|(l, _)| l);
         let t = line.map(trim_end);
         match t {
             None | Some(b"") => {

@@ -205,7 +205,11 @@ pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdi
         let mut message = format!("goroutine leak: {} ({why})", describe(&s));
         if let Some((b, g)) = grew {
             if g > 0 && !message.contains("between the dumps") {
-                message += &format!("; grew from {} between the dumps", thousands(b));
+                message += &format!(
+                    "; grew from {} to {} between the dumps",
+                    thousands(b),
+                    thousands(b + g)
+                );
             }
         }
         out.push(Verdict {
