@@ -121,20 +121,25 @@ pub(crate) fn bounded<R: Read>(inner: R, limit: u64) -> Bounded<R> {
 /// Reads a dump in any format from `input`.
 pub fn parse<R: Read>(input: R, limits: &Limits) -> Result<Dump, Error> {
     let mut reader = BufReader::with_capacity(1 << 16, bounded(input, limits.max_bytes));
-    let head = fill_head(&mut reader)?;
+    parse_buffered(&mut reader, limits, true)
+}
+
+fn parse_buffered(reader: &mut dyn BufRead, limits: &Limits, may_gunzip: bool) -> Result<Dump, Error> {
+    let head = fill_head(reader)?;
     if head.is_empty() {
         return err("empty input: not a goroutine dump");
     }
-    if head.starts_with(&[0x1f, 0x8b]) {
-        let mut raw = Vec::new();
-        let gz = flate2::read::MultiGzDecoder::new(reader);
-        bounded(gz, limits.max_bytes)
-            .read_to_end(&mut raw)
-            .map_err(|e| Error(format!("gzip: {e}")))?;
-        if looks_binary(&raw[..raw.len().min(512)]) {
-            return proto::parse(&raw, limits);
-        }
-        return parse_text(BufReader::new(&raw[..]), limits);
+    if head.starts_with(&[0x1f, 0x8b]) && may_gunzip {
+        // Decompressed streaming too: a gzipped text dump is parsed as it inflates.
+        let gz = flate2::bufread::MultiGzDecoder::new(reader);
+        let mut inner = BufReader::with_capacity(1 << 16, bounded(gz, limits.max_bytes));
+        return parse_buffered(&mut inner, limits, false).map_err(|e| {
+            if e.0.starts_with("reading dump:") {
+                Error(e.0.replacen("reading dump:", "gzip:", 1))
+            } else {
+                e
+            }
+        });
     }
     if looks_binary(&head[..head.len().min(512)]) {
         let mut raw = Vec::new();
@@ -143,16 +148,12 @@ pub fn parse<R: Read>(input: R, limits: &Limits) -> Result<Dump, Error> {
             .map_err(|e| Error(format!("reading dump: {e}")))?;
         return proto::parse(&raw, limits);
     }
-    parse_text(reader, limits)
-}
-
-fn parse_text<R: BufRead>(reader: R, limits: &Limits) -> Result<Dump, Error> {
     text::parse(reader, limits)
 }
 
 /// Makes the reader's buffer hold the first bytes of input (at least a few
 /// hundred when there are that many) and returns a copy of them.
-fn fill_head<R: Read>(reader: &mut BufReader<R>) -> Result<Vec<u8>, Error> {
+fn fill_head(reader: &mut dyn BufRead) -> Result<Vec<u8>, Error> {
     let buf = reader
         .fill_buf()
         .map_err(|e| Error(format!("reading dump: {e}")))?;
