@@ -295,7 +295,22 @@ fn live_service_in_all_three_formats() {
     assert_eq!(o.status.code(), Some(1));
     let body = fetch_raw(&svc.url("debug=2"));
     std::fs::write(&before, body).unwrap();
+    let before1 = Path::new(env!("CARGO_TARGET_TMPDIR")).join("before-debug1.txt");
+    std::fs::write(&before1, fetch_raw(&svc.url("debug=1"))).unwrap();
     fetch_raw(&format!("http://{}/leak", svc.addr));
+    // Different formats compare too: debug=1 before, debug=2 after.
+    let (_, jx) = dump_json(&[before1.to_str().unwrap(), &svc.url("debug=2")], &[]);
+    let g = jx["grew"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["function"] == "main.timeoutLeak.func1")
+        .unwrap_or_else(|| panic!("{jx:#}"));
+    assert_eq!((g["before"].as_u64(), g["count"].as_u64()), (Some(150), Some(220)));
+    assert!(
+        !jx["grew"].as_array().unwrap().iter().any(|g| g["function"] == "main.forgottenTicker.func1"),
+        "the same stack in another format is the same group"
+    );
     let (_, jg) = dump_json(&[before.to_str().unwrap(), &svc.url("debug=2")], &[]);
     let grew = jg["grew"].as_array().unwrap();
     let g = grew
@@ -481,4 +496,27 @@ fn clean_dump_exits_0_and_rule_pages_exist() {
         assert_eq!(o.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&o.stdout).contains("Category: runtime"));
     }
+}
+
+#[test]
+fn nolint_on_the_blocking_line_suppresses_the_verdict() {
+    let svc = start_leaky(&[], Stdio::null());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nolint-src/leaky");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(testdata("leaky").join("main.go")).unwrap();
+    let src = src.replace("\t\tch <- 42\n", "\t\tch <- 42 //nolint:leaked-goroutines // known, fixed in #12\n");
+    std::fs::write(dir.join("main.go"), src).unwrap();
+    std::fs::copy(testdata("leaky").join("go.mod"), dir.join("go.mod")).unwrap();
+    let (_, j) = dump_json(&[&svc.url("debug=2")], &["--source", dir.to_str().unwrap()]);
+    let lines = finding_lines(&j, "leaked-goroutines");
+    assert!(!lines.contains(&line_of("leaky", "ch <- 42", 0)), "{lines:?}");
+    assert!(lines.contains(&line_of("leaky", "errc <- errors.New", 0)), "{lines:?}");
+    // Found through the copy: paths are the repository's, not the build's.
+    for f in findings(&j, "leaked-goroutines") {
+        assert!(f["path"].as_str().unwrap().contains("nolint-src/leaky/main.go"), "{f}");
+    }
+    // --ignore works as for check.
+    let (o, j) = dump_json(&[&svc.url("debug=2")], &["--ignore", "leaked-goroutines,lock-contention"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(j["findings"].as_array().unwrap().is_empty());
 }

@@ -162,14 +162,11 @@ impl Default for LeakOptions {
 }
 
 pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdict> {
-    let before: BTreeMap<(String, Frame), u64> = earlier
-        .map(|d| {
-            sites(d)
-                .into_iter()
-                .map(|s| ((s.state, s.frame), s.count))
-                .collect()
-        })
-        .unwrap_or_default();
+    // By class and frame: debug=1 says `chan or select` where debug=2 says `chan send`.
+    let mut before: BTreeMap<(Class, Frame), u64> = BTreeMap::new();
+    for s in earlier.map(sites).unwrap_or_default() {
+        *before.entry((class_of(&s.state), s.frame)).or_default() += s.count;
+    }
     let mut out = Vec::new();
     for s in sites(dump) {
         if class_of(&s.state) != Class::Parked && s.leaked == 0 {
@@ -177,7 +174,7 @@ pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdi
         }
         let grew = earlier.map(|_| {
             let b = before
-                .get(&(s.state.clone(), s.frame.clone()))
+                .get(&(class_of(&s.state), s.frame.clone()))
                 .copied()
                 .unwrap_or(0);
             (b, s.count.saturating_sub(b))
@@ -325,27 +322,31 @@ pub struct Growth {
     pub after: u64,
 }
 
-/// Groups of `after` that hold more goroutines than the same group (same
-/// state, stack, creator and labels) of `before`, by growth.
+/// Groups of `after` that hold more goroutines than the same stack with the
+/// same labels in `before`, by growth. State and creator are left out of the
+/// match so that dumps of different formats compare (debug=1 has neither).
 pub fn grew(before: &Dump, after: &Dump) -> Vec<Growth> {
-    type K<'a> = (&'a str, &'a [Frame], Option<&'a Frame>, &'a [(String, String)]);
+    type K<'a> = (&'a [Frame], &'a [(String, String)]);
     fn key(g: &Group) -> K<'_> {
-        (&g.state, &g.stack, g.created_by.as_ref(), &g.labels)
+        (&g.stack, &g.labels)
     }
     let mut old: BTreeMap<K, u64> = BTreeMap::new();
     for g in &before.groups {
         *old.entry(key(g)).or_default() += g.count;
     }
-    let mut out: Vec<Growth> = after
-        .groups
-        .iter()
-        .enumerate()
-        .filter_map(|(i, g)| {
-            let b = old.get(&key(g)).copied().unwrap_or(0);
-            (g.count > b).then_some(Growth {
+    let mut new: BTreeMap<K, (usize, u64)> = BTreeMap::new();
+    for (i, g) in after.groups.iter().enumerate() {
+        let e = new.entry(key(g)).or_insert((i, 0));
+        e.1 += g.count;
+    }
+    let mut out: Vec<Growth> = new
+        .into_iter()
+        .filter_map(|(k, (i, n))| {
+            let b = old.get(&k).copied().unwrap_or(0);
+            (n > b).then_some(Growth {
                 group: i,
                 before: b,
-                after: g.count,
+                after: n,
             })
         })
         .collect();
