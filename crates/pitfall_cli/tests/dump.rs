@@ -343,7 +343,8 @@ fn fetch_raw(url: &str) -> Vec<u8> {
 fn sigquit_traceback_with_runtime_frames() {
     let svc = start_leaky(&[("GOTRACEBACK", "system")], Stdio::piped());
     let pid = svc.child.id().to_string();
-    let st = Command::new("kill").args(["-QUIT", &pid]).status().unwrap();
+    // The shell's builtin kill: no procps needed.
+    let st = Command::new("sh").args(["-c", &format!("kill -QUIT {pid}")]).status().unwrap();
     assert!(st.success());
     let mut svc = svc;
     let mut err = Vec::new();
@@ -519,4 +520,21 @@ fn nolint_on_the_blocking_line_suppresses_the_verdict() {
     let (o, j) = dump_json(&[&svc.url("debug=2")], &["--ignore", "leaked-goroutines,lock-contention"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(j["findings"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn html_escapes_what_the_dump_says() {
+    let p = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile.txt");
+    std::fs::write(
+        &p,
+        "goroutine 5 [IO wait labels:{\"x\": \"</script><b id=pwn>&amp;\"}]:\nmain.f()\n\t/w/m.go:3 +0x1\n",
+    )
+    .unwrap();
+    let o = run(&["dump", "--no-config", "--format", "html", p.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = String::from_utf8(o.stdout).unwrap();
+    assert!(!html.contains("<b id=pwn>"), "label text must not become markup");
+    assert_eq!(html.matches("</script>").count(), 2, "only the page's own scripts end");
+    let (_, j) = dump_json(&[p.to_str().unwrap()], &[]);
+    assert_eq!(j["groups"][0]["labels"]["x"], "</script><b id=pwn>&amp;");
 }
