@@ -471,7 +471,7 @@ fn labels_text(g: &Group) -> String {
 
 fn where_of(g: &Group) -> (String, String) {
     match g.user().or(g.stack.first()) {
-        Some(f) => (f.function.clone(), format!("{}:{}", short(&f.file), f.line)),
+        Some(f) => (f.function.to_string(), format!("{}:{}", short(&f.file), f.line)),
         None => ("?".into(), String::new()),
     }
 }
@@ -599,7 +599,7 @@ fn text(r: &DumpReport, top: usize) -> String {
 }
 
 fn frame_json(f: &Frame) -> serde_json::Value {
-    serde_json::json!({"function": f.function, "file": f.file, "line": f.line})
+    serde_json::json!({"function": &*f.function, "file": &*f.file, "line": f.line})
 }
 
 fn group_json(r: &DumpReport, g: &Group) -> serde_json::Value {
@@ -613,8 +613,8 @@ fn group_json(r: &DumpReport, g: &Group) -> serde_json::Value {
         "count": g.count,
         "state": g.state,
         "wait_minutes": g.wait_minutes,
-        "function": at.map(|f| f.function.as_str()),
-        "file": at.map(|f| f.file.as_str()),
+        "function": at.map(|f| &*f.function),
+        "file": at.map(|f| &*f.file),
         "line": at.map(|f| f.line),
         "created_by": g.created_by.as_ref().map(frame_json),
         "labels": labels,

@@ -10,17 +10,29 @@
 use crate::{err, Error, Format, Limits};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// The state of a debug=1 stack whose runtime frames were hidden.
 pub const CHAN_OR_SELECT: &str = "chan or select";
 
-/// One stack frame, leaf first in a stack.
+/// One stack frame, leaf first in a stack. Names are shared between the
+/// frames of all groups (a dump with many distinct stacks repeats them).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Frame {
     /// Fully qualified Go name, arguments removed: `main.(*Server).handle`.
-    pub function: String,
-    pub file: String,
+    pub function: Arc<str>,
+    pub file: Arc<str>,
     pub line: u32,
+}
+
+impl Frame {
+    pub fn new(function: &str, file: &str, line: u32) -> Frame {
+        Frame {
+            function: function.into(),
+            file: file.into(),
+            line,
+        }
+    }
 }
 
 /// Goroutines that share state, stack, creator and labels.
@@ -160,7 +172,8 @@ pub(crate) struct Builder {
     strings: Vec<Box<str>>,
     ids: FxMap<Box<str>, u32>,
     groups: FxMap<Key, usize>,
-    accs: Vec<(Key, Acc)>,
+    /// Per group, in first-seen order; the keys live only in `groups`.
+    accs: Vec<Acc>,
     max_groups: usize,
     pub total: u64,
 }
@@ -220,24 +233,21 @@ impl Builder {
                     ));
                 }
                 let i = self.accs.len();
-                self.groups.insert(key.clone(), i);
-                self.accs.push((
-                    key,
-                    Acc {
-                        count: 0,
-                        wait_max: None,
-                        wait_min: None,
-                        leaked: 0,
-                        in_bubble: 0,
-                        locked: 0,
-                        elided: false,
-                        ids: Vec::new(),
-                    },
-                ));
+                self.groups.insert(key, i);
+                self.accs.push(Acc {
+                    count: 0,
+                    wait_max: None,
+                    wait_min: None,
+                    leaked: 0,
+                    in_bubble: 0,
+                    locked: 0,
+                    elided: false,
+                    ids: Vec::new(),
+                });
                 i
             }
         };
-        let acc = &mut self.accs[idx].1;
+        let acc = &mut self.accs[idx];
         acc.count = acc.count.saturating_add(raw.count);
         self.total = self.total.saturating_add(raw.count);
         if let Some(w) = raw.wait_minutes {
@@ -262,21 +272,26 @@ impl Builder {
         Ok(())
     }
 
-    pub fn finish(self, format: Format, reason: Option<String>) -> Result<Dump, Error> {
+    pub fn finish(mut self, format: Format, reason: Option<String>) -> Result<Dump, Error> {
         if self.accs.is_empty() {
             return err(
                 "no goroutine found: not a goroutine dump (expected ?debug=1 or ?debug=2 text, a Go traceback, or a pprof protobuf profile)",
             );
         }
+        let shared: Vec<Arc<str>> = self.strings.iter().map(|s| Arc::from(&**s)).collect();
         let frame = |f: &RawFrame| Frame {
-            function: self.str(f.0).to_string(),
-            file: self.str(f.1).to_string(),
+            function: shared[f.0 as usize].clone(),
+            file: shared[f.1 as usize].clone(),
             line: f.2,
         };
+        let mut keys: Vec<(Key, usize)> = std::mem::take(&mut self.groups).into_iter().collect();
+        keys.sort_unstable_by_key(|k| k.1);
         let mut groups: Vec<Group> = Vec::with_capacity(self.accs.len());
-        let mut merged: HashMap<(String, Vec<Frame>, Option<Frame>, Vec<(String, String)>), usize> =
-            HashMap::new();
-        for (key, acc) in &self.accs {
+        // Groups that become equal once states are inferred and runtime
+        // frames dropped merge; found by hash, compared field by field.
+        let mut merged: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (key, idx) in keys {
+            let acc = &self.accs[idx];
             let all: Vec<Frame> = key.frames.iter().map(frame).collect();
             let state = infer_state(self.str(key.state), &all);
             let stack = strip_runtime_leaf(all);
@@ -286,8 +301,19 @@ impl Builder {
                 .iter()
                 .map(|&(k, v)| (self.str(k).to_string(), self.str(v).to_string()))
                 .collect();
-            let mkey = (state, stack, created_by, labels);
-            if let Some(&i) = merged.get(&mkey) {
+            let h = {
+                use std::hash::Hash;
+                let mut fx = Fx::default();
+                (&state, &stack, &created_by, &labels).hash(&mut fx);
+                fx.finish()
+            };
+            let same = merged.get(&h).and_then(|is| {
+                is.iter().copied().find(|&i| {
+                    let g = &groups[i];
+                    g.state == state && g.stack == stack && g.created_by == created_by && g.labels == labels
+                })
+            });
+            if let Some(i) = same {
                 let g: &mut Group = &mut groups[i];
                 g.count += acc.count;
                 g.wait_minutes = max_opt(g.wait_minutes, acc.wait_max);
@@ -306,8 +332,7 @@ impl Builder {
                 }
                 continue;
             }
-            let (state, stack, created_by, labels) = mkey.clone();
-            merged.insert(mkey, groups.len());
+            merged.entry(h).or_default().push(groups.len());
             groups.push(Group {
                 count: acc.count,
                 state,
@@ -415,7 +440,7 @@ pub fn infer_state(given: &str, frames: &[Frame]) -> String {
 
 fn state_from_frames(frames: &[Frame]) -> Option<&'static str> {
     for f in frames.iter().take(12) {
-        let n = f.function.as_str();
+        let n: &str = &f.function;
         let s = match n {
             _ if n.starts_with("runtime.chanrecv") => "chan receive",
             _ if n.starts_with("runtime.chansend") => "chan send",
@@ -551,11 +576,7 @@ mod tests {
     use super::*;
 
     fn f(function: &str, file: &str) -> Frame {
-        Frame {
-            function: function.into(),
-            file: file.into(),
-            line: 1,
-        }
+        Frame::new(function, file, 1)
     }
 
     #[test]

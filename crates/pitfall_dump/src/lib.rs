@@ -52,8 +52,12 @@ pub struct Limits {
     pub max_line: usize,
     /// Frames kept per goroutine (Go itself prints at most 100).
     pub max_frames: usize,
-    /// Distinct groups (stacks x states x labels).
+    /// Distinct groups (stacks x states x labels). Each costs its frames'
+    /// strings once the dump is summarised, so this bounds memory on
+    /// adversarial input; real dumps have thousands at most.
     pub max_groups: usize,
+    /// Bytes of a protobuf profile (decoded in memory, after decompression).
+    pub max_proto_bytes: u64,
 }
 
 impl Default for Limits {
@@ -62,7 +66,8 @@ impl Default for Limits {
             max_bytes: 2 << 30,
             max_line: 1 << 20,
             max_frames: 1024,
-            max_groups: 1_000_000,
+            max_groups: 200_000,
+            max_proto_bytes: 256 << 20,
         }
     }
 }
@@ -142,10 +147,19 @@ fn parse_buffered(reader: &mut dyn BufRead, limits: &Limits, may_gunzip: bool) -
         });
     }
     if looks_binary(&head[..head.len().min(512)]) {
+        // A profile is decoded in memory: stacks are stored once however many
+        // goroutines share them, so real ones are small; a gzip bomb is not.
+        let cap = limits.max_bytes.min(limits.max_proto_bytes);
         let mut raw = Vec::new();
         reader
+            .take(cap + 1)
             .read_to_end(&mut raw)
             .map_err(|e| Error(format!("reading dump: {e}")))?;
+        if raw.len() as u64 > cap {
+            return err(format!(
+                "protobuf profile larger than {cap} bytes: not a goroutine profile this tool reads"
+            ));
+        }
         return proto::parse(&raw, limits);
     }
     text::parse(reader, limits)

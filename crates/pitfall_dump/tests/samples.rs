@@ -17,7 +17,7 @@ fn dump(bytes: &[u8]) -> Dump {
 fn group<'a>(d: &'a Dump, func: &str) -> &'a pitfall_dump::Group {
     d.groups
         .iter()
-        .find(|g| g.user().is_some_and(|f| f.function == func))
+        .find(|g| g.user().is_some_and(|f| &*f.function == func))
         .unwrap_or_else(|| panic!("no group at {func}: {:#?}", d.groups))
 }
 
@@ -33,7 +33,7 @@ fn go_1_19_semacquire_is_told_apart_by_the_frames() {
     assert_eq!(lock.wait_minutes, Some(12));
     assert_eq!(lock.user().unwrap().line, 61);
     // `created by` without `in goroutine N` (before Go 1.21).
-    assert_eq!(lock.created_by.as_ref().unwrap().function, "net/http.(*Server).Serve");
+    assert_eq!(&*lock.created_by.as_ref().unwrap().function, "net/http.(*Server).Serve");
     let wg = group(&d, "github.com/acme/inventory/stock.(*Ledger).Flush");
     assert_eq!(wg.state, "sync.WaitGroup.Wait");
     let main = group(&d, "main.main");
@@ -43,7 +43,7 @@ fn go_1_19_semacquire_is_told_apart_by_the_frames() {
 
     let c = verdict::contention(&d, &ContentionOptions { min_count: 2 });
     assert_eq!(c.len(), 1);
-    assert_eq!(c[0].frame.file, "/home/ci/build/inventory/stock/ledger.go");
+    assert_eq!(&*c[0].frame.file, "/home/ci/build/inventory/stock/ledger.go");
     let dl = verdict::deadlock(&d, &DeadlockOptions { min_wait_minutes: 10 });
     assert_eq!(dl.len(), 1, "a mutex waited on for 12 minutes");
     assert!(dl[0].message.contains("12 minutes"), "{}", dl[0].message);
@@ -67,14 +67,14 @@ fn go_1_20_waits_decide_small_leaks() {
     assert_eq!(v.len(), 1, "{v:#?}");
     assert_eq!((v[0].frame.line, v[0].count), (52, 3));
     // One goroutine in a select is a background loop, not a leak.
-    assert!(!v.iter().any(|v| v.frame.function == "main.(*Notifier).run"));
+    assert!(!v.iter().any(|v| &*v.frame.function == "main.(*Notifier).run"));
     // Without the wait, 3 goroutines are nothing.
     let o2 = LeakOptions { min_wait_minutes: 30, ..o };
     assert!(verdict::leaked(&d, None, &o2).is_empty());
     // A sleeping goroutine is never a leak, and its stack is kept whole.
     let hb = group(&d, "main.heartbeat");
     assert_eq!(hb.state, "sleep");
-    assert_eq!(hb.stack[0].function, "time.Sleep");
+    assert_eq!(&*hb.stack[0].function, "time.Sleep");
 }
 
 #[test]
@@ -88,10 +88,10 @@ fn go_1_26_traceback_features() {
     assert_eq!(w.ids, vec![7]);
     // Ancestors' frames (GODEBUG=tracebackancestors) are not this goroutine's.
     assert_eq!(
-        w.stack.iter().map(|f| f.function.as_str()).collect::<Vec<_>>(),
+        w.stack.iter().map(|f| &*f.function).collect::<Vec<_>>(),
         vec!["main.explode", "main.worker", "main.loop"]
     );
-    assert_eq!(w.created_by.as_ref().unwrap().function, "main.start");
+    assert_eq!(&*w.created_by.as_ref().unwrap().function, "main.start");
     let b = group(&d, "main.TestQueue.func1");
     assert_eq!((b.state.as_str(), b.in_bubble), ("chan receive", 1));
     let l = group(&d, "main.pump");
@@ -103,10 +103,10 @@ fn go_1_26_traceback_features() {
 
     let v = verdict::leaked(&d, None, &LeakOptions::default());
     assert_eq!(v.len(), 1, "the runtime's (leaked) mark decides alone: {v:#?}");
-    assert_eq!(v[0].frame.function, "main.pump");
+    assert_eq!(&*v[0].frame.function, "main.pump");
     // The bubble's goroutine is a test's, never a service leak.
     let o = LeakOptions { min_count: 1, ..LeakOptions::default() };
-    assert!(!verdict::leaked(&d, None, &o).iter().any(|v| v.frame.function == "main.TestQueue.func1"));
+    assert!(!verdict::leaked(&d, None, &o).iter().any(|v| &*v.frame.function == "main.TestQueue.func1"));
 }
 
 #[test]
@@ -259,7 +259,7 @@ fn protobuf_profiles_plain_and_gzipped() {
         let sends: Vec<_> = d
             .groups
             .iter()
-            .filter(|g| g.user().is_some_and(|f| f.function == "main.leak.func1"))
+            .filter(|g| g.user().is_some_and(|f| &*f.function == "main.leak.func1"))
             .collect();
         assert_eq!(sends.len(), 2, "labels split the groups");
         for g in &sends {

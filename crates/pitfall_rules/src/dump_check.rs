@@ -67,7 +67,7 @@ pub fn check_dump(dump: &Dump, earlier: Option<&Dump>, settings: &Settings) -> V
                     rule: rule.name,
                     category: rule.category,
                     severity,
-                    path: v.frame.file.clone(),
+                    path: v.frame.file.to_string(),
                     line: v.frame.line,
                     column: 1,
                     end_line: v.frame.line,
