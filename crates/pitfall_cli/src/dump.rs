@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::discover;
-use pitfall_dump::verdict::{self, Growth};
+use pitfall_dump::verdict::{self, thousands, Growth};
 use pitfall_dump::{Dump, Frame, Group, Limits};
 use pitfall_go::index::ProjectIndex;
 use pitfall_report::Finding;
@@ -439,18 +439,6 @@ impl DumpReport<'_> {
 
 fn short(file: &str) -> &str {
     file.rsplit('/').next().unwrap_or(file)
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn wait_text(g: &Group) -> String {

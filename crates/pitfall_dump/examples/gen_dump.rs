@@ -19,7 +19,7 @@ fn main() -> std::io::Result<()> {
         let site = (x % 64) as usize;
         let state = STATES[site % STATES.len()];
         write!(w, "goroutine {id} [{state}")?;
-        if x % 3 == 0 {
+        if x.is_multiple_of(3) {
             write!(w, ", {} minutes", (x >> 8) % 90 + 1)?;
         }
         if site % 5 == 0 {

@@ -17,7 +17,7 @@
 //! goroutine profile: total 7
 //! 3 @ 0x43e4ce 0x40a5e5 0x47c4a1
 //! # labels: {"route":"/orders"}
-//! #	0x47c4a0	main.worker+0x20	/src/svc/worker.go:31
+//! #<TAB>0x47c4a0<TAB>main.worker+0x20<TAB>/src/svc/worker.go:31
 //! ```
 
 use crate::group::{Builder, Raw, RawFrame};
