@@ -26,7 +26,7 @@ pub enum DumpFormat {
 
 #[derive(clap::Args)]
 pub struct DumpArgs {
-    /// Dumps: files, `-` for stdin, or http:// URLs such as
+    /// Dumps: files, `-` for stdin, or http(s):// URLs such as
     /// http://localhost:6060/debug/pprof/goroutine?debug=2. With several, the
     /// first and the last are compared (the groups that grew).
     #[arg(required = true)]
@@ -129,25 +129,51 @@ fn read_source(s: &str, limits: &Limits, timeout: Duration) -> Result<Dump, Stri
     if s == "-" {
         return pitfall_dump::parse(std::io::stdin().lock(), limits).map_err(|e| e.0);
     }
-    if s.starts_with("http://") {
+    if s.starts_with("http://") || s.starts_with("https://") {
         let body = http_get(s, limits.max_bytes, timeout)?;
         return pitfall_dump::parse(&body[..], limits).map_err(|e| e.0);
-    }
-    if s.starts_with("https://") {
-        return Err("https:// is not supported yet: reach the pod with `kubectl port-forward` and use http://localhost:PORT/debug/pprof/goroutine?debug=2".into());
     }
     let f = std::fs::File::open(s).map_err(|e| e.to_string())?;
     pitfall_dump::parse(f, limits).map_err(|e| e.0)
 }
 
-/// A minimal HTTP/1.0 GET: no TLS, no keep-alive; redirects followed only to
-/// other http:// URLs (at most 5); the body is bounded by `max` bytes and
-/// every connect and read by `timeout`, the whole exchange by 4x `timeout`.
+/// A stream the exchange runs over: TCP, or TLS over TCP.
+trait Conn: Read + Write {}
+impl<T: Read + Write> Conn for T {}
+
+/// TLS settings: the Mozilla roots (webpki-roots), no client certificate.
+fn tls_config() -> std::sync::Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<std::sync::Arc<rustls::ClientConfig>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default TLS versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            std::sync::Arc::new(config)
+        })
+        .clone()
+}
+
+/// A minimal HTTP/1.0 GET over http:// or https://: no keep-alive; redirects
+/// followed only within the same scheme (at most 5); the body is bounded by
+/// `max` bytes and every connect and read by `timeout`, the whole exchange
+/// by 4x `timeout`.
 pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, String> {
     let started = Instant::now();
     let mut url = url.to_string();
+    let tls = url.starts_with("https://");
+    let scheme = if tls { "https://" } else { "http://" };
     for _ in 0..6 {
-        let rest = url.strip_prefix("http://").ok_or("only http:// URLs can be fetched")?;
+        let rest = url
+            .strip_prefix(scheme)
+            .ok_or_else(|| format!("redirect to {url:?} refused: only {scheme} redirects are followed"))?;
         let (hostport, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -156,36 +182,54 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
         if hostport.is_empty() || hostport.contains('@') || path.contains(['\r', '\n', ' ']) {
             return Err(format!("malformed URL {url:?}"));
         }
-        let addr_str = if hostport.rsplit(':').next().is_some_and(|p| p.parse::<u16>().is_ok())
-            && !hostport.ends_with(']')
-        {
+        let has_port = hostport.rsplit(':').next().is_some_and(|p| p.parse::<u16>().is_ok())
+            && !hostport.ends_with(']');
+        let addr_str = if has_port {
             hostport.to_string()
         } else {
-            format!("{hostport}:80")
+            format!("{hostport}:{}", if tls { 443 } else { 80 })
         };
+        let host = if has_port {
+            &hostport[..hostport.rfind(':').unwrap_or(hostport.len())]
+        } else {
+            hostport
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs: Vec<_> = addr_str
             .to_socket_addrs()
             .map_err(|e| format!("resolving {hostport}: {e}"))?
             .collect();
-        let mut conn = None;
+        let mut tcp = None;
         let mut last = String::from("no address");
         for a in addrs {
             match TcpStream::connect_timeout(&a, timeout) {
                 Ok(c) => {
-                    conn = Some(c);
+                    tcp = Some(c);
                     break;
                 }
                 Err(e) => last = e.to_string(),
             }
         }
-        let mut conn = conn.ok_or_else(|| format!("connecting to {hostport}: {last}"))?;
-        conn.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-        conn.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+        let tcp = tcp.ok_or_else(|| format!("connecting to {hostport}: {last}"))?;
+        tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+        tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+        let mut conn: Box<dyn Conn> = if tls {
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|e| format!("{host}: not a TLS server name: {e}"))?;
+            let session = rustls::ClientConnection::new(tls_config(), name)
+                .map_err(|e| format!("TLS: {e}"))?;
+            Box::new(rustls::StreamOwned::new(session, tcp))
+        } else {
+            Box::new(tcp)
+        };
+        let conn = &mut *conn;
         let req = format!(
             "GET {path} HTTP/1.0\r\nHost: {hostport}\r\nUser-Agent: pitfall/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
             env!("CARGO_PKG_VERSION")
         );
-        conn.write_all(req.as_bytes()).map_err(|e| format!("sending request: {e}"))?;
+        conn.write_all(req.as_bytes())
+            .and_then(|_| conn.flush())
+            .map_err(|e| format!("sending request: {e}"))?;
         let mut buf = Vec::new();
         let head_limit = 64 * 1024u64;
         let mut chunk = [0u8; 64 * 1024];
@@ -196,7 +240,7 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
             if buf.len() as u64 > head_limit {
                 return Err("response headers larger than 64 KiB".into());
             }
-            let n = read_some(&mut conn, &mut chunk, started, timeout)?;
+            let n = read_some(conn, &mut chunk, started, timeout)?;
             if n == 0 {
                 return Err("connection closed before the response headers ended".into());
             }
@@ -219,11 +263,13 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
         if (300..400).contains(&status) {
             let loc = header("location").ok_or("redirect without Location")?;
             url = if loc.starts_with('/') {
-                format!("http://{hostport}{loc}")
-            } else if loc.starts_with("http://") {
+                format!("{scheme}{hostport}{loc}")
+            } else if loc.starts_with(scheme) {
                 loc
             } else {
-                return Err(format!("redirect to {loc:?} refused: only http:// redirects are followed"));
+                return Err(format!(
+                    "redirect to {loc:?} refused: only {scheme} redirects are followed"
+                ));
             };
             continue;
         }
@@ -240,7 +286,7 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
                     "response is larger than the limit of {max} bytes (raise it with --max-size)"
                 ));
             }
-            let n = read_some(&mut conn, &mut chunk, started, timeout)?;
+            let n = read_some(conn, &mut chunk, started, timeout)?;
             if n == 0 {
                 break;
             }
@@ -257,7 +303,7 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
 }
 
 fn read_some(
-    conn: &mut TcpStream,
+    conn: &mut dyn Conn,
     buf: &mut [u8],
     started: Instant,
     timeout: Duration,

@@ -53,6 +53,8 @@ fn line_of(name: &str, text: &str, nth: usize) -> u64 {
 struct Service {
     child: Child,
     addr: String,
+    /// `https://127.0.0.1:PORT`, self-signed.
+    tls_url: String,
 }
 
 impl Drop for Service {
@@ -71,12 +73,14 @@ fn start_leaky(envs: &[(&str, &str)], stderr: Stdio) -> Service {
     }
     let mut child = cmd.spawn().expect("start leaky");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut tls = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    out.read_line(&mut tls).unwrap();
     let svc = Service {
         child,
         addr: line.trim().to_string(),
+        tls_url: tls.trim().to_string(),
     };
     assert!(!svc.addr.is_empty(), "leaky printed its address");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -537,4 +541,20 @@ fn html_escapes_what_the_dump_says() {
     assert_eq!(html.matches("</script>").count(), 2, "only the page's own scripts end");
     let (_, j) = dump_json(&[p.to_str().unwrap()], &[]);
     assert_eq!(j["groups"][0]["labels"]["x"], "</script><b id=pwn>&amp;");
+}
+
+#[test]
+fn https_is_spoken_and_scheme_changing_redirects_are_refused() {
+    let svc = start_leaky(&[], Stdio::null());
+    assert!(svc.tls_url.starts_with("https://"), "{}", svc.tls_url);
+    // TLS is negotiated; the self-signed certificate is rejected, clearly.
+    let url = format!("{}/debug/pprof/goroutine?debug=2", svc.tls_url);
+    let o = run(&["dump", "--no-config", "--timeout", "10", &url], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let o = run(&["dump", "--no-config", &format!("http://{}/to-https", svc.addr)], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("refused: only http:// redirects are followed"), "{err}");
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	_ "net/http/pprof"
 	"os"
 	"runtime/pprof"
@@ -150,7 +151,15 @@ func main() {
 	for i := 0; i < 5; i++ {
 		go http.Get("http://" + ln.Addr().String() + "/fetch")
 	}
+	// A redirect to another scheme, which pitfall must refuse.
+	http.HandleFunc("/to-https", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://"+r.Host+"/debug/pprof/goroutine", http.StatusFound)
+	})
+	// The same pages over TLS, with a self-signed certificate.
+	tlsSrv := httptest.NewUnstartedServer(http.DefaultServeMux)
+	tlsSrv.StartTLS()
 	fmt.Println(ln.Addr().String())
+	fmt.Println(tlsSrv.URL)
 	os.Stdout.Sync()
 	select {}
 }
