@@ -86,7 +86,7 @@ pub fn run(args: DumpArgs) -> Result<u8, String> {
     let growth = earlier.map(|e| verdict::grew(e, dump)).unwrap_or_default();
 
     let repo = match &args.source {
-        Some(dir) => Some(Repo::load(dir)?),
+        Some(dir) => Some(Repo::load(dir, &settings)?),
         None => None,
     };
     if let Some(repo) = &repo {
@@ -340,10 +340,11 @@ pub struct Repo {
 }
 
 impl Repo {
-    fn load(dir: &Path) -> Result<Repo, String> {
+    /// Static findings of the rules `settings` enables (the config's and the
+    /// command line's select/ignore apply as for `check`).
+    fn load(dir: &Path, settings: &pitfall_rules::Settings) -> Result<Repo, String> {
         let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
         let none = globset::GlobSet::empty();
-        let settings = pitfall_rules::Settings::all();
         let pool = rayon::ThreadPoolBuilder::new()
             .stack_size(64 * 1024 * 1024)
             .build()
@@ -357,7 +358,7 @@ impl Repo {
                 .par_iter()
                 .flat_map_iter(|pkg| pkg.files().iter().map(move |f| (pkg, f)))
                 .map(|(pkg, f)| {
-                    let r = pitfall_rules::check_file(f, pkg, &index, &settings);
+                    let r = pitfall_rules::check_file(f, pkg, &index, settings);
                     (f.path.clone(), r.findings, pitfall_rules::nolint::Directives::parse(f))
                 })
                 .collect();
