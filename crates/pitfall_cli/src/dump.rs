@@ -22,6 +22,8 @@ pub enum DumpFormat {
     Text,
     Json,
     Html,
+    /// The findings only, as `check --format sarif` writes them
+    Sarif,
 }
 
 #[derive(clap::Args)]
@@ -115,6 +117,22 @@ pub fn run(args: DumpArgs) -> Result<u8, String> {
         DumpFormat::Text => text(&report, args.top),
         DumpFormat::Json => serde_json::to_string_pretty(&json(&report)).unwrap() + "\n",
         DumpFormat::Html => html(&report),
+        DumpFormat::Sarif => {
+            let findings: Vec<Finding> = found.iter().map(|f| f.finding.clone()).collect();
+            let infos: Vec<pitfall_report::RuleInfo> = settings
+                .enabled
+                .iter()
+                .filter(|r| matches!(r.check, pitfall_rules::Check::Dump(_)))
+                .map(|r| r.info())
+                .collect();
+            pitfall_report::emit::sarif(&pitfall_report::emit::Report {
+                findings: &findings,
+                sources: &BTreeMap::new(),
+                rules: &infos,
+                files_checked: 0,
+                version: env!("CARGO_PKG_VERSION"),
+            })
+        }
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()) {

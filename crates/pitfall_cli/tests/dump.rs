@@ -361,6 +361,19 @@ fn sigquit_traceback_with_runtime_frames() {
     let (o, j) = dump_json(&[file.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert_leaky_verdicts(&j, "SIGQUIT");
+    // The same findings through the SARIF machinery of check.
+    let o = run(&["dump", "--no-config", "--format", "sarif", file.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let sarif: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), j["findings"].as_array().unwrap().len());
+    let rules: Vec<&str> = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, vec!["deadlock", "leaked-goroutines", "lock-contention"]);
     let t = run(&["dump", "--no-config", file.to_str().unwrap()], &[]);
     assert!(String::from_utf8_lossy(&t.stdout).contains("(traceback) — SIGQUIT: quit"));
 }
