@@ -95,8 +95,25 @@ fn start_leaky(envs: &[(&str, &str)], stderr: Stdio) -> Service {
                 .map(|g| g["count"].as_u64().unwrap())
                 .sum()
         };
-        if count("main.timeoutLeak.func1") == 150
-            && count("main.(*store).update") == 29
+        // Every leak in place: each site holds all its goroutines at the
+        // blocking line (not still starting up on their way to it).
+        let at = |func: &str, text: &str, nth: usize| -> u64 {
+            let line = line_of("leaky", text, nth);
+            j["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|g| g["function"] == func && g["line"] == line)
+                .map(|g| g["count"].as_u64().unwrap())
+                .sum()
+        };
+        if at("main.timeoutLeak.func1", "ch <- 42", 0) == 150
+            && count("main.timeoutLeak.func1") == 150
+            && at("main.prematureReturn.func1", "errc <- errors.New", 0) == 120
+            && at("main.forgottenTicker.func1", "select {", 1) == 120
+            && at("main.main.func2.1", "wg.Wait()", 0) == 120
+            && at("main.(*store).update", "s.mu.Lock()", 1) == 29
+            && at("main.(*store).get", "s.mu.Lock()", 0) == 1
             && count("main.fetch") == 5
         {
             return svc;
@@ -302,6 +319,21 @@ fn live_service_in_all_three_formats() {
     let before1 = Path::new(env!("CARGO_TARGET_TMPDIR")).join("before-debug1.txt");
     std::fs::write(&before1, fetch_raw(&svc.url("debug=1"))).unwrap();
     fetch_raw(&format!("http://{}/leak", svc.addr));
+    // The 70 new workers reach their send shortly after the handler returns.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, j) = dump_json(&[&svc.url("debug=2")], &[]);
+        let n: u64 = groups_at(&j, "main.timeoutLeak.func1")
+            .iter()
+            .filter(|g| g["state"] == "chan send")
+            .map(|g| g["count"].as_u64().unwrap())
+            .sum();
+        if n == 220 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "leaks after /leak never settled: {n}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Different formats compare too: debug=1 before, debug=2 after.
     let (_, jx) = dump_json(&[before1.to_str().unwrap(), &svc.url("debug=2")], &[]);
     let g = jx["grew"]

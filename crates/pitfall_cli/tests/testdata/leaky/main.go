@@ -19,14 +19,16 @@ import (
 // timeoutLeak gives up waiting, and the worker's send blocks forever.
 func timeoutLeak() {
 	ch := make(chan int)
+	ready := make(chan struct{})
 	go func() {
-		time.Sleep(time.Millisecond)
+		<-ready // the work takes longer than the caller waits
 		ch <- 42
 	}()
 	select {
 	case <-ch:
 	case <-time.After(time.Microsecond):
 	}
+	close(ready)
 }
 
 // prematureReturn returns on the first error; the other senders block.
