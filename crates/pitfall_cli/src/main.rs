@@ -4,6 +4,7 @@
 
 mod config;
 mod discover;
+mod dump;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use config::Config;
@@ -67,6 +68,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = RoutesFormat::Text)]
         format: RoutesFormat,
     },
+    /// Analyse goroutine dumps (files, `-`, http:// URLs): groups, leaks, deadlocks, contention
+    Dump(dump::DumpArgs),
     /// Write a commented default pitfall.toml in the current directory
     Init {
         /// Overwrite an existing pitfall.toml
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
         Command::Rule { name } => show_rule(&name),
         Command::Init { force } => init(force),
         Command::Routes { paths, format } => routes(&paths, format),
+        Command::Dump(args) => dump::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

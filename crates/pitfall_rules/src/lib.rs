@@ -14,6 +14,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+pub mod dump_check;
 pub mod nolint;
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
@@ -72,6 +73,9 @@ pub struct Rule {
 pub enum Check {
     /// Runs once per Go file that [`Rule::applies_to`].
     Go(fn(&mut Checker)),
+    /// Decided from a goroutine dump by `pitfall dump` ([`dump_check`]);
+    /// [`check_file`] skips it.
+    Dump(fn(&dump_check::DumpChecker) -> Vec<pitfall_dump::verdict::Verdict>),
 }
 
 impl Rule {
@@ -142,7 +146,7 @@ pub fn check_file<'a>(
     let mut result = FileResult::default();
     let envs = Rc::new(RefCell::new(HashMap::new()));
     for rule in &settings.enabled {
-        if !rule.applies_to(file) {
+        if !rule.applies_to(file) || !matches!(rule.check, Check::Go(_)) {
             continue;
         }
         let mut cx = Checker {
@@ -165,6 +169,7 @@ pub fn check_file<'a>(
         let outcome =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match rule.check {
                 Check::Go(check) => check(&mut cx),
+                Check::Dump(_) => {}
             }));
         match outcome {
             Ok(()) => result.findings.append(&mut cx.findings),
