@@ -24,7 +24,7 @@ for t in "${targets[@]}"; do
     go_frontend) seed "$t" "$root/tests/fixtures" "$root/examples" -name '*.go' ;;
     config) seed "$t" "$root/tests/fixtures" "$root/examples" seeds/config -name '*.toml' ;;
     manifests) seed "$t" "$root/tests/fixtures" "$root/examples" \( -name '*.yaml' -o -name '*.yml' \) ;;
-    dump) seed "$t" "$root/tests" "$root/crates" -path '*dump*' \( -name '*.txt' -o -name '*.pb*' -o -name '*.dump' \) ;;
+    dump) seed "$t" "$root/crates/pitfall_dump/tests/samples" seeds/dump -type f ;;
   esac
   echo "== $t: ${secs}s"
   cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
