@@ -12,6 +12,7 @@ pub mod exits;
 pub mod flow;
 pub mod http_facts;
 pub mod index;
+pub mod locks;
 mod lower;
 pub mod module;
 pub mod routes;

@@ -101,7 +101,11 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             ));
             continue;
         }
-        if !d.assign.is_define() && !declared_in(cx, cancel, d.func) {
+        // A variable assigned with `=` lives beyond the statement's block;
+        // the path helper follows one block, so only the function's own
+        // top-level statements are judged.
+        let top_level = d.body.stmts.iter().any(|s| std::ptr::eq(s, d.stmt));
+        if !d.assign.is_define() && (!top_level || !declared_in(cx, cancel, d.func)) {
             continue;
         }
         let name = cancel.name.as_str();
