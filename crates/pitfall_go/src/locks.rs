@@ -52,6 +52,9 @@ pub struct MutexOp<'a> {
     /// `Some(method)` when the operation happens inside a method of the
     /// package's own type called here (`s.lockedHelper()`).
     pub via: Option<&'a str>,
+    /// The method acquires and also releases the mutex before returning: the
+    /// mutex must be free at the call, and is free again after it.
+    pub transient: bool,
 }
 
 fn is_mutex_type(t: &Ty<'_>) -> bool {
@@ -101,7 +104,12 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
     let key = sel.x.dotted_name()?;
     let t = env.type_of(sc, &sel.x);
     if is_mutex_type(&t) || embeds_mutex(sc, &t) {
-        Some(MutexOp { key, op, via: None })
+        Some(MutexOp {
+            key,
+            op,
+            via: None,
+            transient: false,
+        })
     } else {
         None
     }
@@ -163,16 +171,33 @@ pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
             format!("{x}.{rest}")
         }
     };
+    // What the method does to its receiver's mutexes outside closures.
+    let mut releases: Vec<String> = Vec::new();
+    let mut acquires = false;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some((rest, op)) = field_of_recv(c) {
+                if op.is_release() {
+                    releases.push(rest);
+                } else {
+                    acquires = true;
+                }
+            }
+        }
+        true
+    });
     // Locks at entry: a top-level `recv.mu.Lock()` before anything unlocks.
     for s in &body.stmts {
         if let Stmt::Expr(e) = s {
             if let Some(c) = e.as_call() {
                 if let Some((rest, op)) = field_of_recv(c) {
                     if op.is_acquire() {
+                        let transient = releases.contains(&rest);
                         return Some(MutexOp {
                             key: key_for(&rest),
                             op,
                             via: Some(&def.decl.name.name),
+                            transient,
                         });
                     }
                     break;
@@ -183,26 +208,13 @@ pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
             break;
         }
     }
-    // Unlocks: a release of a receiver mutex anywhere outside closures, and no acquire.
-    let mut release = None;
-    let mut acquires = false;
-    walk::walk_body(body, &mut |n, _| {
-        if let Node::Expr(Expr::Call(c)) = n {
-            if let Some((rest, op)) = field_of_recv(c) {
-                if op.is_release() {
-                    release.get_or_insert((rest, op));
-                } else {
-                    acquires = true;
-                }
-            }
-        }
-        true
-    });
-    match release {
-        Some((rest, op)) if !acquires => Some(MutexOp {
-            key: key_for(&rest),
-            op,
+    // Unlocks: a release of a receiver mutex, and no acquire.
+    match releases.first() {
+        Some(rest) if !acquires => Some(MutexOp {
+            key: key_for(rest),
+            op: Op::Unlock,
             via: Some(&def.decl.name.name),
+            transient: false,
         }),
         _ => None,
     }
@@ -390,6 +402,9 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
         match op.op {
             Op::Lock | Op::RLock => {
                 self.trace.merge_acquire(c.span, op.op, op.via, st);
+                if op.transient {
+                    return st;
+                }
                 let mode = if op.op == Op::Lock { W } else { R };
                 map(st, |_, d| (mode, d))
             }
@@ -669,6 +684,56 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
         }
         let t = self.targets.pop().expect("pushed");
         out | t.brk
+    }
+}
+
+/// Whether the return at `ret` is an early return after the acquisition at
+/// `lock`: both sit in one statement list, the lock in an earlier statement,
+/// the return nested inside a later compound statement (an error branch).
+pub fn is_early_return(body: &Block, lock: Span, ret: Span) -> bool {
+    let mut lists: Vec<&[Stmt]> = vec![&body.stmts];
+    while let Some(list) = lists.pop() {
+        let li = list.iter().position(|s| s.span().encloses(lock));
+        let ri = list.iter().position(|s| s.span().encloses(ret));
+        match (li, ri) {
+            (Some(l), Some(r)) if l < r => {
+                return !matches!(list[r], Stmt::Return(_));
+            }
+            (Some(l), Some(r)) if l == r => child_lists(&list[l], &mut lists),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The statement lists directly inside a statement (not inside closures).
+fn child_lists<'a>(s: &'a Stmt, out: &mut Vec<&'a [Stmt]>) {
+    match s {
+        Stmt::Block(b) => out.push(&b.stmts),
+        Stmt::Labeled(l) => child_lists(&l.stmt, out),
+        Stmt::If(i) => {
+            out.push(&i.then.stmts);
+            let mut els = i.els.as_ref();
+            while let Some(e) = els {
+                match e {
+                    Stmt::If(i2) => {
+                        out.push(&i2.then.stmts);
+                        els = i2.els.as_ref();
+                    }
+                    Stmt::Block(b) => {
+                        out.push(&b.stmts);
+                        els = None;
+                    }
+                    _ => els = None,
+                }
+            }
+        }
+        Stmt::For(f) => out.push(&f.body.stmts),
+        Stmt::Range(r) => out.push(&r.body.stmts),
+        Stmt::Switch(sw) => sw.cases.iter().for_each(|c| out.push(&c.body)),
+        Stmt::TypeSwitch(sw) => sw.cases.iter().for_each(|c| out.push(&c.body)),
+        Stmt::Select(sel) => sel.cases.iter().for_each(|c| out.push(&c.body)),
+        _ => {}
     }
 }
 

@@ -102,6 +102,9 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 else {
                     continue;
                 };
+                if !locks::is_early_return(body, lock.0, *span) {
+                    continue;
+                }
                 let (lock_line, _) = cx.file.line_col(lock.0.start);
                 let (unlock_line, _) = cx.file.line_col(unlock.start);
                 let how = match &lock.2 {
