@@ -171,3 +171,59 @@ pub fn passes_to_call(n: Node<'_>, name: &str) -> bool {
     });
     found
 }
+
+/// In package `main`: the package-level functions that only ever run at
+/// startup — `main`, `init`, and functions reachable from them through direct
+/// calls, unless some code also uses them as a value (a handler registered
+/// with a router runs per request). Empty for other packages.
+pub fn startup_only_funcs<'a>(pkg: &crate::index::Package<'a>) -> std::collections::HashSet<&'a str> {
+    use std::collections::{HashMap, HashSet};
+    let mut out = HashSet::new();
+    if pkg.src.name != "main" {
+        return out;
+    }
+    let mut callees: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
+    let mut as_value: HashSet<&'a str> = HashSet::new();
+    let mut roots = Vec::new();
+    for file in pkg.files().iter().filter(|f| !f.is_test) {
+        for decl in &file.ast.decls {
+            let Decl::Func(fd) = decl else { continue };
+            let Some(body) = &fd.body else { continue };
+            let name = fd.name.name.as_str();
+            if fd.recv.is_none() && (name == "main" || name == "init") {
+                roots.push(name);
+            }
+            let mut calls = Vec::new();
+            let mut called_idents: HashSet<Span> = HashSet::new();
+            walk::walk(Node::Block(body), &mut |n, _| {
+                if let Node::Expr(Expr::Call(c)) = n {
+                    if let Expr::Ident(id) = c.fun.unparen() {
+                        called_idents.insert(id.span);
+                        if pkg.funcs.contains_key(id.name.as_str()) {
+                            calls.push(id.name.as_str());
+                        }
+                    }
+                }
+                if let Node::Expr(Expr::Ident(id)) = n {
+                    if !called_idents.contains(&id.span) && pkg.funcs.contains_key(id.name.as_str()) {
+                        as_value.insert(id.name.as_str());
+                    }
+                }
+                true
+            });
+            if fd.recv.is_none() {
+                callees.entry(name).or_default().extend(calls);
+            }
+        }
+    }
+    let mut stack = roots;
+    while let Some(f) = stack.pop() {
+        if as_value.contains(f) || !out.insert(f) {
+            continue;
+        }
+        if let Some(cs) = callees.get(f) {
+            stack.extend(cs.iter().copied());
+        }
+    }
+    out
+}
