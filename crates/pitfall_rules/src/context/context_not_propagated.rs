@@ -20,7 +20,8 @@ It stays silent where a fresh context is usually deliberate: the `if ctx == nil 
 ctx = context.Background() }` default, goroutines started with `go` (work meant to
 outlive the caller), deferred cleanup, and code that runs after the function has
 seen its context end (`<-ctx.Done()`, `ctx.Err()`), such as a graceful shutdown
-with its own timeout. Test files are skipped.
+with its own timeout, and contexts stored in a struct field or literal (they
+belong to a longer-lived object). Test files are skipped.
 
 ## Why it matters in production
 When the client disconnects or the caller's deadline passes, the work started under
@@ -74,7 +75,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         if !cx.is_pkg_call(call, "context", &["Background", "TODO"]) {
             return true;
         }
-        if detached(anc) {
+        if detached(anc) || stored(anc) {
             return true;
         }
         // The innermost enclosing function with a context parameter.
@@ -120,6 +121,16 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
 fn detached(anc: &[Node<'_>]) -> bool {
     anc.iter()
         .any(|a| matches!(a, Node::Stmt(Stmt::Go(_) | Stmt::Defer(_))))
+}
+
+/// The new context goes into a struct (a field assignment or a composite
+/// literal): it belongs to a longer-lived object, not to this call.
+fn stored(anc: &[Node<'_>]) -> bool {
+    anc.iter().any(|a| match a {
+        Node::Expr(Expr::CompositeLit(_)) => true,
+        Node::Stmt(Stmt::Assign(a)) => a.lhs.iter().any(|l| matches!(l.unparen(), Expr::Selector(_))),
+        _ => false,
+    })
 }
 
 /// `if ctx == nil { ctx = context.Background() }`, or an assignment to `ctx` itself.

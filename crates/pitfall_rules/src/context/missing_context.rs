@@ -25,8 +25,11 @@ Calls that cannot be cancelled although the library offers a twin that takes a
 | `net.LookupHost`, `LookupIP`, `LookupAddr`, ... | the same methods of `net.Resolver` (`net.DefaultResolver.LookupHost(ctx, ...)`) |
 | `exec.Command` | `exec.CommandContext` |
 
-Only request-serving code is checked: `main` and `init` of package `main`, the
-functions reachable only from them, and `_test.go` files are skipped. The message
+Only request-serving code is checked: functions (or closures inside them) that
+hold a `context.Context` or an `*http.Request` to pass on. `main` and `init` of
+package `main`, the functions reachable only from them, and `_test.go` files are
+skipped; so is code with no context at hand (command-line tools, startup helpers),
+where the fix would be a signature change rather than a twin. The message
 names the twin to use.
 
 ## Why it matters in production
@@ -144,10 +147,13 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             let ctx = func
                 .and_then(|f| ctxflow::context_params(&sc, f.ty()).first().copied())
                 .or_else(|| ctxflow::context_params(&sc, &fd.ty).first().copied());
+            // Request-serving code holds a context (or the request) to pass;
+            // elsewhere (CLIs, tools, startup helpers) the finding would ask
+            // for a signature change on guesswork.
             let pass = match ctx {
                 Some((p, true)) => format!("`{}.Context()`", p.name),
                 Some((p, false)) => format!("`{}`", p.name),
-                None => "a context from the caller".to_string(),
+                None => continue,
             };
             out.push((
                 c.span,
