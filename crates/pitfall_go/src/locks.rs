@@ -55,6 +55,10 @@ pub struct MutexOp<'a> {
     /// The method acquires and also releases the mutex before returning: the
     /// mutex must be free at the call, and is free again after it.
     pub transient: bool,
+    /// The mutex as a program-wide lock class: `T.mu` for a field `mu` of the
+    /// package's type `T` (whatever the variable), `T` for a mutex embedded in
+    /// `T`, the name of a package-level variable; `None` for locals.
+    pub class: Option<String>,
 }
 
 fn is_mutex_type(t: &Ty<'_>) -> bool {
@@ -104,11 +108,13 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
     let key = sel.x.dotted_name()?;
     let t = env.type_of(sc, &sel.x);
     if is_mutex_type(&t) || embeds_mutex(sc, &t) {
+        let class = lock_class(sc, env, &sel.x, &t);
         Some(MutexOp {
             key,
             op,
             via: None,
             transient: false,
+            class,
         })
     } else {
         None
@@ -198,6 +204,7 @@ pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
                             op,
                             via: Some(&def.decl.name.name),
                             transient,
+                            class: Some(class_for(tname, &rest)),
                         });
                     }
                     break;
@@ -215,7 +222,58 @@ pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
             op: Op::Unlock,
             via: Some(&def.decl.name.name),
             transient: false,
+            class: Some(class_for(tname, rest)),
         }),
+        _ => None,
+    }
+}
+
+fn class_for(tname: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        tname.to_string()
+    } else {
+        format!("{tname}.{rest}")
+    }
+}
+
+/// The lock class of the mutex reached by `x` (of type `t`); see [`MutexOp::class`].
+fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Option<String> {
+    // Split `base.f.g` into the base identifier and the field path.
+    let mut path = Vec::new();
+    let mut e = x.unparen();
+    while let Expr::Selector(s) = e {
+        path.push(s.sel.name.as_str());
+        e = s.x.unparen();
+    }
+    let Expr::Ident(base) = e else {
+        return None;
+    };
+    path.reverse();
+    let local = env.resolve(base).is_some();
+    if path.is_empty() {
+        if !local {
+            return sc
+                .pkg
+                .vars
+                .contains_key(base.name.as_str())
+                .then(|| format!("var {}", base.name));
+        }
+        // A variable whose type embeds the mutex.
+        return match t.deref() {
+            Ty::Named(p, n) if *p == sc.pkg.import_path() && !is_mutex_type(t) => Some(n.to_string()),
+            _ => None,
+        };
+    }
+    if !local {
+        // A field of a package-level variable.
+        return sc
+            .pkg
+            .vars
+            .contains_key(base.name.as_str())
+            .then(|| format!("var {}.{}", base.name, path.join(".")));
+    }
+    match env.type_of(sc, e).deref() {
+        Ty::Named(p, n) if *p == sc.pkg.import_path() => Some(format!("{n}.{}", path.join("."))),
         _ => None,
     }
 }
@@ -755,4 +813,69 @@ pub fn ops_by_key<'a>(body: &'a Block, classify: Classify<'_, 'a>) -> HashMap<St
 /// a call to a method of the package's own type that locks or unlocks one.
 pub fn mutex_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
     direct_op(sc, env, call).or_else(|| method_op(sc, env, call))
+}
+
+/// Two mutexes held together: `second` acquired while `first` is held on
+/// every path, in function `func`.
+#[derive(Clone, Debug)]
+pub struct OrderEdge {
+    pub first: String,
+    pub second: String,
+    /// Where `second` is acquired.
+    pub at: Span,
+    /// Where `first` was acquired (the nearest earlier acquisition).
+    pub first_at: Option<Span>,
+    pub func: String,
+}
+
+/// The lock-order edges of a function body, by lock class.
+pub fn order_edges<'a>(body: &'a Block, func: &str, classify: Classify<'_, 'a>) -> Vec<OrderEdge> {
+    let mut classes: HashMap<String, String> = HashMap::new();
+    let mut any_two = 0;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some(op) = classify(c) {
+                if let (true, Some(class)) = (op.op.is_acquire(), op.class) {
+                    if !classes.contains_key(&op.key) {
+                        any_two += 1;
+                        classes.insert(op.key, class);
+                    }
+                }
+            }
+        }
+        true
+    });
+    let mut out = Vec::new();
+    if any_two < 2 {
+        return out;
+    }
+    for (key, class) in &classes {
+        let t = trace(body, key, classify);
+        if t.unknown {
+            continue;
+        }
+        for (span, other, st) in &t.others {
+            let Some(other_class) = classes.get(other) else {
+                continue;
+            };
+            if other_class == class || !always_held(*st) {
+                continue;
+            }
+            let first_at = t
+                .acquires
+                .iter()
+                .filter(|a| a.0.start < span.start)
+                .max_by_key(|a| a.0.start)
+                .map(|a| a.0);
+            out.push(OrderEdge {
+                first: class.clone(),
+                second: other_class.clone(),
+                at: *span,
+                first_at,
+                func: func.to_string(),
+            });
+        }
+    }
+    out.sort_by_key(|e| e.at.start);
+    out
 }
