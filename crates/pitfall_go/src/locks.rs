@@ -238,6 +238,24 @@ fn class_for(tname: &str, rest: &str) -> String {
 
 /// The lock class of the mutex reached by `x` (of type `t`); see [`MutexOp::class`].
 fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Option<String> {
+    // A value of the package's type embedding the mutex: the type is the class.
+    if !is_mutex_type(t) {
+        return match t.deref() {
+            Ty::Named(p, n) if *p == sc.pkg.import_path() => Some(n.to_string()),
+            _ => None,
+        };
+    }
+    // `v.Mutex` names the embedded mutex of `v` explicitly.
+    if let Expr::Selector(s) = x.unparen() {
+        if matches!(s.sel.name.as_str(), "Mutex" | "RWMutex") {
+            let inner = env.type_of(sc, &s.x);
+            if let Ty::Named(p, n) = inner.deref() {
+                if *p == sc.pkg.import_path() {
+                    return Some(n.to_string());
+                }
+            }
+        }
+    }
     // Split `base.f.g` into the base identifier and the field path.
     let mut path = Vec::new();
     let mut e = x.unparen();
@@ -258,11 +276,8 @@ fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Opt
                 .contains_key(base.name.as_str())
                 .then(|| format!("var {}", base.name));
         }
-        // A variable whose type embeds the mutex.
-        return match t.deref() {
-            Ty::Named(p, n) if *p == sc.pkg.import_path() && !is_mutex_type(t) => Some(n.to_string()),
-            _ => None,
-        };
+        // A local mutex variable: no class.
+        return None;
     }
     if !local {
         // A field of a package-level variable.
