@@ -38,7 +38,10 @@ impl<'a> Derivation<'a> {
 
 /// Every two-value assignment of the file whose right side is one call that
 /// `is_deriver` accepts, when the statement sits directly in a statement list.
-pub fn derivations<'a>(file: &'a File, is_deriver: &dyn Fn(&'a CallExpr) -> bool) -> Vec<Derivation<'a>> {
+pub fn derivations<'a>(
+    file: &'a File,
+    is_deriver: &dyn Fn(&'a CallExpr) -> bool,
+) -> Vec<Derivation<'a>> {
     let mut out = Vec::new();
     walk::walk_file(file, &mut |n, anc| {
         if let Node::Stmt(s @ Stmt::Assign(a)) = n {
@@ -87,7 +90,10 @@ pub fn context_params<'a>(sc: &Scope<'a>, ty: &'a FuncType) -> Vec<(&'a Ident, b
 
 /// Whether `ty` is an HTTP handler signature: `(http.ResponseWriter, *http.Request)`.
 /// Returns the writer's and the request's names.
-pub fn handler_params<'a>(sc: &Scope<'a>, ty: &'a FuncType) -> Option<(Option<&'a Ident>, Option<&'a Ident>)> {
+pub fn handler_params<'a>(
+    sc: &Scope<'a>,
+    ty: &'a FuncType,
+) -> Option<(Option<&'a Ident>, Option<&'a Ident>)> {
     let mut names: Vec<(Option<&'a Ident>, Ty<'a>)> = Vec::new();
     for p in &ty.params {
         let t = sc.type_expr(&p.ty);
@@ -176,7 +182,9 @@ pub fn passes_to_call(n: Node<'_>, name: &str) -> bool {
 /// startup — `main`, `init`, and functions reachable from them through direct
 /// calls, unless some code also uses them as a value (a handler registered
 /// with a router runs per request). Empty for other packages.
-pub fn startup_only_funcs<'a>(pkg: &crate::index::Package<'a>) -> std::collections::HashSet<&'a str> {
+pub fn startup_only_funcs<'a>(
+    pkg: &crate::index::Package<'a>,
+) -> std::collections::HashSet<&'a str> {
     use std::collections::{HashMap, HashSet};
     let mut out = HashSet::new();
     if pkg.src.name != "main" {
@@ -205,7 +213,8 @@ pub fn startup_only_funcs<'a>(pkg: &crate::index::Package<'a>) -> std::collectio
                     }
                 }
                 if let Node::Expr(Expr::Ident(id)) = n {
-                    if !called_idents.contains(&id.span) && pkg.funcs.contains_key(id.name.as_str()) {
+                    if !called_idents.contains(&id.span) && pkg.funcs.contains_key(id.name.as_str())
+                    {
                         as_value.insert(id.name.as_str());
                     }
                 }

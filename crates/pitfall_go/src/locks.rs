@@ -297,7 +297,10 @@ fn mentions_release(s: &Stmt) -> bool {
     let mut found = false;
     walk::walk(Node::Stmt(s), &mut |n, _| {
         if let Node::Expr(Expr::Call(c)) = n {
-            if matches!(c.method_name(), Some("Unlock" | "RUnlock" | "TryLock" | "Wait")) {
+            if matches!(
+                c.method_name(),
+                Some("Unlock" | "RUnlock" | "TryLock" | "Wait")
+            ) {
                 found = true;
             }
         }
@@ -320,7 +323,9 @@ fn bit(mode: u8, deferred: bool) -> States {
     1 << code(mode, deferred)
 }
 fn each(st: States) -> impl Iterator<Item = (u8, bool)> {
-    (0..6u8).filter(move |c| st & (1 << c) != 0).map(|c| (c / 2, c % 2 == 1))
+    (0..6u8)
+        .filter(move |c| st & (1 << c) != 0)
+        .map(|c| (c / 2, c % 2 == 1))
 }
 fn map(st: States, f: impl Fn(u8, bool) -> (u8, bool)) -> States {
     each(st).fold(0, |acc, (m, d)| {

@@ -67,6 +67,10 @@ line, or on its own line before the statement or the function;
 };
 
 fn check(cx: &mut Checker) {
+    // Cheap filter before any type inference.
+    if !cx.file.imports("context") || !cx.file.imports("time") {
+        return;
+    }
     for (span, msg, fix) in find(cx) {
         cx.report(span, msg).fix(fix);
     }
