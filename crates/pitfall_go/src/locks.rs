@@ -168,7 +168,7 @@ pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
         } else {
             false
         };
-        ok.then(|| (rest, op))
+        ok.then_some((rest, op))
     };
     let key_for = |rest: &str| {
         if rest.is_empty() {
@@ -856,9 +856,9 @@ pub fn order_edges<'a>(body: &'a Block, func: &str, classify: Classify<'_, 'a>) 
         if let Node::Expr(Expr::Call(c)) = n {
             if let Some(op) = classify(c) {
                 if let (true, Some(class)) = (op.op.is_acquire(), op.class) {
-                    if !classes.contains_key(&op.key) {
+                    if let std::collections::hash_map::Entry::Vacant(v) = classes.entry(op.key) {
                         any_two += 1;
-                        classes.insert(op.key, class);
+                        v.insert(class);
                     }
                 }
             }

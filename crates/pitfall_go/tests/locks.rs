@@ -136,7 +136,9 @@ fn early_return_shape() {
     };
     let body = fd.body.as_ref().unwrap();
     let lock = body.stmts[0].span();
-    let Stmt::If(i) = &body.stmts[1] else { panic!() };
+    let Stmt::If(i) = &body.stmts[1] else {
+        panic!()
+    };
     let early = i.then.stmts[0].span();
     let last = body.stmts[3].span();
     assert!(locks::is_early_return(body, lock, early));

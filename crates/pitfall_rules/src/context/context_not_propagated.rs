@@ -6,7 +6,8 @@ pub static RULE: Rule = Rule {
     name: "context-not-propagated",
     category: Category::Context,
     severity: Severity::Warning,
-    summary: "context.Background()/TODO() in a function that already has a context or *http.Request",
+    summary:
+        "context.Background()/TODO() in a function that already has a context or *http.Request",
     reports_on: "the context.Background() or context.TODO() call",
     test_files: TestFiles::Skip,
     options: &[],
@@ -132,7 +133,10 @@ fn detached(anc: &[Node<'_>]) -> bool {
 fn stored(anc: &[Node<'_>]) -> bool {
     anc.iter().any(|a| match a {
         Node::Expr(Expr::CompositeLit(_)) => true,
-        Node::Stmt(Stmt::Assign(a)) => a.lhs.iter().any(|l| matches!(l.unparen(), Expr::Selector(_))),
+        Node::Stmt(Stmt::Assign(a)) => a
+            .lhs
+            .iter()
+            .any(|l| matches!(l.unparen(), Expr::Selector(_))),
         _ => false,
     })
 }
@@ -150,9 +154,8 @@ fn nil_default(anc: &[Node<'_>], name: &str) -> bool {
 fn mentions_nil_check(e: &Expr, name: &str) -> bool {
     match e.unparen() {
         Expr::Binary(b) if b.op == "==" || b.op == "!=" => {
-            let is = |x: &Expr, y: &Expr| {
-                x.ident_name() == Some(name) && y.ident_name() == Some("nil")
-            };
+            let is =
+                |x: &Expr, y: &Expr| x.ident_name() == Some(name) && y.ident_name() == Some("nil");
             is(&b.x, &b.y) || is(&b.y, &b.x)
         }
         Expr::Binary(b) => mentions_nil_check(&b.x, name) || mentions_nil_check(&b.y, name),

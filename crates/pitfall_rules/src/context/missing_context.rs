@@ -119,7 +119,12 @@ fn twin<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<(String, &'static st
             }
         }
     }
-    if cx.is_method_call(call, "net/http", "Client", &["Get", "Head", "Post", "PostForm"]) {
+    if cx.is_method_call(
+        call,
+        "net/http",
+        "Client",
+        &["Get", "Head", "Post", "PostForm"],
+    ) {
         return Some((
             format!("http.Client.{method}"),
             "http.NewRequestWithContext and Client.Do",

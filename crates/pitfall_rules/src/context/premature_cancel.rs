@@ -105,7 +105,9 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 return false;
             }
             if let Node::Stmt(s @ Stmt::Go(g)) = n {
-                if s.span().start > d.stmt.span().end && ctxflow::passes_to_call(Node::Expr(&g.call), &ctx.name) {
+                if s.span().start > d.stmt.span().end
+                    && ctxflow::passes_to_call(Node::Expr(&g.call), &ctx.name)
+                {
                     go_stmt = Some(s);
                 }
             }

@@ -164,7 +164,7 @@ fn goroutine_uses<'a>(cx: &Checker<'a>, g: &'a CallStmt, p: &'a Ident) -> bool {
     call.args.iter().any(|a| match a.unparen() {
         Expr::Ident(_) => refers(a),
         // `r.Context()` evaluated now is still cancelled with the request.
-        Expr::Call(c) => c.method_name() == Some("Context") && c.receiver().is_some_and(|x| refers(x)),
+        Expr::Call(c) => c.method_name() == Some("Context") && c.receiver().is_some_and(refers),
         _ => false,
     }) || matches!(call.fun.unparen(), Expr::Selector(s) if s.x.ident_name().is_some() && refers(&s.x))
 }

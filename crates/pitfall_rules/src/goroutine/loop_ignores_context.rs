@@ -89,8 +89,11 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         }
         // The nearest enclosing function with a context parameter.
         let Some((ctx, _)) = anc.iter().rev().find_map(|a| {
-            a.as_func()
-                .and_then(|func| ctxflow::context_params(&sc, func.ty()).into_iter().find(|(_, req)| !req))
+            a.as_func().and_then(|func| {
+                ctxflow::context_params(&sc, func.ty())
+                    .into_iter()
+                    .find(|(_, req)| !req)
+            })
         }) else {
             return true;
         };

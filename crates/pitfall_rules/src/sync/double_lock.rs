@@ -109,12 +109,21 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                     .iter()
                     .filter(|a| a.0.start < span.start)
                     .max_by_key(|a| a.0.start)
-                    .or_else(|| t.acquires.iter().filter(|a| a.0 != *span).max_by_key(|a| a.0.start))
+                    .or_else(|| {
+                        t.acquires
+                            .iter()
+                            .filter(|a| a.0 != *span)
+                            .max_by_key(|a| a.0.start)
+                    })
                 else {
                     continue;
                 };
                 let (line, _) = cx.file.line_col(first.0.start);
-                let held = if locks::always_read_held(*st) { "read-locked" } else { "locked" };
+                let held = if locks::always_read_held(*st) {
+                    "read-locked"
+                } else {
+                    "locked"
+                };
                 let what = match via {
                     Some(m) => format!("{m}() locks `{key}`"),
                     None => format!("`{key}` is locked again"),

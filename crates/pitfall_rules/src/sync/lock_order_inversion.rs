@@ -84,7 +84,11 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         if std::ptr::eq(f, cx.file) {
             all.extend(mine.iter().cloned().map(|e| (e, f)));
         } else {
-            all.extend(file_edges(cx.project, cx.pkg, f).into_iter().map(|e| (e, f)));
+            all.extend(
+                file_edges(cx.project, cx.pkg, f)
+                    .into_iter()
+                    .map(|e| (e, f)),
+            );
         }
     }
     let mut out = Vec::new();
@@ -113,7 +117,11 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
 }
 
 /// The lock-order edges of every function in `file`.
-fn file_edges<'a>(project: &'a ProjectIndex<'a>, pkg: &'a Package<'a>, file: &'a GoFile) -> Vec<OrderEdge> {
+fn file_edges<'a>(
+    project: &'a ProjectIndex<'a>,
+    pkg: &'a Package<'a>,
+    file: &'a GoFile,
+) -> Vec<OrderEdge> {
     let mut out = Vec::new();
     // Cheap filter: a function must lock something directly for an edge
     // (the second acquisition may go through a method).
