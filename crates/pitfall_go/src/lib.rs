@@ -7,10 +7,12 @@
 //! a light, syntax-only type inference, and [`walk`] the shared visitors.
 
 pub mod ast;
+pub mod ctxflow;
 pub mod exits;
 pub mod flow;
 pub mod http_facts;
 pub mod index;
+pub mod locks;
 mod lower;
 pub mod module;
 pub mod routes;

@@ -1,0 +1,901 @@
+//! Mutexes inside one function: which calls lock and unlock which mutex
+//! (fields, locals, embedded mutexes, and methods of the package's own types
+//! that lock or unlock a field of their receiver), and the lock state of one
+//! mutex along every path of a function body (`defer Unlock` included).
+//!
+//! A mutex is named by the expression that reaches it (`s.mu`, `mu`, `c`
+//! for an embedded mutex). The path engine is syntax-level like
+//! [`crate::flow`]: it follows sequences, branches, loops (to a fixed point),
+//! `break`/`continue`/`return`, and `if m.TryLock()`; it does not correlate
+//! conditions, so rules only report states that hold on *every* path.
+
+use crate::ast::*;
+use crate::flow::is_terminator;
+use crate::types::{Env, Scope, Ty};
+use crate::walk::{self, Node};
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Lock,
+    RLock,
+    Unlock,
+    RUnlock,
+    TryLock,
+}
+
+impl Op {
+    fn from_name(n: &str) -> Option<Op> {
+        Some(match n {
+            "Lock" => Op::Lock,
+            "RLock" => Op::RLock,
+            "Unlock" => Op::Unlock,
+            "RUnlock" => Op::RUnlock,
+            "TryLock" | "TryRLock" => Op::TryLock,
+            _ => return None,
+        })
+    }
+    pub fn is_acquire(self) -> bool {
+        matches!(self, Op::Lock | Op::RLock)
+    }
+    pub fn is_release(self) -> bool {
+        matches!(self, Op::Unlock | Op::RUnlock)
+    }
+}
+
+/// One mutex operation found in code.
+#[derive(Clone, Debug)]
+pub struct MutexOp<'a> {
+    /// The mutex, as written at the call (`s.mu`).
+    pub key: String,
+    pub op: Op,
+    /// `Some(method)` when the operation happens inside a method of the
+    /// package's own type called here (`s.lockedHelper()`).
+    pub via: Option<&'a str>,
+    /// The method acquires and also releases the mutex before returning: the
+    /// mutex must be free at the call, and is free again after it.
+    pub transient: bool,
+    /// The mutex as a program-wide lock class: `T.mu` for a field `mu` of the
+    /// package's type `T` (whatever the variable), `T` for a mutex embedded in
+    /// `T`, the name of a package-level variable; `None` for locals.
+    pub class: Option<String>,
+}
+
+fn is_mutex_type(t: &Ty<'_>) -> bool {
+    let t = t.deref();
+    t.is_named("sync", "Mutex") || t.is_named("sync", "RWMutex")
+}
+
+/// Whether values of `t` have a promoted `Lock` from an embedded
+/// `sync.Mutex`/`RWMutex` (and the type declares no `Lock` of its own).
+fn embeds_mutex<'a>(sc: &Scope<'a>, t: &Ty<'a>) -> bool {
+    let Ty::Named(path, name) = t.deref() else {
+        return false;
+    };
+    let Some(pkg) = sc.project.package(path) else {
+        return false;
+    };
+    if pkg.methods.contains_key(&(*name, "Lock")) {
+        return false;
+    }
+    let Some((spec, file)) = pkg.types.get(name) else {
+        return false;
+    };
+    let Expr::StructType(st) = &spec.ty else {
+        return false;
+    };
+    let fsc = Scope {
+        project: sc.project,
+        pkg,
+        file,
+    };
+    st.fields
+        .iter()
+        .filter(|f| f.names.is_empty())
+        .any(|f| is_mutex_type(&fsc.type_expr(&f.ty)))
+}
+
+/// The mutex operation `call` performs directly (`x.Lock()` on a
+/// `sync.Mutex`/`RWMutex` value or an embedding struct).
+pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
+    let Expr::Selector(sel) = call.fun.unparen() else {
+        return None;
+    };
+    let op = Op::from_name(&sel.sel.name)?;
+    if !call.args.is_empty() {
+        return None;
+    }
+    let key = sel.x.dotted_name()?;
+    let t = env.type_of(sc, &sel.x);
+    if is_mutex_type(&t) || embeds_mutex(sc, &t) {
+        let class = lock_class(sc, env, &sel.x, &t);
+        Some(MutexOp {
+            key,
+            op,
+            via: None,
+            transient: false,
+            class,
+        })
+    } else {
+        None
+    }
+}
+
+/// The mutex operation of a call to a method of the package's own type that
+/// locks (as one of its top-level statements, before any unlock) or unlocks
+/// (anywhere outside closures) a mutex field of its receiver: `s.helper()`
+/// becomes `Lock` / `Unlock` of `s.mu`.
+pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
+    let Expr::Selector(sel) = call.fun.unparen() else {
+        return None;
+    };
+    let x = sel.x.dotted_name()?;
+    let t = env.type_of(sc, &sel.x);
+    let Ty::Named(path, tname) = t.deref() else {
+        return None;
+    };
+    if *path != sc.pkg.import_path() {
+        return None;
+    }
+    let def = sc.pkg.methods.get(&(*tname, sel.sel.name.as_str()))?;
+    let recv = def.decl.recv.as_ref()?.names.first()?;
+    if recv.is_blank() {
+        return None;
+    }
+    let body = def.decl.body.as_ref()?;
+    let msc = Scope {
+        project: sc.project,
+        pkg: sc.pkg,
+        file: def.file,
+    };
+    let field_of_recv = |c: &'a CallExpr| -> Option<(String, Op)> {
+        let Expr::Selector(s) = c.fun.unparen() else {
+            return None;
+        };
+        let op = Op::from_name(&s.sel.name)?;
+        let inner = s.x.dotted_name()?;
+        let rest = if inner == recv.name {
+            String::new()
+        } else {
+            inner.strip_prefix(&format!("{}.", recv.name))?.to_string()
+        };
+        // The field must be a mutex (or the receiver embed one).
+        let recv_ty = msc.type_expr(&def.decl.recv.as_ref()?.ty);
+        let ok = if rest.is_empty() {
+            embeds_mutex(&msc, &recv_ty)
+        } else if !rest.contains('.') {
+            is_mutex_type(&msc.field(&recv_ty, &rest))
+        } else {
+            false
+        };
+        ok.then_some((rest, op))
+    };
+    let key_for = |rest: &str| {
+        if rest.is_empty() {
+            x.clone()
+        } else {
+            format!("{x}.{rest}")
+        }
+    };
+    // What the method does to its receiver's mutexes outside closures.
+    let mut releases: Vec<String> = Vec::new();
+    let mut acquires = false;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some((rest, op)) = field_of_recv(c) {
+                if op.is_release() {
+                    releases.push(rest);
+                } else {
+                    acquires = true;
+                }
+            }
+        }
+        true
+    });
+    // Locks at entry: a top-level `recv.mu.Lock()` before anything unlocks.
+    for s in &body.stmts {
+        if let Stmt::Expr(e) = s {
+            if let Some(c) = e.as_call() {
+                if let Some((rest, op)) = field_of_recv(c) {
+                    if op.is_acquire() {
+                        let transient = releases.contains(&rest);
+                        return Some(MutexOp {
+                            key: key_for(&rest),
+                            op,
+                            via: Some(&def.decl.name.name),
+                            transient,
+                            class: Some(class_for(tname, &rest)),
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        if mentions_release(s) {
+            break;
+        }
+    }
+    // Unlocks: a release of a receiver mutex, and no acquire.
+    match releases.first() {
+        Some(rest) if !acquires => Some(MutexOp {
+            key: key_for(rest),
+            op: Op::Unlock,
+            via: Some(&def.decl.name.name),
+            transient: false,
+            class: Some(class_for(tname, rest)),
+        }),
+        _ => None,
+    }
+}
+
+fn class_for(tname: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        tname.to_string()
+    } else {
+        format!("{tname}.{rest}")
+    }
+}
+
+/// The lock class of the mutex reached by `x` (of type `t`); see [`MutexOp::class`].
+fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Option<String> {
+    // A value of the package's type embedding the mutex: the type is the class.
+    if !is_mutex_type(t) {
+        return match t.deref() {
+            Ty::Named(p, n) if *p == sc.pkg.import_path() => Some(n.to_string()),
+            _ => None,
+        };
+    }
+    // `v.Mutex` names the embedded mutex of `v` explicitly.
+    if let Expr::Selector(s) = x.unparen() {
+        if matches!(s.sel.name.as_str(), "Mutex" | "RWMutex") {
+            let inner = env.type_of(sc, &s.x);
+            if let Ty::Named(p, n) = inner.deref() {
+                if *p == sc.pkg.import_path() {
+                    return Some(n.to_string());
+                }
+            }
+        }
+    }
+    // Split `base.f.g` into the base identifier and the field path.
+    let mut path = Vec::new();
+    let mut e = x.unparen();
+    while let Expr::Selector(s) = e {
+        path.push(s.sel.name.as_str());
+        e = s.x.unparen();
+    }
+    let Expr::Ident(base) = e else {
+        return None;
+    };
+    path.reverse();
+    let local = env.resolve(base).is_some();
+    if path.is_empty() {
+        if !local {
+            return sc
+                .pkg
+                .vars
+                .contains_key(base.name.as_str())
+                .then(|| format!("var {}", base.name));
+        }
+        // A local mutex variable: no class.
+        return None;
+    }
+    if !local {
+        // A field of a package-level variable.
+        return sc
+            .pkg
+            .vars
+            .contains_key(base.name.as_str())
+            .then(|| format!("var {}.{}", base.name, path.join(".")));
+    }
+    match env.type_of(sc, e).deref() {
+        Ty::Named(p, n) if *p == sc.pkg.import_path() => Some(format!("{n}.{}", path.join("."))),
+        _ => None,
+    }
+}
+
+fn mentions_release(s: &Stmt) -> bool {
+    let mut found = false;
+    walk::walk(Node::Stmt(s), &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if matches!(
+                c.method_name(),
+                Some("Unlock" | "RUnlock" | "TryLock" | "Wait")
+            ) {
+                found = true;
+            }
+        }
+        !found
+    });
+    found
+}
+
+/// A mutex's state on a path: free, write-held or read-held, each with or
+/// without a deferred unlock registered. Sets of states are bitsets.
+pub type States = u8;
+const FREE: u8 = 0;
+const W: u8 = 1;
+const R: u8 = 2;
+
+fn code(mode: u8, deferred: bool) -> u8 {
+    mode * 2 + deferred as u8
+}
+fn bit(mode: u8, deferred: bool) -> States {
+    1 << code(mode, deferred)
+}
+fn each(st: States) -> impl Iterator<Item = (u8, bool)> {
+    (0..6u8)
+        .filter(move |c| st & (1 << c) != 0)
+        .map(|c| (c / 2, c % 2 == 1))
+}
+fn map(st: States, f: impl Fn(u8, bool) -> (u8, bool)) -> States {
+    each(st).fold(0, |acc, (m, d)| {
+        let (m2, d2) = f(m, d);
+        acc | bit(m2, d2)
+    })
+}
+
+/// Whether every state of the set holds the mutex (for writing or reading).
+pub fn always_held(st: States) -> bool {
+    st != 0 && each(st).all(|(m, _)| m != FREE)
+}
+/// Whether every state holds it for reading.
+pub fn always_read_held(st: States) -> bool {
+    st != 0 && each(st).all(|(m, _)| m == R)
+}
+/// Whether every state holds it with no deferred unlock registered.
+pub fn always_held_undeferred(st: States) -> bool {
+    st != 0 && each(st).all(|(m, d)| m != FREE && !d)
+}
+
+/// What the engine saw while following one mutex through a body.
+#[derive(Debug, Default)]
+pub struct Trace {
+    /// Acquisitions of the mutex: span of the call, the op, the method it
+    /// went through, and the states reaching it (union over paths).
+    pub acquires: Vec<(Span, Op, Option<String>, States)>,
+    /// Acquisitions of other mutexes, with this mutex's states there.
+    pub others: Vec<(Span, String, States)>,
+    /// Exits (`return` statements, and the end of the body) with their states.
+    pub exits: Vec<(Span, States)>,
+    /// Releases of the mutex (not deferred), by position.
+    pub releases: Vec<Span>,
+    /// Something was not followed (`goto`, a `TryLock` outside an `if`):
+    /// the trace says nothing.
+    pub unknown: bool,
+}
+
+impl Trace {
+    fn merge_acquire(&mut self, span: Span, op: Op, via: Option<&str>, st: States) {
+        match self.acquires.iter_mut().find(|a| a.0 == span) {
+            Some(a) => a.3 |= st,
+            None => self.acquires.push((span, op, via.map(String::from), st)),
+        }
+    }
+    fn merge_exit(&mut self, span: Span, st: States) {
+        match self.exits.iter_mut().find(|a| a.0 == span) {
+            Some(a) => a.1 |= st,
+            None => self.exits.push((span, st)),
+        }
+    }
+    fn merge_other(&mut self, span: Span, key: String, st: States) {
+        match self.others.iter_mut().find(|a| a.0 == span) {
+            Some(a) => a.2 |= st,
+            None => self.others.push((span, key, st)),
+        }
+    }
+}
+
+/// Classifies a call: the mutex operations it performs.
+pub type Classify<'c, 'a> = &'c dyn Fn(&'a CallExpr) -> Option<MutexOp<'a>>;
+
+/// Every mutex (by key) that `body` acquires outside closures.
+pub fn acquired_keys<'a>(body: &'a Block, classify: Classify<'_, 'a>) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some(op) = classify(c) {
+                if op.op.is_acquire() && !keys.contains(&op.key) {
+                    keys.push(op.key);
+                }
+            }
+        }
+        true
+    });
+    keys
+}
+
+/// Follows the mutex `key` through `body` from a free state.
+pub fn trace<'a>(body: &'a Block, key: &str, classify: Classify<'_, 'a>) -> Trace {
+    let mut en = Engine {
+        key,
+        classify,
+        trace: Trace::default(),
+        targets: Vec::new(),
+    };
+    let end = en.list(&body.stmts, bit(FREE, false));
+    if end != 0 {
+        let span = Span {
+            start: body.span.end.saturating_sub(1),
+            end: body.span.end,
+        };
+        en.trace.merge_exit(span, end);
+    }
+    en.trace
+}
+
+struct Target {
+    label: Option<String>,
+    is_loop: bool,
+    brk: States,
+    cont: States,
+}
+
+struct Engine<'k, 'c, 'a> {
+    key: &'k str,
+    classify: Classify<'c, 'a>,
+    trace: Trace,
+    targets: Vec<Target>,
+}
+
+impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
+    fn list(&mut self, stmts: &'a [Stmt], mut st: States) -> States {
+        for s in stmts {
+            if st == 0 {
+                break;
+            }
+            st = self.stmt(s, st, None);
+        }
+        st
+    }
+
+    /// Applies the mutex calls inside `e` (closures not entered), in source order.
+    fn expr(&mut self, e: &'a Expr, mut st: States) -> States {
+        let mut calls = Vec::new();
+        walk::walk(Node::Expr(e), &mut |n, _| match n {
+            Node::Expr(Expr::FuncLit(_)) => false,
+            Node::Expr(Expr::Call(c)) => {
+                calls.push(c);
+                true
+            }
+            _ => true,
+        });
+        // Arguments run before the call: inner calls first.
+        calls.reverse();
+        for c in calls {
+            st = self.call(c, st);
+        }
+        st
+    }
+
+    fn call(&mut self, c: &'a CallExpr, st: States) -> States {
+        let Some(op) = (self.classify)(c) else {
+            return st;
+        };
+        if op.key != self.key {
+            if op.op.is_acquire() {
+                self.trace.merge_other(c.span, op.key, st);
+            }
+            return st;
+        }
+        match op.op {
+            Op::Lock | Op::RLock => {
+                self.trace.merge_acquire(c.span, op.op, op.via, st);
+                if op.transient {
+                    return st;
+                }
+                let mode = if op.op == Op::Lock { W } else { R };
+                map(st, |_, d| (mode, d))
+            }
+            Op::Unlock | Op::RUnlock => {
+                if !self.trace.releases.contains(&c.span) {
+                    self.trace.releases.push(c.span);
+                }
+                map(st, |_, d| (FREE, d))
+            }
+            Op::TryLock => {
+                self.trace.unknown = true;
+                st
+            }
+        }
+    }
+
+    /// `defer` of an unlock (direct, through a method, or in a closure).
+    fn deferred_release(&self, call: &'a Expr) -> bool {
+        let Some(c) = call.as_call() else {
+            return false;
+        };
+        if let Some(op) = (self.classify)(c) {
+            return op.key == self.key && op.op.is_release();
+        }
+        if let Expr::FuncLit(l) = c.fun.unparen() {
+            let mut found = false;
+            walk::walk_body(&l.body, &mut |n, _| {
+                if let Node::Expr(Expr::Call(inner)) = n {
+                    if let Some(op) = (self.classify)(inner) {
+                        found |= op.key == self.key && op.op.is_release();
+                    }
+                }
+                !found
+            });
+            return found;
+        }
+        false
+    }
+
+    /// `TryLock` of this mutex as an `if` condition: (then, else) states.
+    fn try_lock_cond(&self, cond: &'a Expr, st: States) -> Option<(States, States)> {
+        let (c, neg) = match cond.unparen() {
+            Expr::Unary(u) if u.op == "!" => (u.x.as_call()?, true),
+            e => (e.as_call()?, false),
+        };
+        let op = (self.classify)(c)?;
+        if op.key != self.key || op.op != Op::TryLock {
+            return None;
+        }
+        let locked = map(st, |_, d| (W, d));
+        Some(if neg { (st, locked) } else { (locked, st) })
+    }
+
+    fn simple(&mut self, s: &'a Stmt, st: States) -> States {
+        match s {
+            Stmt::Expr(e) => {
+                if is_terminator(e) {
+                    return 0;
+                }
+                self.expr(e, st)
+            }
+            Stmt::Assign(a) => {
+                let mut st = st;
+                for r in &a.rhs {
+                    st = self.expr(r, st);
+                }
+                for l in &a.lhs {
+                    st = self.expr(l, st);
+                }
+                st
+            }
+            Stmt::IncDec(i) => self.expr(&i.x, st),
+            Stmt::Send(snd) => {
+                let st = self.expr(&snd.chan, st);
+                self.expr(&snd.value, st)
+            }
+            Stmt::Go(c) => {
+                // Arguments are evaluated now; the call itself runs elsewhere.
+                match c.call.as_call() {
+                    Some(call) => call.args.iter().fold(st, |st, a| self.expr(a, st)),
+                    None => st,
+                }
+            }
+            Stmt::Defer(c) => {
+                let st = match c.call.as_call() {
+                    Some(call) => call.args.iter().fold(st, |st, a| self.expr(a, st)),
+                    None => st,
+                };
+                if self.deferred_release(&c.call) {
+                    map(st, |m, _| (m, true))
+                } else {
+                    st
+                }
+            }
+            Stmt::Decl(g) => {
+                let mut st = st;
+                for spec in &g.specs {
+                    if let Spec::Value(v) = spec {
+                        for x in &v.values {
+                            st = self.expr(x, st);
+                        }
+                    }
+                }
+                st
+            }
+            _ => st,
+        }
+    }
+
+    fn init(&mut self, init: &'a Option<Stmt>, st: States) -> States {
+        match init {
+            Some(s) => self.simple(s, st),
+            None => st,
+        }
+    }
+
+    fn push(&mut self, label: Option<&str>, is_loop: bool) {
+        self.targets.push(Target {
+            label: label.map(String::from),
+            is_loop,
+            brk: 0,
+            cont: 0,
+        });
+    }
+
+    fn stmt(&mut self, s: &'a Stmt, st: States, label: Option<&str>) -> States {
+        if st == 0 {
+            return 0;
+        }
+        match s {
+            Stmt::Return(r) => {
+                let mut st = st;
+                for x in &r.results {
+                    st = self.expr(x, st);
+                }
+                self.trace.merge_exit(r.span, st);
+                0
+            }
+            Stmt::Branch(b) => {
+                match b.kind {
+                    BranchKind::Goto | BranchKind::Fallthrough => self.trace.unknown = true,
+                    BranchKind::Break | BranchKind::Continue => {
+                        let want = b.label.as_ref().map(|l| l.name.as_str());
+                        let is_cont = b.kind == BranchKind::Continue;
+                        let t = self.targets.iter_mut().rev().find(|t| {
+                            (!is_cont || t.is_loop)
+                                && match want {
+                                    Some(l) => t.label.as_deref() == Some(l),
+                                    None => true,
+                                }
+                        });
+                        match t {
+                            Some(t) if is_cont => t.cont |= st,
+                            Some(t) => t.brk |= st,
+                            None => self.trace.unknown = true,
+                        }
+                    }
+                }
+                0
+            }
+            Stmt::Block(b) => self.list(&b.stmts, st),
+            Stmt::Labeled(l) => self.stmt(&l.stmt, st, Some(&l.label.name)),
+            Stmt::If(i) => {
+                let st = self.init(&i.init, st);
+                if st == 0 {
+                    return 0;
+                }
+                let (t, e) = match self.try_lock_cond(&i.cond, st) {
+                    Some(te) => te,
+                    None => {
+                        let st = self.expr(&i.cond, st);
+                        (st, st)
+                    }
+                };
+                let mut out = self.list(&i.then.stmts, t);
+                out |= match &i.els {
+                    Some(els) => self.stmt(els, e, None),
+                    None => e,
+                };
+                out
+            }
+            Stmt::For(f) => {
+                let st = self.init(&f.init, st);
+                if st == 0 {
+                    return 0;
+                }
+                self.push(label, true);
+                let mut entry = st;
+                let mut exit = 0;
+                for _ in 0..6 {
+                    let mut body_in = entry;
+                    if let Some(c) = &f.cond {
+                        body_in = self.expr(c, entry);
+                        exit = body_in;
+                    }
+                    let end = self.list(&f.body.stmts, body_in);
+                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
+                    let mut back = end | cont;
+                    if let Some(p) = &f.post {
+                        back = self.simple(p, back);
+                    }
+                    let next = entry | back;
+                    if next == entry {
+                        break;
+                    }
+                    entry = next;
+                }
+                if f.cond.is_some() {
+                    exit |= entry;
+                }
+                let t = self.targets.pop().expect("pushed");
+                exit | t.brk
+            }
+            Stmt::Range(r) => {
+                let st = self.expr(&r.x, st);
+                self.push(label, true);
+                let mut entry = st;
+                for _ in 0..6 {
+                    let end = self.list(&r.body.stmts, entry);
+                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
+                    let next = entry | end | cont;
+                    if next == entry {
+                        break;
+                    }
+                    entry = next;
+                }
+                let t = self.targets.pop().expect("pushed");
+                entry | t.brk
+            }
+            Stmt::Switch(sw) => {
+                let mut st = self.init(&sw.init, st);
+                if let Some(tag) = &sw.tag {
+                    st = self.expr(tag, st);
+                }
+                self.cases(&sw.cases, st, label)
+            }
+            Stmt::TypeSwitch(sw) => {
+                let st = self.init(&sw.init, st);
+                let st = self.expr(&sw.x, st);
+                self.cases(&sw.cases, st, label)
+            }
+            Stmt::Select(sel) => {
+                self.push(label, false);
+                let mut out = 0;
+                for c in &sel.cases {
+                    let mut entry = st;
+                    if let Some(comm) = &c.comm {
+                        entry = self.simple(comm, entry);
+                    }
+                    out |= self.list(&c.body, entry);
+                }
+                let t = self.targets.pop().expect("pushed");
+                out | t.brk
+            }
+            Stmt::Bad(_) => {
+                self.trace.unknown = true;
+                0
+            }
+            other => self.simple(other, st),
+        }
+    }
+
+    fn cases(&mut self, cases: &'a [CaseClause], st: States, label: Option<&str>) -> States {
+        self.push(label, false);
+        let mut out = 0;
+        let mut has_default = false;
+        for c in cases {
+            has_default |= c.is_default;
+            let mut entry = st;
+            for x in &c.list {
+                entry = self.expr(x, entry);
+            }
+            out |= self.list(&c.body, entry);
+        }
+        if !has_default {
+            out |= st;
+        }
+        let t = self.targets.pop().expect("pushed");
+        out | t.brk
+    }
+}
+
+/// Whether the return at `ret` is an early return after the acquisition at
+/// `lock`: both sit in one statement list, the lock in an earlier statement,
+/// the return nested inside a later compound statement (an error branch).
+pub fn is_early_return(body: &Block, lock: Span, ret: Span) -> bool {
+    let mut lists: Vec<&[Stmt]> = vec![&body.stmts];
+    while let Some(list) = lists.pop() {
+        let li = list.iter().position(|s| s.span().encloses(lock));
+        let ri = list.iter().position(|s| s.span().encloses(ret));
+        match (li, ri) {
+            (Some(l), Some(r)) if l < r => {
+                return !matches!(list[r], Stmt::Return(_));
+            }
+            (Some(l), Some(r)) if l == r => child_lists(&list[l], &mut lists),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The statement lists directly inside a statement (not inside closures).
+fn child_lists<'a>(s: &'a Stmt, out: &mut Vec<&'a [Stmt]>) {
+    match s {
+        Stmt::Block(b) => out.push(&b.stmts),
+        Stmt::Labeled(l) => child_lists(&l.stmt, out),
+        Stmt::If(i) => {
+            out.push(&i.then.stmts);
+            let mut els = i.els.as_ref();
+            while let Some(e) = els {
+                match e {
+                    Stmt::If(i2) => {
+                        out.push(&i2.then.stmts);
+                        els = i2.els.as_ref();
+                    }
+                    Stmt::Block(b) => {
+                        out.push(&b.stmts);
+                        els = None;
+                    }
+                    _ => els = None,
+                }
+            }
+        }
+        Stmt::For(f) => out.push(&f.body.stmts),
+        Stmt::Range(r) => out.push(&r.body.stmts),
+        Stmt::Switch(sw) => sw.cases.iter().for_each(|c| out.push(&c.body)),
+        Stmt::TypeSwitch(sw) => sw.cases.iter().for_each(|c| out.push(&c.body)),
+        Stmt::Select(sel) => sel.cases.iter().for_each(|c| out.push(&c.body)),
+        _ => {}
+    }
+}
+
+/// All mutex operations of a function body by key, for quick filtering.
+pub fn ops_by_key<'a>(body: &'a Block, classify: Classify<'_, 'a>) -> HashMap<String, Vec<Op>> {
+    let mut out: HashMap<String, Vec<Op>> = HashMap::new();
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some(op) = classify(c) {
+                out.entry(op.key).or_default().push(op.op);
+            }
+        }
+        true
+    });
+    out
+}
+
+/// The mutex operation of a call: a direct `Lock`/`Unlock`/... on a mutex, or
+/// a call to a method of the package's own type that locks or unlocks one.
+pub fn mutex_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
+    direct_op(sc, env, call).or_else(|| method_op(sc, env, call))
+}
+
+/// Two mutexes held together: `second` acquired while `first` is held on
+/// every path, in function `func`.
+#[derive(Clone, Debug)]
+pub struct OrderEdge {
+    pub first: String,
+    pub second: String,
+    /// Where `second` is acquired.
+    pub at: Span,
+    /// Where `first` was acquired (the nearest earlier acquisition).
+    pub first_at: Option<Span>,
+    pub func: String,
+}
+
+/// The lock-order edges of a function body, by lock class.
+pub fn order_edges<'a>(body: &'a Block, func: &str, classify: Classify<'_, 'a>) -> Vec<OrderEdge> {
+    let mut classes: HashMap<String, String> = HashMap::new();
+    let mut any_two = 0;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some(op) = classify(c) {
+                if let (true, Some(class)) = (op.op.is_acquire(), op.class) {
+                    if let std::collections::hash_map::Entry::Vacant(v) = classes.entry(op.key) {
+                        any_two += 1;
+                        v.insert(class);
+                    }
+                }
+            }
+        }
+        true
+    });
+    let mut out = Vec::new();
+    if any_two < 2 {
+        return out;
+    }
+    for (key, class) in &classes {
+        let t = trace(body, key, classify);
+        if t.unknown {
+            continue;
+        }
+        for (span, other, st) in &t.others {
+            let Some(other_class) = classes.get(other) else {
+                continue;
+            };
+            if other_class == class || !always_held(*st) {
+                continue;
+            }
+            let first_at = t
+                .acquires
+                .iter()
+                .filter(|a| a.0.start < span.start)
+                .max_by_key(|a| a.0.start)
+                .map(|a| a.0);
+            out.push(OrderEdge {
+                first: class.clone(),
+                second: other_class.clone(),
+                at: *span,
+                first_at,
+                func: func.to_string(),
+            });
+        }
+    }
+    out.sort_by_key(|e| e.at.start);
+    out
+}

@@ -1,0 +1,159 @@
+//! The cancel function of a derived context not used on every path.
+use crate::prelude::*;
+use pitfall_go::ctxflow;
+use pitfall_go::flow::{self, ExitKind, Policy, Resource, Verdict};
+
+pub static RULE: Rule = Rule {
+    name: "lost-cancel",
+    category: Category::Context,
+    severity: Severity::Warning,
+    summary: "cancel function of context.WithCancel/WithTimeout/WithDeadline not used on every path (context leak)",
+    reports_on: "the assignment that derives the context, and the return that leaks its cancel function",
+    test_files: TestFiles::Include,
+    options: &[],
+    doc: r#"
+## What it finds
+A context derived with `context.WithCancel`, `WithTimeout`, `WithDeadline` (or
+their `...Cause` variants) whose cancel function is discarded (`_`) or is not used
+on some path out of the function. It follows go vet's *lostcancel* check: any use
+of the cancel variable counts (calling it, deferring it, returning it, storing it,
+passing it on, capturing it in a closure), and only paths that reach a `return` (or
+the end of the function) without any use are reported.
+
+Two findings are reported: one on the assignment that derives the context, and one
+on the `return` that is reached without using the cancel function. A cancel
+function stored in a struct field (`s.cancel`) is not followed. Paths that end in
+`panic`, `log.Fatal` or `os.Exit` do not count.
+
+## Why it matters in production
+Until it is cancelled, a derived context stays registered in its parent: its timer
+(for `WithTimeout`/`WithDeadline`) and the parent's child map keep it alive. In a
+request path this leaks memory and timers per request until the parent itself is
+cancelled — for a context derived from `context.Background()`, never.
+
+## Bad
+```go
+func lookup(parent context.Context, key string) (string, error) {
+	ctx, cancel := context.WithTimeout(parent, time.Second)
+	if key == "" {
+		return "", errEmptyKey // cancel is never called on this path
+	}
+	defer cancel()
+	return store.Get(ctx, key)
+}
+```
+
+## Good
+```go
+func lookup(parent context.Context, key string) (string, error) {
+	ctx, cancel := context.WithTimeout(parent, time.Second)
+	defer cancel()
+	if key == "" {
+		return "", errEmptyKey
+	}
+	return store.Get(ctx, key)
+}
+```
+
+## How to fix
+Write `defer cancel()` on the line right after the derivation. When the context
+must outlive the function, return the cancel function to the caller or store it
+where the owner will call it.
+
+## How to suppress
+`//nolint:lost-cancel // cancelled by the watcher goroutine` on the reported line,
+or on its own line before the statement or the function; `//nolint:context` for
+the whole category.
+"#,
+    check: Check::Go(check),
+};
+
+const DERIVERS: &[&str] = &[
+    "WithCancel",
+    "WithTimeout",
+    "WithDeadline",
+    "WithCancelCause",
+    "WithTimeoutCause",
+    "WithDeadlineCause",
+];
+
+fn check(cx: &mut Checker) {
+    // Cheap filter before any type inference.
+    if !cx.file.imports("context") {
+        return;
+    }
+    for (span, msg, fix) in find(cx) {
+        cx.report(span, msg).fix(fix);
+    }
+}
+
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+    let file: &'a pitfall_go::GoFile = cx.file;
+    let mut out = Vec::new();
+    let is_deriver = |c: &'a CallExpr| cx.is_pkg_call(c, "context", DERIVERS);
+    for d in ctxflow::derivations(&file.ast, &is_deriver) {
+        let what = format!("context.{}", d.call.method_name().unwrap_or("WithCancel"));
+        let Some(cancel) = d.cancel().as_ident() else {
+            continue;
+        };
+        let (line, _) = cx.file.line_col(d.stmt.span().start);
+        if cancel.is_blank() {
+            out.push((
+                d.stmt.span(),
+                format!("the cancel function returned by {what} is discarded: the context leaks until its parent is cancelled"),
+                "keep the cancel function and `defer cancel()`".to_string(),
+            ));
+            continue;
+        }
+        // A variable assigned with `=` lives beyond the statement's block;
+        // the path helper follows one block, so only the function's own
+        // top-level statements are judged.
+        let top_level = d.body.stmts.iter().any(|s| std::ptr::eq(s, d.stmt));
+        if !d.assign.is_define() && (!top_level || !declared_in(cx, cancel, d.func)) {
+            continue;
+        }
+        let name = cancel.name.as_str();
+        let res = Resource {
+            var: name,
+            err: None,
+            fields: &[],
+        };
+        let policy = Policy {
+            releases: &|_| false,
+            borrows: &|_| false,
+            return_matters: &|_| true,
+            scope_exits: true,
+            exhausted_by: &|_| false,
+        };
+        let Verdict::Leaks(leak) = flow::analyze(d.body, d.stmt, &res, &policy) else {
+            continue;
+        };
+        let (leak_line, _) = cx.file.line_col(leak.span.start);
+        out.push((
+            d.stmt.span(),
+            format!(
+                "the {name} function from {what} is not used on all paths: it leaks {} at line {leak_line} (possible context leak)",
+                leak.describe()
+            ),
+            format!("add `defer {name}()` right after this line"),
+        ));
+        if matches!(leak.kind, ExitKind::Return | ExitKind::EndOfFunction) {
+            out.push((
+                leak.span,
+                format!("this return can be reached without using the {name} function defined on line {line}"),
+                format!("call `{name}()` before returning, or `defer {name}()` where it is defined"),
+            ));
+        }
+    }
+    out
+}
+
+/// Whether the cancel variable assigned with `=` is a local of `func` (not a
+/// variable captured from an enclosing function or a package variable).
+fn declared_in<'a>(cx: &Checker<'a>, id: &'a Ident, func: Func<'a>) -> bool {
+    let env = cx.env_at(id.span.start);
+    match env.resolve(id) {
+        Some(b) => func.span().encloses(b.decl),
+        None => false,
+    }
+}

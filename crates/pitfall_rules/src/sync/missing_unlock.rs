@@ -1,0 +1,127 @@
+//! A return that leaves a mutex locked while the other paths unlock it.
+use crate::prelude::*;
+use pitfall_go::locks::{self, MutexOp};
+
+pub static RULE: Rule = Rule {
+    name: "missing-unlock",
+    category: Category::Sync,
+    severity: Severity::Error,
+    summary: "a return path leaves a mutex locked that the other paths unlock",
+    reports_on: "the return statement that leaves the mutex locked",
+    test_files: TestFiles::Skip,
+    options: &[],
+    doc: r#"
+## What it finds
+A `return` reached with a `sync.Mutex`/`RWMutex` still locked (by `Lock` or `RLock`
+in the same function, with no `defer Unlock` registered), in a function that
+unlocks the same mutex further down: the typical early return on an error branch
+added between `Lock` and `Unlock`.
+
+It follows every path of the function: `defer mu.Unlock()` (directly or in a
+deferred closure), unlocking in a helper method of the same type (`s.unlock()`),
+`if mu.TryLock()`, loops, `break`/`continue`, and paths ending in `panic` or
+`log.Fatal`. It reports only returns where the mutex is held on every path that
+reaches them, and only when an `Unlock` of that mutex comes later in the function —
+functions that deliberately return with the lock held (lock helpers, "returns
+true with mu held") stay silent. Test files are skipped.
+
+## Why it matters in production
+The next goroutine that calls `Lock` blocks forever. In a server, every request that
+touches the mutex piles up behind it: the process stays up, health checks that do
+not take the lock keep passing, and the service silently stops serving.
+
+## Bad
+```go
+func (c *cache) Put(k string, v []byte) error {
+	c.mu.Lock()
+	if len(v) > c.max {
+		return errTooBig // c.mu stays locked
+	}
+	c.items[k] = v
+	c.mu.Unlock()
+	return nil
+}
+```
+
+## Good
+```go
+func (c *cache) Put(k string, v []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(v) > c.max {
+		return errTooBig
+	}
+	c.items[k] = v
+	return nil
+}
+```
+
+## How to fix
+Use `defer mu.Unlock()` right after `Lock`, or unlock before every early return.
+
+## How to suppress
+`//nolint:missing-unlock // the caller unlocks` on the reported line, or on its own
+line before the statement or the function; `//nolint:sync` for the whole category.
+"#,
+    check: Check::Go(check),
+};
+
+fn check(cx: &mut Checker) {
+    // Cheap filter before any type inference.
+    if !cx.file.src.contains("Lock()") {
+        return;
+    }
+    for (span, msg, fix) in find(cx) {
+        cx.report(span, msg).fix(fix);
+    }
+}
+
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+    let file: &'a pitfall_go::GoFile = cx.file;
+    let sc = cx.scope();
+    let classify = |c: &'a CallExpr| -> Option<MutexOp<'a>> {
+        let env = cx.env_at(c.span.start);
+        locks::mutex_op(&sc, &env, c)
+    };
+    let mut out = Vec::new();
+    for f in walk::funcs(&file.ast) {
+        let Some(body) = f.body() else { continue };
+        for key in locks::acquired_keys(body, &classify) {
+            let t = locks::trace(body, &key, &classify);
+            if t.unknown {
+                continue;
+            }
+            for (span, st) in &t.exits {
+                if !locks::always_held_undeferred(*st) {
+                    continue;
+                }
+                let Some(unlock) = t.releases.iter().find(|r| r.start > span.end) else {
+                    continue;
+                };
+                let Some(lock) = t
+                    .acquires
+                    .iter()
+                    .filter(|a| a.0.start < span.start)
+                    .max_by_key(|a| a.0.start)
+                else {
+                    continue;
+                };
+                if !locks::is_early_return(body, lock.0, *span) {
+                    continue;
+                }
+                let (lock_line, _) = cx.file.line_col(lock.0.start);
+                let (unlock_line, _) = cx.file.line_col(unlock.start);
+                let how = match &lock.2 {
+                    Some(m) => format!("locked through {m}() at line {lock_line}"),
+                    None => format!("locked at line {lock_line}"),
+                };
+                out.push((
+                    *span,
+                    format!("this return leaves `{key}` locked ({how}); the other paths unlock it at line {unlock_line}: the next Lock blocks forever"),
+                    format!("unlock `{key}` before returning, or `defer {key}.{}()` right after the lock", if lock.1 == locks::Op::RLock { "RUnlock" } else { "Unlock" }),
+                ));
+            }
+        }
+    }
+    out
+}
