@@ -437,3 +437,163 @@ pub fn go_literal(s: &Stmt) -> Option<&FuncLit> {
         _ => None,
     }
 }
+
+/// A use of the channel inside a same-package function it was passed to.
+#[derive(Clone, Copy, Debug)]
+pub struct CalleeOp<'a> {
+    pub op: Op<'a>,
+    pub callee: FuncDef<'a>,
+    /// The call in the analysed function that leads there.
+    pub via: &'a CallExpr,
+    /// Whether that call is the call of a `go` statement.
+    pub via_go: bool,
+}
+
+/// Everything the package does with one local channel.
+#[derive(Debug, Default)]
+pub struct Uses<'a> {
+    /// Uses in the function itself (closures included).
+    pub ops: Vec<Op<'a>>,
+    /// Uses inside same-package functions the channel is passed to.
+    pub callee_ops: Vec<CalleeOp<'a>>,
+    /// The channel reaches code the model does not follow (stored, returned,
+    /// reassigned, passed to another package or a method...).
+    pub escapes: bool,
+}
+
+impl<'a> Uses<'a> {
+    /// Whether some use anywhere closes the channel.
+    pub fn closed(&self) -> bool {
+        self.ops.iter().any(|o| o.kind == OpKind::Close)
+            || self.callee_ops.iter().any(|o| o.op.kind == OpKind::Close)
+    }
+}
+
+/// How deep channel arguments are followed into same-package functions.
+const CALL_DEPTH: usize = 3;
+
+/// The uses of local channel `decl` under `root`, following it into the
+/// same-package functions it is passed to.
+pub fn local_uses<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, decl: Span) -> Uses<'a> {
+    let mut uses = Uses {
+        ops: local_ops(root, env, decl),
+        ..Default::default()
+    };
+    let first: Vec<Op<'a>> = uses.ops.clone();
+    for op in first {
+        follow(sc, env, &op, None, 0, &mut uses);
+    }
+    uses
+}
+
+fn follow<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    op: &Op<'a>,
+    outer: Option<(&'a CallExpr, bool)>,
+    depth: usize,
+    uses: &mut Uses<'a>,
+) {
+    match op.kind {
+        OpKind::Send | OpKind::Recv | OpKind::Range | OpKind::Close | OpKind::Inspect => {}
+        OpKind::Reassign | OpKind::Other => uses.escapes = true,
+        OpKind::Arg(i) => {
+            let call = op.call.expect("Arg has its call");
+            let Some((def, param)) = (depth < CALL_DEPTH)
+                .then(|| callee_param(sc.pkg, env, call, i))
+                .flatten()
+            else {
+                uses.escapes = true;
+                return;
+            };
+            let (via, via_go) = outer.unwrap_or((call, op.go.is_some()));
+            let csc = Scope {
+                project: sc.project,
+                pkg: sc.pkg,
+                file: def.file,
+            };
+            let cenv = Env::build(&csc, Node::FuncDecl(def.decl));
+            for cop in local_ops(Node::FuncDecl(def.decl), &cenv, param.span) {
+                uses.callee_ops.push(CalleeOp {
+                    op: cop,
+                    callee: def,
+                    via,
+                    via_go,
+                });
+                follow(&csc, &cenv, &cop, Some((via, via_go)), depth + 1, uses);
+            }
+        }
+    }
+}
+
+/// What the package does with a channel-typed struct field, by field name.
+#[derive(Debug, Default)]
+pub struct FieldUses {
+    /// `close(x.f)` somewhere in the package.
+    pub closed: bool,
+    /// The field is set from something other than `make(...)`, copied out,
+    /// passed on or otherwise handled in a way the model does not follow.
+    pub escapes: bool,
+}
+
+/// The uses of field `field` (on any value) across the package's files.
+pub fn field_uses<'a>(sc: &Scope<'a>, pkg: &'a Package<'a>, field: &str) -> FieldUses {
+    let mut out = FieldUses::default();
+    for file in pkg.files() {
+        if !file.src.contains(field) {
+            continue;
+        }
+        let fsc = Scope {
+            project: sc.project,
+            pkg,
+            file,
+        };
+        for root in crate::walk::top_level_roots(&file.ast) {
+            let mut env: Option<Env<'a>> = None;
+            // Composite literal keys: `T{f: make(chan X)}`.
+            walk(root, &mut |n, _| {
+                if let Node::Expr(Expr::KeyValue(kv)) = n {
+                    if kv.key.ident_name() == Some(field) {
+                        let env = env.get_or_insert_with(|| Env::build(&fsc, root));
+                        if chan_make(&fsc, env, &kv.value).is_none() && kv.value.ident_name() != Some("nil") {
+                            out.escapes = true;
+                        }
+                    }
+                }
+                true
+            });
+            let ops = ops(root, &|e| matches!(e, Expr::Selector(s) if s.sel.name == field));
+            for op in ops {
+                match op.kind {
+                    OpKind::Close => out.closed = true,
+                    OpKind::Send | OpKind::Recv | OpKind::Range | OpKind::Inspect => {}
+                    OpKind::Reassign => {
+                        // Only `x.f = make(...)` keeps the channel ours.
+                        let env = env.get_or_insert_with(|| Env::build(&fsc, root));
+                        if !assigned_make(&fsc, env, root, op.span) {
+                            out.escapes = true;
+                        }
+                    }
+                    OpKind::Arg(_) | OpKind::Other => out.escapes = true,
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether the assignment statement at `span` assigns only `make(chan ...)` values.
+fn assigned_make<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, span: Span) -> bool {
+    let mut ok = false;
+    walk(root, &mut |n, _| {
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if a.span == span {
+                ok = a.lhs.len() == a.rhs.len()
+                    && a.rhs.iter().all(|r| chan_make(sc, env, r).is_some() || r.ident_name() == Some("nil"));
+                return false;
+            }
+        }
+        n.span().encloses(span)
+    });
+    ok
+}
