@@ -1,0 +1,267 @@
+//! A goroutine that blocks forever on a channel its parent can stop serving.
+use crate::prelude::*;
+use pitfall_go::chans::{local_chans, local_uses, Cap, LocalChan, Op, OpKind};
+use pitfall_go::flow::{self, ExitKind, Policy, Resource, Verdict};
+
+pub static RULE: Rule = Rule {
+    name: "goroutine-leak",
+    category: Category::Goroutine,
+    severity: Severity::Error,
+    summary: "a goroutine can block forever on a channel its parent stops serving",
+    reports_on: "the send or receive in the goroutine that blocks",
+    test_files: TestFiles::Skip,
+    options: &[],
+    doc: r#"
+## What it finds
+A goroutine started by a function, talking to it over a local channel that nobody
+else uses, that can wait on that channel forever:
+- **premature return / timeout**: the goroutine makes one plain send on an
+  unbuffered channel (or one plain receive), and the parent has a path that returns
+  without receiving (or sending, or closing) — an error return before the receive,
+  or a `select` whose `time.After` / `ctx.Done()` case returns;
+- **N senders, fewer receives**: a goroutine started in a loop sends once on an
+  unbuffered channel, and the parent receives only once (first answer wins).
+
+Sends and receives inside a `select` with another case or a `default` do not block
+for good and are not reported; neither are channels that leave the function in a
+way the analysis does not follow (stored, returned, passed to another package).
+Channels passed to a same-package function started with `go f(ch)` are followed
+into that function. Reported on the goroutine's blocking send or receive; the
+message names the return (or loop) that abandons it.
+
+## Why it matters in production
+A blocked goroutine is never collected: its stack and everything it references stay
+in memory. When the abandoning path runs per request — a timeout, a client that
+went away, an error — the service leaks a goroutine each time, and memory and
+goroutine counts climb until the pod is OOM-killed or slows to a crawl. Dumps of
+such services show thousands of goroutines parked on `chan send`.
+
+## Bad
+```go
+func lookup(ctx context.Context, key string) (string, error) {
+	ch := make(chan string)
+	go func() {
+		ch <- slowLookup(key) // blocks forever after a timeout
+	}()
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+```
+
+## Good
+```go
+func lookup(ctx context.Context, key string) (string, error) {
+	ch := make(chan string, 1) // the send always completes
+	go func() {
+		ch <- slowLookup(key)
+	}()
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+```
+
+## How to fix
+Give the channel a buffer as large as the number of sends (`make(chan T, 1)` for
+one result, `make(chan T, len(items))` for one per item), or let the goroutine
+`select` on the send and on `ctx.Done()`, or make the parent receive (or close) on
+every path.
+
+## How to suppress
+`//nolint:goroutine-leak // reason` on the line, or on its own line before the
+statement/function; `//nolint:goroutine` for the whole category; see `pitfall rule`.
+"#,
+    check: Check::Go(check),
+};
+
+fn check(cx: &mut Checker) {
+    let file = cx.file;
+    if !file.src.contains("go ") || !file.src.contains("chan ") {
+        return;
+    }
+    let sc = cx.scope();
+    let funcs = walk::funcs(&file.ast);
+    for root in walk::top_level_roots(&file.ast) {
+        let env = cx.env_at(root.span().start);
+        for ch in local_chans(&sc, &env) {
+            if !root.span().contains(ch.decl.start) {
+                continue;
+            }
+            // The function that makes the channel.
+            let Some(owner) = funcs
+                .iter()
+                .filter(|f| f.body().is_some_and(|b| b.span.contains(ch.decl.start)))
+                .min_by_key(|f| f.span().end - f.span().start)
+                .copied()
+            else {
+                continue;
+            };
+            check_chan(cx, root, &env, ch, owner);
+        }
+    }
+}
+
+/// A goroutine's single use of the channel.
+struct GoSide<'a> {
+    go: &'a Stmt,
+    op: Op<'a>,
+    /// Set when the op is in a same-package function started by `go f(ch)`.
+    callee: Option<&'a str>,
+}
+
+fn check_chan<'a>(
+    cx: &mut Checker<'a>,
+    root: Node<'a>,
+    env: &pitfall_go::types::Env<'a>,
+    ch: LocalChan<'a>,
+    owner: Func<'a>,
+) {
+    let sc = cx.scope();
+    let uses = local_uses(&sc, env, root, ch.decl);
+    if uses.escapes {
+        return;
+    }
+    let owner_span = owner.span();
+    let owner_lit = matches!(owner, Func::Lit(_));
+    let in_owner = |o: &Op| match o.closure {
+        None => !owner_lit,
+        Some(l) => l.span == owner_span,
+    };
+    let mut parent: Vec<Op<'a>> = Vec::new();
+    let mut sides: Vec<GoSide<'a>> = Vec::new();
+    for op in &uses.ops {
+        if in_owner(op) {
+            match op.kind {
+                OpKind::Arg(_) if op.go.is_some() => {}
+                OpKind::Arg(_) => return, // a synchronous callee: not modelled here
+                _ => parent.push(*op),
+            }
+            continue;
+        }
+        // Directly inside a `go func(){...}()` started by the owner.
+        let Some(go) = op.go else { return };
+        if op.kind == OpKind::Inspect {
+            continue;
+        }
+        sides.push(GoSide { go, op: *op, callee: None });
+    }
+    for cop in &uses.callee_ops {
+        if !cop.via_go || cop.op.closure.is_some() {
+            return;
+        }
+        if cop.op.kind == OpKind::Inspect {
+            continue;
+        }
+        if !std::ptr::eq(cop.callee.file, cx.file) {
+            return; // the blocking line is in another file
+        }
+        let Some(go) = uses.ops.iter().find(|o| o.call.is_some_and(|c| std::ptr::eq(c, cop.via))).and_then(|o| o.go) else {
+            return;
+        };
+        sides.push(GoSide { go, op: cop.op, callee: Some(&cop.callee.decl.name.name) });
+    }
+    // Exactly one goroutine, one use.
+    let [side] = sides.as_slice() else { return };
+    let op = side.op;
+    if op.in_loop || !op.is_bare() {
+        return;
+    }
+    let sending = match op.kind {
+        OpKind::Send => true,
+        OpKind::Recv => false,
+        _ => return,
+    };
+    if sending && !ch.cap.is_zero() {
+        return;
+    }
+    // A deferred close (or hand-off) serves the goroutine on every exit.
+    if parent.iter().any(|o| o.deferred) {
+        return;
+    }
+    let Some(body) = owner.body() else { return };
+    let go_loop = loop_around(body, side.go.span());
+    let who = match side.callee {
+        Some(f) => format!("`{f}` (started with `go`)"),
+        None => "the goroutine".to_string(),
+    };
+    if let Some(lp) = go_loop {
+        // N senders, fewer receives.
+        if !sending || !matches!(ch.cap, Cap::Zero) {
+            return;
+        }
+        if parent.iter().any(|o| o.in_loop || o.kind != OpKind::Recv) || parent.is_empty() {
+            return;
+        }
+        let (loop_line, _) = cx.file.line_col(lp.start);
+        let (recv_line, _) = cx.file.line_col(parent[0].span.start);
+        let n = if parent.len() == 1 { "once".to_string() } else { format!("{} times", parent.len()) };
+        cx.report(op.span, format!("{who} is started once per iteration of the loop at line {loop_line}, but the unbuffered `{}` is received only {n} (line {recv_line}): the other senders block here forever", ch.name))
+            .fix(format!("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine"));
+        return;
+    }
+    // Premature return / timeout: a path after the `go` that never touches the channel.
+    let res = Resource { var: ch.name, err: None, fields: &[] };
+    let never = |_: &CallExpr| false;
+    let all = |_: &ReturnStmt| true;
+    let no = |_: &Expr| false;
+    let policy = Policy {
+        releases: &never,
+        borrows: &never,
+        return_matters: &all,
+        scope_exits: true,
+        exhausted_by: &no,
+    };
+    let Verdict::Leaks(leak) = flow::analyze(body, side.go, &res, &policy) else { return };
+    if parent.is_empty() {
+        return; // nothing ever serves it: not a "partner stops listening" case
+    }
+    let (line, _) = cx.file.line_col(leak.span.start);
+    let how = match leak.kind {
+        ExitKind::Return => format!("the return at line {line}{}", select_case_note(cx, body, leak.span)),
+        ExitKind::EndOfFunction => "the end of the function".to_string(),
+        ExitKind::EndOfScope | ExitKind::Branch => format!("the exit at line {line}"),
+    };
+    let partner = if sending { "receiving from" } else { "sending on or closing" };
+    let what = if sending { format!("send on the unbuffered `{}`", ch.name) } else { format!("receive from `{}`", ch.name) };
+    cx.report(op.span, format!("{who} can block forever on this {what}: the parent leaves by {how} without {partner} it"))
+        .fix(if sending {
+            format!("give `{}` a buffer of 1 (`make(chan T, 1)`), or select on the send and `ctx.Done()`", ch.name)
+        } else {
+            format!("close `{}` on every path (e.g. `defer close({})` right after starting the goroutine)", ch.name, ch.name)
+        });
+}
+
+/// The loop (its span) of the owner body around the `go` statement, if any.
+fn loop_around(body: &Block, go: Span) -> Option<Span> {
+    let chain = pitfall_go::chans::stmt_chain(body, go);
+    chain.iter().rev().find_map(|(_, _, owner)| match owner {
+        Some(s @ (Stmt::For(_) | Stmt::Range(_))) => Some(s.span()),
+        _ => None,
+    })
+}
+
+/// " (the `case <-x` at line N)" when the return is in a select case.
+fn select_case_note(cx: &Checker, body: &Block, ret: Span) -> String {
+    let mut note = String::new();
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::Select(sel)) = n {
+            for c in &sel.cases {
+                if c.span.encloses(ret) {
+                    if let Some(comm) = &c.comm {
+                        let (l, _) = cx.file.line_col(comm.span().start);
+                        note = format!(" (the `case {}` at line {l})", cx.file.text(comm.span()));
+                    }
+                }
+            }
+        }
+        true
+    });
+    note
+}
