@@ -309,6 +309,32 @@ pub fn callee_param<'a>(
         return None;
     }
     let def = pkg.funcs.get(id.name.as_str())?;
+    nth_param(def, index).map(|p| (*def, p))
+}
+
+/// A same-package method called on a value of the package's own type
+/// (`s.consume(ch)`), with its parameter at `index`.
+pub fn method_param<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    call: &'a CallExpr,
+    index: usize,
+) -> Option<(FuncDef<'a>, &'a Ident)> {
+    let Expr::Selector(sel) = call.fun.unparen() else { return None };
+    if env.pkg_member(sc.file, &call.fun).is_some() {
+        return None;
+    }
+    let crate::types::Ty::Named(path, tname) = env.type_of(sc, &sel.x).deref().clone() else {
+        return None;
+    };
+    if path != sc.pkg.import_path() {
+        return None;
+    }
+    let def = sc.pkg.methods.get(&(tname, sel.sel.name.as_str()))?;
+    nth_param(def, index).map(|p| (*def, p))
+}
+
+fn nth_param<'a>(def: &FuncDef<'a>, index: usize) -> Option<&'a Ident> {
     let mut i = 0;
     for f in &def.decl.ty.params {
         if f.names.is_empty() {
@@ -323,7 +349,7 @@ pub fn callee_param<'a>(
                 if f.variadic || n.is_blank() {
                     return None;
                 }
-                return Some((*def, n));
+                return Some(n);
             }
             i += 1;
         }
@@ -500,7 +526,7 @@ fn follow<'a>(
         OpKind::Arg(i) => {
             let call = op.call.expect("Arg has its call");
             let Some((def, param)) = (depth < CALL_DEPTH)
-                .then(|| callee_param(sc.pkg, env, call, i))
+                .then(|| callee_param(sc.pkg, env, call, i).or_else(|| method_param(sc, env, call, i)))
                 .flatten()
             else {
                 uses.escapes = true;

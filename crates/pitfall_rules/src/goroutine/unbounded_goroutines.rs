@@ -163,7 +163,7 @@ fn input_of<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt) -> Option<String> 
                 if let (Some(m), Some(_)) = (c.method_name(), c.receiver()) {
                     if INPUT_METHODS.contains(&m) && cx.pkg_member(&c.fun).is_none() {
                         let (l, _) = cx.file.line_col(c.span.start);
-                        what = Some(format!("`{}` (line {l})", cx.file.text(c.fun.span())));
+                        what = Some(format!("call of `{}` (line {l})", cx.file.text(c.fun.span())));
                     }
                 }
             }
