@@ -276,14 +276,11 @@ fn ordering(cx: &mut Checker, reported: &mut Vec<Span>) {
 
 /// The parent's looping send on `in` when the deadlock shape holds.
 fn deadlock<'a>(uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
-    // Worker: the one goroutine literal that receives from `in` and sends on `out`.
-    if !uin.callee_ops.is_empty() || !uout.callee_ops.is_empty() {
-        return None;
-    }
-    let worker_in: Vec<&Op> = uin.ops.iter().filter(|o| o.closure.is_some()).collect();
-    let worker_out: Vec<&Op> = uout.ops.iter().filter(|o| o.closure.is_some()).collect();
-    let g = go_of(worker_in.first()?)?;
-    if worker_in.iter().chain(&worker_out).any(|o| go_of(o) != Some(g)) {
+    // Worker: the one goroutine (a literal, or a same-package function started
+    // with `go f(in, out)`) that receives from `in` and sends on `out`.
+    let (g, worker_in) = worker_side(uin)?;
+    let (g2, worker_out) = worker_side(uout)?;
+    if g != g2 {
         return None;
     }
     if !worker_in.iter().all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range)) {
@@ -295,8 +292,8 @@ fn deadlock<'a>(uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
         return None;
     }
     // Parent: a bare send on `in` in a loop, and every receive from `out` after it.
-    let parent_in: Vec<&Op> = uin.ops.iter().filter(|o| o.closure.is_none()).collect();
-    let parent_out: Vec<&Op> = uout.ops.iter().filter(|o| o.closure.is_none()).collect();
+    let parent_in = parent_side(uin);
+    let parent_out = parent_side(uout);
     let send = parent_in.iter().find(|o| o.kind == OpKind::Send && o.in_loop && o.is_bare())?;
     if !parent_in.iter().all(|o| matches!(o.kind, OpKind::Send | OpKind::Close)) {
         return None;
@@ -310,7 +307,40 @@ fn deadlock<'a>(uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
     if g.start > send.span.start {
         return None;
     }
-    Some(**send)
+    Some(*send)
+}
+
+/// The ops of the function itself (the `go f(ch)` hand-off excluded).
+fn parent_side<'a>(u: &Uses<'a>) -> Vec<Op<'a>> {
+    u.ops
+        .iter()
+        .filter(|o| o.closure.is_none() && !(matches!(o.kind, OpKind::Arg(_)) && o.go.is_some()))
+        .copied()
+        .collect()
+}
+
+/// The single goroutine that uses the channel besides the function: its `go`
+/// statement and its ops. `None` when there are several, or other closures.
+fn worker_side<'a>(u: &Uses<'a>) -> Option<(Span, Vec<Op<'a>>)> {
+    let lit: Vec<Op<'a>> = u.ops.iter().filter(|o| o.closure.is_some()).copied().collect();
+    let handoffs: Vec<&Op<'a>> = u.ops.iter().filter(|o| matches!(o.kind, OpKind::Arg(_))).collect();
+    if !u.callee_ops.is_empty() {
+        // `go f(ch)`: exactly one hand-off, to a goroutine, and nothing in closures.
+        let [h] = handoffs.as_slice() else { return None };
+        let g = h.go?;
+        if !lit.is_empty() || u.callee_ops.iter().any(|c| !c.via_go || c.op.closure.is_some()) {
+            return None;
+        }
+        return Some((g.span(), u.callee_ops.iter().map(|c| c.op).collect()));
+    }
+    if !handoffs.is_empty() {
+        return None;
+    }
+    let g = go_of(lit.first()?)?;
+    if lit.iter().any(|o| go_of(o) != Some(g)) {
+        return None;
+    }
+    Some((g, lit))
 }
 
 /// Whether the package makes a buffered channel of element type `elem`
