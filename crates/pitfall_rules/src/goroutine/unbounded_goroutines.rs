@@ -160,8 +160,9 @@ fn input_of<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt) -> Option<String> 
         }
         match n {
             Node::Expr(Expr::Call(c)) => {
-                if let (Some(m), Some(_)) = (c.method_name(), c.receiver()) {
-                    if INPUT_METHODS.contains(&m) && cx.pkg_member(&c.fun).is_none() {
+                if let Some(m) = c.method_name() {
+                    let method = c.receiver().is_some() && cx.pkg_member(&c.fun).is_none();
+                    if (method && INPUT_METHODS.contains(&m)) || reads_input(m) {
                         let (l, _) = cx.file.line_col(c.span.start);
                         what = Some(format!("call of `{}` (line {l})", cx.file.text(c.fun.span())));
                     }
@@ -178,6 +179,15 @@ fn input_of<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt) -> Option<String> 
         true
     });
     what
+}
+
+/// A call named like a read of the next request or message: `readRequest`,
+/// `ReadMsg`, `recvFrame`, `acceptConn`, `receiveMessage`.
+fn reads_input(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["readrequest", "readmessage", "readmsg", "readframe", "readpacket", "recv", "receive", "accept"]
+        .iter()
+        .any(|p| lower.starts_with(p))
 }
 
 /// `time.After(...)`, `time.Tick(...)`, `t.C`, `ticker.C`: a clock, not input.
