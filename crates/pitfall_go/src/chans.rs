@@ -623,3 +623,23 @@ fn assigned_make<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, span: Span) 
     });
     ok
 }
+
+/// Whether every path of `body` after `stmt` (typically the `go` statement
+/// that starts the channel's partner) mentions the variable `name` again —
+/// receives from it, sends on it, closes it, defers or hands it off.
+/// [`crate::flow::Verdict::Leaks`] names the first exit that does not.
+pub fn touched_on_every_path<'a>(body: &'a Block, stmt: &'a Stmt, name: &str) -> crate::flow::Verdict {
+    use crate::flow::{analyze, Policy, Resource};
+    let res = Resource { var: name, err: None, fields: &[] };
+    let never = |_: &CallExpr| false;
+    let all = |_: &ReturnStmt| true;
+    let no = |_: &Expr| false;
+    let policy = Policy {
+        releases: &never,
+        borrows: &never,
+        return_matters: &all,
+        scope_exits: true,
+        exhausted_by: &no,
+    };
+    analyze(body, stmt, &res, &policy)
+}

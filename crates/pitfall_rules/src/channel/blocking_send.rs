@@ -1,6 +1,7 @@
 //! A bare channel send that can stall for good.
 use crate::prelude::*;
-use pitfall_go::chans::{go_literal, local_chans, local_uses, Cap, LocalChan, Op, OpKind, Uses};
+use pitfall_go::chans::{go_literal, local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind, Uses};
+use pitfall_go::flow::Verdict;
 
 pub static RULE: Rule = Rule {
     name: "blocking-send",
@@ -156,16 +157,16 @@ fn broadcast(cx: &mut Checker, reported: &mut Vec<Span>) {
 /// A goroutine that selects on `ctx.Done()` somewhere but sends bare elsewhere.
 fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
     let file = cx.file;
-    let mut lits: Vec<&FuncLit> = Vec::new();
-    walk::walk_file(&file.ast, &mut |n, _| {
+    let mut lits: Vec<(&Stmt, &FuncLit, Option<Func>)> = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, anc| {
         if let Node::Stmt(s) = n {
             if let Some(l) = go_literal(s) {
-                lits.push(l);
+                lits.push((s, l, enclosing_func(anc)));
             }
         }
         true
     });
-    for lit in lits {
+    for (go, lit, outer) in lits {
         // The context the goroutine watches.
         let mut ctx_text: Option<String> = None;
         let mut sends: Vec<(&SendStmt, bool)> = Vec::new();
@@ -195,6 +196,17 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
         for (s, in_loop) in sends {
             if reported.contains(&s.span) || fits_buffer(cx, &s.chan, in_loop) {
                 continue;
+            }
+            // A channel of the enclosing function that it receives from (or
+            // closes, or hands on) on every path after the `go`: always served.
+            if let (Some(id), Some(body)) = (s.chan.as_ident(), outer.and_then(|f| f.body())) {
+                let declared_outside = cx
+                    .env_at(id.span.start)
+                    .resolve(id)
+                    .is_some_and(|b| !lit.span.contains(b.decl.start) && body.span.contains(b.decl.start));
+                if declared_outside && matches!(touched_on_every_path(body, go, &id.name), Verdict::Released) {
+                    continue;
+                }
             }
             reported.push(s.span);
             cx.report(s.span, format!("this goroutine watches `{ctx}.Done()` elsewhere but sends on `{}` without it: once the receiver gives up on cancellation, this send blocks forever", cx.file.text(s.chan.span())))

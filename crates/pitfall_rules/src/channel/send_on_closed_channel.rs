@@ -215,7 +215,7 @@ fn method_sends<'a>(cx: &mut Checker<'a>, m: &'a FuncDecl) {
         true
     });
     for (snd, field) in sends {
-        if closes_field(body, recv, field) || guarded(body, snd.span, recv) {
+        if closes_field(body, recv, field) || receives_field(body, recv, field) || guarded(body, snd.span, recv) {
             continue;
         }
         let Some((closer, line, other_file)) = closing_method(cx, tname, &m.name.name, field) else { continue };
@@ -235,6 +235,25 @@ fn closes_field(body: &Block, recv: &str, field: &str) -> bool {
         if let Node::Expr(Expr::Call(c)) = n {
             if c.fun.ident_name() == Some("close") && c.args.len() == 1 {
                 if let Expr::Selector(s) = c.args[0].unparen() {
+                    if s.sel.name == field && s.x.ident_name() == Some(recv) {
+                        found = true;
+                    }
+                }
+            }
+        }
+        !found
+    });
+    found
+}
+
+/// Whether the method also receives from `recv.field`: the channel carries a
+/// token that the closer must hold too, so the send cannot follow the close.
+fn receives_field(body: &Block, recv: &str, field: &str) -> bool {
+    let mut found = false;
+    walk::walk(Node::Block(body), &mut |n, _| {
+        if let Node::Expr(Expr::Unary(u)) = n {
+            if u.op == "<-" {
+                if let Expr::Selector(s) = u.x.unparen() {
                     if s.sel.name == field && s.x.ident_name() == Some(recv) {
                         found = true;
                     }

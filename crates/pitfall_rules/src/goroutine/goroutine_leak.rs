@@ -1,7 +1,7 @@
 //! A goroutine that blocks forever on a channel its parent can stop serving.
 use crate::prelude::*;
-use pitfall_go::chans::{local_chans, local_uses, Cap, LocalChan, Op, OpKind};
-use pitfall_go::flow::{self, ExitKind, Policy, Resource, Verdict};
+use pitfall_go::chans::{local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind};
+use pitfall_go::flow::{ExitKind, Verdict};
 
 pub static RULE: Rule = Rule {
     name: "goroutine-leak",
@@ -111,6 +111,8 @@ fn check(cx: &mut Checker) {
 /// A goroutine's single use of the channel.
 struct GoSide<'a> {
     go: &'a Stmt,
+    /// The body the op is in (the literal's or the callee's).
+    body: &'a Block,
     op: Op<'a>,
     /// Set when the op is in a same-package function started by `go f(ch)`.
     callee: Option<&'a str>,
@@ -150,7 +152,8 @@ fn check_chan<'a>(
         if op.kind == OpKind::Inspect {
             continue;
         }
-        sides.push(GoSide { go, op: *op, callee: None });
+        let Some(lit) = op.closure else { return };
+        sides.push(GoSide { go, body: &lit.body, op: *op, callee: None });
     }
     for cop in &uses.callee_ops {
         if !cop.via_go || cop.op.closure.is_some() {
@@ -165,12 +168,20 @@ fn check_chan<'a>(
         let Some(go) = uses.ops.iter().find(|o| o.call.is_some_and(|c| std::ptr::eq(c, cop.via))).and_then(|o| o.go) else {
             return;
         };
-        sides.push(GoSide { go, op: cop.op, callee: Some(&cop.callee.decl.name.name) });
+        let Some(body) = cop.callee.decl.body.as_ref() else { return };
+        sides.push(GoSide { go, body, op: cop.op, callee: Some(&cop.callee.decl.name.name) });
     }
-    // Exactly one goroutine, one use.
-    let [side] = sides.as_slice() else { return };
+    // Exactly one goroutine: one use, or several sends on alternative
+    // branches (`if err != nil { ch <- err; return }; ch <- v`).
+    let Some(side) = sides.first() else { return };
+    if sides.len() > 1
+        && !(sides.iter().all(|s| s.go.span() == side.go.span() && s.op.kind == OpKind::Send)
+            && sends_exclusive(&sides))
+    {
+        return;
+    }
     let op = side.op;
-    if op.in_loop || !op.is_bare() {
+    if sides.iter().any(|s| s.op.in_loop || !s.op.is_bare()) {
         return;
     }
     let sending = match op.kind {
@@ -207,18 +218,7 @@ fn check_chan<'a>(
         return;
     }
     // Premature return / timeout: a path after the `go` that never touches the channel.
-    let res = Resource { var: ch.name, err: None, fields: &[] };
-    let never = |_: &CallExpr| false;
-    let all = |_: &ReturnStmt| true;
-    let no = |_: &Expr| false;
-    let policy = Policy {
-        releases: &never,
-        borrows: &never,
-        return_matters: &all,
-        scope_exits: true,
-        exhausted_by: &no,
-    };
-    let Verdict::Leaks(leak) = flow::analyze(body, side.go, &res, &policy) else { return };
+    let Verdict::Leaks(leak) = touched_on_every_path(body, side.go, ch.name) else { return };
     if parent.is_empty() {
         return; // nothing ever serves it: not a "partner stops listening" case
     }
@@ -264,4 +264,19 @@ fn select_case_note(cx: &Checker, body: &Block, ret: Span) -> String {
         true
     });
     note
+}
+
+/// Whether the sends are on mutually exclusive paths: every send but the last
+/// (in source order) is followed by a `return` in its own statement list.
+fn sends_exclusive(sides: &[GoSide]) -> bool {
+    let last = sides.iter().map(|s| s.op.span.start).max().unwrap_or(0);
+    sides.iter().filter(|s| s.op.span.start != last).all(|s| {
+        let chain = pitfall_go::chans::stmt_chain(s.body, s.op.span);
+        match chain.last() {
+            Some((list, idx, _)) if list[*idx].span() == s.op.span => {
+                list.get(idx + 1).is_some_and(|n| matches!(n, Stmt::Return(_)))
+            }
+            _ => false,
+        }
+    })
 }

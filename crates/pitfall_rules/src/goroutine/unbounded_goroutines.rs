@@ -192,6 +192,12 @@ fn reads_input(name: &str) -> bool {
 
 /// `time.After(...)`, `time.Tick(...)`, `t.C`, `ticker.C`: a clock, not input.
 fn is_timer<'a>(cx: &Checker<'a>, e: &'a Expr) -> bool {
+    // A channel of time.Time is a clock, whatever holds it.
+    if let Ty::Chan(_, elem) = cx.scope().underlying(&cx.type_of(e)) {
+        if elem.is_named("time", "Time") {
+            return true;
+        }
+    }
     match e.unparen() {
         Expr::Call(c) => cx.is_pkg_call(c, "time", &["After", "Tick"]),
         Expr::Selector(s) => s.sel.name == "C",
