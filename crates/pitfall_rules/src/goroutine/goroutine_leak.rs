@@ -224,8 +224,8 @@ fn check_chan<'a>(
     }
     let (line, _) = cx.file.line_col(leak.span.start);
     let how = match leak.kind {
-        ExitKind::Return => format!("the return at line {line}{}", select_case_note(cx, body, leak.span)),
-        ExitKind::EndOfFunction => "the end of the function".to_string(),
+        ExitKind::Return => format!("the return at line {line}{}", select_case_note(cx, body, leak.span, side.go.span(), ch.name)),
+        ExitKind::EndOfFunction => format!("the end of the function{}", select_case_note(cx, body, leak.span, side.go.span(), ch.name)),
         ExitKind::EndOfScope | ExitKind::Branch => format!("the exit at line {line}"),
     };
     let partner = if sending { "receiving from" } else { "sending on or closing" };
@@ -247,23 +247,48 @@ fn loop_around(body: &Block, go: Span) -> Option<Span> {
     })
 }
 
-/// " (the `case <-x` at line N)" when the return is in a select case.
-fn select_case_note(cx: &Checker, body: &Block, ret: Span) -> String {
-    let mut note = String::new();
+/// Which select case the abandoning path takes, for the message: the case
+/// that holds the exit, or else (exit after a select) the first case after the
+/// `go` statement that does not touch the channel in a select that does,
+/// preferring one that leaves (`return`/`break`).
+fn select_case_note(cx: &Checker, body: &Block, exit: Span, go: Span, name: &str) -> String {
+    let mut holding: Option<Span> = None;
+    let mut other: Option<(Span, bool)> = None;
     walk::walk_body(body, &mut |n, _| {
-        if let Node::Stmt(Stmt::Select(sel)) = n {
-            for c in &sel.cases {
-                if c.span.encloses(ret) {
-                    if let Some(comm) = &c.comm {
-                        let (l, _) = cx.file.line_col(comm.span().start);
-                        note = format!(" (the `case {}` at line {l})", cx.file.text(comm.span()));
-                    }
+        let Node::Stmt(Stmt::Select(sel)) = n else { return true };
+        if sel.span.start < go.end {
+            return true;
+        }
+        let touches = |c: &CommClause| pitfall_go::flow::mentions(Node::Comm(c), name);
+        let any_touch = sel.cases.iter().any(|c| touches(c));
+        for c in &sel.cases {
+            let Some(comm) = &c.comm else { continue };
+            if c.span.encloses(exit) {
+                holding = Some(comm.span());
+            } else if any_touch && !touches(c) {
+                let leaves = c.body.iter().any(|s| {
+                    let mut found = false;
+                    walk::walk(Node::Stmt(s), &mut |m, _| {
+                        found |= matches!(m, Node::Stmt(Stmt::Return(_)) | Node::Stmt(Stmt::Branch(_)));
+                        !found && !matches!(m, Node::Expr(Expr::FuncLit(_)))
+                    });
+                    found
+                });
+                if other.is_none_or(|(_, l)| leaves && !l) {
+                    other = Some((comm.span(), leaves));
                 }
             }
         }
         true
     });
-    note
+    match holding.or(other.map(|(s, _)| s)) {
+        Some(comm) => {
+            let (l, _) = cx.file.line_col(comm.start);
+            let how = if holding.is_some() { "in" } else { "after" };
+            format!(" ({how} the `case {}` at line {l})", cx.file.text(comm))
+        }
+        None => String::new(),
+    }
 }
 
 /// Whether the sends are on mutually exclusive paths: every send but the last

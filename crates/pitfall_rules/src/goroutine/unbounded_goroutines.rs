@@ -18,7 +18,7 @@ A `go` statement directly in a loop whose iterations come from outside input:
 - a `for ... range ch` over a channel;
 
 with no bound in sight: no semaphore send before the `go` (or a send and a receive
-on one channel inside the goroutine), no `Acquire`/`TryAcquire`/`Wait` call in the
+on one channel inside the goroutine), no semaphore acquire (`Acquire`, `TryAcquire`, ...) or `Wait` call in the
 loop, no `errgroup.SetLimit` in the function. Loops over slices, maps or counters
 (`for i := 0; i < workers; i++`) are bounded by the data and are not reported;
 receiving from timers (`time.After`, `ticker.C`) and `Done()` channels is not
@@ -239,7 +239,7 @@ fn bounded<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt, func: Func<'a>) -> 
             // A semaphore acquired in the loop before the goroutine starts.
             Node::Stmt(Stmt::Send(s)) if s.span.start < go.span().start => bound = true,
             Node::Expr(Expr::Call(c)) => {
-                if matches!(c.method_name(), Some("Acquire" | "TryAcquire" | "Wait")) && c.receiver().is_some() {
+                if c.method_name().is_some_and(|m| m == "Wait" || is_acquire(m)) && c.receiver().is_some() {
                     bound = true;
                 }
             }
@@ -258,7 +258,7 @@ fn bounded<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt, func: Func<'a>) -> 
             match n {
                 Node::Stmt(Stmt::Send(s)) => sends.extend(s.chan.dotted_name()),
                 Node::Expr(Expr::Unary(u)) if u.op == "<-" => recvs.extend(u.x.dotted_name()),
-                Node::Expr(Expr::Call(c)) if matches!(c.method_name(), Some("Acquire" | "TryAcquire")) => {
+                Node::Expr(Expr::Call(c)) if c.method_name().is_some_and(is_acquire) => {
                     bound = true;
                 }
                 _ => {}
@@ -270,4 +270,9 @@ fn bounded<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt, func: Func<'a>) -> 
         }
     }
     false
+}
+
+/// `Acquire`, `TryAcquire`, `AcquireMaybe`, `acquireSlot`...: a semaphore.
+fn is_acquire(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("acquire")
 }
