@@ -38,7 +38,10 @@ pub fn chan_make<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> Option<Cap<'
     if make.name != "make" || env.resolve(make).is_some() {
         return None;
     }
-    if !matches!(call.args.first().map(|a| a.unparen()), Some(Expr::ChanType(_))) {
+    if !matches!(
+        call.args.first().map(|a| a.unparen()),
+        Some(Expr::ChanType(_))
+    ) {
         return None;
     }
     Some(match call.args.get(1) {
@@ -164,9 +167,7 @@ pub fn ops<'a>(root: Node<'a>, is_chan: &dyn Fn(&'a Expr) -> bool) -> Vec<Op<'a>
 /// The uses of local variable `decl` (a channel) under `root`.
 pub fn local_ops<'a>(root: Node<'a>, env: &Env<'a>, decl: Span) -> Vec<Op<'a>> {
     ops(root, &|e| match e {
-        Expr::Ident(id) => {
-            id.span != decl && env.resolve(id).is_some_and(|b| b.decl == decl)
-        }
+        Expr::Ident(id) => id.span != decl && env.resolve(id).is_some_and(|b| b.decl == decl),
         _ => false,
     })
 }
@@ -214,7 +215,9 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
             let mut j = i - 1;
             if j > 0 && matches!(anc[j - 1], Node::Stmt(Stmt::Expr(_) | Stmt::Assign(_))) {
                 j -= 1;
-                if j > 0 && matches!(anc[j - 1], Node::Comm(c) if c.comm.as_ref().is_some_and(|s| s.span() == anc[j].span())) {
+                if j > 0
+                    && matches!(anc[j - 1], Node::Comm(c) if c.comm.as_ref().is_some_and(|s| s.span() == anc[j].span()))
+                {
                     op.select = select_of(anc, j - 1);
                 }
             }
@@ -226,7 +229,11 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
         Some(Node::Expr(Expr::Call(c))) if c.args.iter().any(|a| a.span().encloses(e.span())) => {
             op.call = Some(c);
             op.span = c.span;
-            let index = c.args.iter().position(|a| a.span().encloses(e.span())).unwrap_or(0);
+            let index = c
+                .args
+                .iter()
+                .position(|a| a.span().encloses(e.span()))
+                .unwrap_or(0);
             op.kind = match c.fun.ident_name() {
                 Some("close") if c.args.len() == 1 => OpKind::Close,
                 Some("len" | "cap") => OpKind::Inspect,
@@ -251,11 +258,12 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
     // The function the use runs in, and whether a `go` starts it.
     for k in (0..anc.len()).rev() {
         match anc[k] {
-            Node::Stmt(Stmt::For(_) | Stmt::Range(_)) if op.closure.is_none() => {
-                // The range statement of a Range op is not a loop around it.
-                if !(op.kind == OpKind::Range && anc[k].span() == op.span) {
-                    op.in_loop = true;
-                }
+            // The range statement of a Range op is not a loop around it.
+            Node::Stmt(Stmt::For(_) | Stmt::Range(_))
+                if op.closure.is_none()
+                    && !(op.kind == OpKind::Range && anc[k].span() == op.span) =>
+            {
+                op.in_loop = true;
             }
             Node::Expr(Expr::FuncLit(l)) => {
                 if op.closure.is_none() {
@@ -320,7 +328,9 @@ pub fn method_param<'a>(
     call: &'a CallExpr,
     index: usize,
 ) -> Option<(FuncDef<'a>, &'a Ident)> {
-    let Expr::Selector(sel) = call.fun.unparen() else { return None };
+    let Expr::Selector(sel) = call.fun.unparen() else {
+        return None;
+    };
     if env.pkg_member(sc.file, &call.fun).is_some() {
         return None;
     }
@@ -387,10 +397,7 @@ pub fn stmt_chain<'a>(body: &'a Block, span: Span) -> Vec<(&'a [Stmt], usize, Op
     let mut out = Vec::new();
     let mut list: &'a [Stmt] = &body.stmts;
     let mut owner: Option<&'a Stmt> = None;
-    'outer: loop {
-        let Some(idx) = list.iter().position(|s| s.span().encloses(span)) else {
-            break;
-        };
+    'outer: while let Some(idx) = list.iter().position(|s| s.span().encloses(span)) {
         out.push((list, idx, owner));
         let s = &list[idx];
         if s.span() == span {
@@ -431,7 +438,7 @@ pub fn stmt_chain<'a>(body: &'a Block, span: Span) -> Vec<(&'a [Stmt], usize, Op
 /// rest of each enclosing list (stopping at a statement that ends the path).
 /// Returns the statements and whether a loop encloses `span` (so the
 /// statement itself can run again).
-pub fn straight_after<'a>(body: &'a Block, span: Span) -> (Vec<&'a Stmt>, bool) {
+pub fn straight_after(body: &Block, span: Span) -> (Vec<&Stmt>, bool) {
     let chain = stmt_chain(body, span);
     let mut out = Vec::new();
     let mut looped = false;
@@ -526,7 +533,9 @@ fn follow<'a>(
         OpKind::Arg(i) => {
             let call = op.call.expect("Arg has its call");
             let Some((def, param)) = (depth < CALL_DEPTH)
-                .then(|| callee_param(sc.pkg, env, call, i).or_else(|| method_param(sc, env, call, i)))
+                .then(|| {
+                    callee_param(sc.pkg, env, call, i).or_else(|| method_param(sc, env, call, i))
+                })
                 .flatten()
             else {
                 uses.escapes = true;
@@ -581,14 +590,19 @@ pub fn field_uses<'a>(sc: &Scope<'a>, pkg: &'a Package<'a>, field: &str) -> Fiel
                 if let Node::Expr(Expr::KeyValue(kv)) = n {
                     if kv.key.ident_name() == Some(field) {
                         let env = env.get_or_insert_with(|| Env::build(&fsc, root));
-                        if chan_make(&fsc, env, &kv.value).is_none() && kv.value.ident_name() != Some("nil") {
+                        if chan_make(&fsc, env, &kv.value).is_none()
+                            && kv.value.ident_name() != Some("nil")
+                        {
                             out.escapes = true;
                         }
                     }
                 }
                 true
             });
-            let ops = ops(root, &|e| matches!(e, Expr::Selector(s) if s.sel.name == field));
+            let ops = ops(
+                root,
+                &|e| matches!(e, Expr::Selector(s) if s.sel.name == field),
+            );
             for op in ops {
                 match op.kind {
                     OpKind::Close => out.closed = true,
@@ -615,7 +629,9 @@ fn assigned_make<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, span: Span) 
         if let Node::Stmt(Stmt::Assign(a)) = n {
             if a.span == span {
                 ok = a.lhs.len() == a.rhs.len()
-                    && a.rhs.iter().all(|r| chan_make(sc, env, r).is_some() || r.ident_name() == Some("nil"));
+                    && a.rhs
+                        .iter()
+                        .all(|r| chan_make(sc, env, r).is_some() || r.ident_name() == Some("nil"));
                 return false;
             }
         }
@@ -628,9 +644,17 @@ fn assigned_make<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, span: Span) 
 /// that starts the channel's partner) mentions the variable `name` again —
 /// receives from it, sends on it, closes it, defers or hands it off.
 /// [`crate::flow::Verdict::Leaks`] names the first exit that does not.
-pub fn touched_on_every_path<'a>(body: &'a Block, stmt: &'a Stmt, name: &str) -> crate::flow::Verdict {
+pub fn touched_on_every_path<'a>(
+    body: &'a Block,
+    stmt: &'a Stmt,
+    name: &str,
+) -> crate::flow::Verdict {
     use crate::flow::{analyze, Policy, Resource};
-    let res = Resource { var: name, err: None, fields: &[] };
+    let res = Resource {
+        var: name,
+        err: None,
+        fields: &[],
+    };
     let never = |_: &CallExpr| false;
     let all = |_: &ReturnStmt| true;
     let no = |_: &Expr| false;

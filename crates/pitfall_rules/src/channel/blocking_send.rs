@@ -1,6 +1,8 @@
 //! A bare channel send that can stall for good.
 use crate::prelude::*;
-use pitfall_go::chans::{go_literal, local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind, Uses};
+use pitfall_go::chans::{
+    go_literal, local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind, Uses,
+};
 use pitfall_go::flow::Verdict;
 
 pub static RULE: Rule = Rule {
@@ -114,18 +116,29 @@ fn broadcast(cx: &mut Checker, reported: &mut Vec<Span>) {
     let file = cx.file;
     let mut hits: Vec<(&SendStmt, &RangeStmt)> = Vec::new();
     walk::walk_file(&file.ast, &mut |n, anc| {
-        let Node::Stmt(Stmt::Send(s)) = n else { return true };
+        let Node::Stmt(Stmt::Send(s)) = n else {
+            return true;
+        };
         if !is_bare_send(anc) {
             return true;
         }
-        let Some(Node::Stmt(Stmt::Range(r))) = enclosing_loop(anc).map(Node::Stmt) else { return true };
+        let Some(Node::Stmt(Stmt::Range(r))) = enclosing_loop(anc).map(Node::Stmt) else {
+            return true;
+        };
         if !r.define {
             return true;
         }
-        let vars: Vec<&str> = [&r.key, &r.value].into_iter().flatten().filter_map(|k| k.ident_name()).collect();
+        let vars: Vec<&str> = [&r.key, &r.value]
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.ident_name())
+            .collect();
         // The channel is the loop's element (or selected from it / indexed by its key).
         let per_elem = match s.chan.unparen() {
-            Expr::Index(i) => i.indices.iter().any(|x| x.ident_name().is_some_and(|n| vars.contains(&n))),
+            Expr::Index(i) => i
+                .indices
+                .iter()
+                .any(|x| x.ident_name().is_some_and(|n| vars.contains(&n))),
             other => root_ident(other).is_some_and(|id| vars.contains(&id.name.as_str())),
         };
         if per_elem {
@@ -178,7 +191,9 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
                             if call.method_name() == Some("Done") && call.args.is_empty() {
                                 if let Some(recv) = call.receiver() {
                                     if cx.type_of(recv).is_named("context", "Context") {
-                                        ctx_text.get_or_insert_with(|| cx.file.text(recv.span()).to_string());
+                                        ctx_text.get_or_insert_with(|| {
+                                            cx.file.text(recv.span()).to_string()
+                                        });
                                     }
                                 }
                             }
@@ -200,11 +215,12 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
             // A channel of the enclosing function that it receives from (or
             // closes, or hands on) on every path after the `go`: always served.
             if let (Some(id), Some(body)) = (s.chan.as_ident(), outer.and_then(|f| f.body())) {
-                let declared_outside = cx
-                    .env_at(id.span.start)
-                    .resolve(id)
-                    .is_some_and(|b| !lit.span.contains(b.decl.start) && body.span.contains(b.decl.start));
-                if declared_outside && matches!(touched_on_every_path(body, go, &id.name), Verdict::Released) {
+                let declared_outside = cx.env_at(id.span.start).resolve(id).is_some_and(|b| {
+                    !lit.span.contains(b.decl.start) && body.span.contains(b.decl.start)
+                });
+                if declared_outside
+                    && matches!(touched_on_every_path(body, go, &id.name), Verdict::Released)
+                {
                     continue;
                 }
             }
@@ -231,11 +247,19 @@ fn comm_recv(s: &Stmt) -> Option<&Expr> {
 /// Whether the send goes to a local channel with a visible buffer that a
 /// single send (not in a loop) always fits into, or a buffer sized at run time.
 fn fits_buffer<'a>(cx: &Checker<'a>, ch: &'a Expr, in_loop: bool) -> bool {
-    let Some(id) = ch.as_ident() else { return false };
+    let Some(id) = ch.as_ident() else {
+        return false;
+    };
     let env = cx.env_at(id.span.start);
-    let Some(b) = env.resolve(id) else { return false };
+    let Some(b) = env.resolve(id) else {
+        return false;
+    };
     let sc = cx.scope();
-    match local_chans(&sc, &env).into_iter().find(|c| c.decl == b.decl).map(|c| c.cap) {
+    match local_chans(&sc, &env)
+        .into_iter()
+        .find(|c| c.decl == b.decl)
+        .map(|c| c.cap)
+    {
         Some(Cap::Known(_)) => !in_loop,
         Some(Cap::Dynamic(_)) => true,
         _ => false,
@@ -264,7 +288,10 @@ fn ordering(cx: &mut Checker, reported: &mut Vec<Span>) {
         if chans.len() < 2 {
             continue;
         }
-        let all: Vec<(LocalChan, Uses)> = chans.iter().map(|c| (*c, local_uses(&sc, &env, root, c.decl))).collect();
+        let all: Vec<(LocalChan, Uses)> = chans
+            .iter()
+            .map(|c| (*c, local_uses(&sc, &env, root, c.decl)))
+            .collect();
         for (cin, uin) in &all {
             if uin.escapes {
                 continue;
@@ -295,23 +322,37 @@ fn deadlock<'a>(uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
     if g != g2 {
         return None;
     }
-    if !worker_in.iter().all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range)) {
+    if !worker_in
+        .iter()
+        .all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range))
+    {
         return None;
     }
-    if !worker_out.iter().any(|o| o.kind == OpKind::Send && o.is_bare())
-        || !worker_out.iter().all(|o| matches!(o.kind, OpKind::Send | OpKind::Close))
+    if !worker_out
+        .iter()
+        .any(|o| o.kind == OpKind::Send && o.is_bare())
+        || !worker_out
+            .iter()
+            .all(|o| matches!(o.kind, OpKind::Send | OpKind::Close))
     {
         return None;
     }
     // Parent: a bare send on `in` in a loop, and every receive from `out` after it.
     let parent_in = parent_side(uin);
     let parent_out = parent_side(uout);
-    let send = parent_in.iter().find(|o| o.kind == OpKind::Send && o.in_loop && o.is_bare())?;
-    if !parent_in.iter().all(|o| matches!(o.kind, OpKind::Send | OpKind::Close)) {
+    let send = parent_in
+        .iter()
+        .find(|o| o.kind == OpKind::Send && o.in_loop && o.is_bare())?;
+    if !parent_in
+        .iter()
+        .all(|o| matches!(o.kind, OpKind::Send | OpKind::Close))
+    {
         return None;
     }
     if parent_out.is_empty()
-        || !parent_out.iter().all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range) && o.span.start > send.span.end)
+        || !parent_out
+            .iter()
+            .all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range) && o.span.start > send.span.end)
     {
         return None;
     }
@@ -334,13 +375,28 @@ fn parent_side<'a>(u: &Uses<'a>) -> Vec<Op<'a>> {
 /// The single goroutine that uses the channel besides the function: its `go`
 /// statement and its ops. `None` when there are several, or other closures.
 fn worker_side<'a>(u: &Uses<'a>) -> Option<(Span, Vec<Op<'a>>)> {
-    let lit: Vec<Op<'a>> = u.ops.iter().filter(|o| o.closure.is_some()).copied().collect();
-    let handoffs: Vec<&Op<'a>> = u.ops.iter().filter(|o| matches!(o.kind, OpKind::Arg(_))).collect();
+    let lit: Vec<Op<'a>> = u
+        .ops
+        .iter()
+        .filter(|o| o.closure.is_some())
+        .copied()
+        .collect();
+    let handoffs: Vec<&Op<'a>> = u
+        .ops
+        .iter()
+        .filter(|o| matches!(o.kind, OpKind::Arg(_)))
+        .collect();
     if !u.callee_ops.is_empty() {
         // `go f(ch)`: exactly one hand-off, to a goroutine, and nothing in closures.
-        let [h] = handoffs.as_slice() else { return None };
+        let [h] = handoffs.as_slice() else {
+            return None;
+        };
         let g = h.go?;
-        if !lit.is_empty() || u.callee_ops.iter().any(|c| !c.via_go || c.op.closure.is_some()) {
+        if !lit.is_empty()
+            || u.callee_ops
+                .iter()
+                .any(|c| !c.via_go || c.op.closure.is_some())
+        {
             return None;
         }
         return Some((g.span(), u.callee_ops.iter().map(|c| c.op).collect()));
@@ -358,9 +414,15 @@ fn worker_side<'a>(u: &Uses<'a>) -> Option<(Span, Vec<Op<'a>>)> {
 /// Whether the package makes a buffered channel of element type `elem`
 /// somewhere (`make(chan T, n)` with n > 0); true when `elem` is unknown.
 fn package_buffers(cx: &Checker, elem: &Ty) -> bool {
-    let Some(want) = ty_key(elem) else { return true };
+    let Some(want) = ty_key(elem) else {
+        return true;
+    };
     for f in cx.pkg.files() {
-        let sc = pitfall_go::types::Scope { project: cx.project, pkg: cx.pkg, file: f };
+        let sc = pitfall_go::types::Scope {
+            project: cx.project,
+            pkg: cx.pkg,
+            file: f,
+        };
         let mut found = false;
         walk::walk_file(&f.ast, &mut |n, _| {
             if found {
@@ -369,7 +431,9 @@ fn package_buffers(cx: &Checker, elem: &Ty) -> bool {
             if let Node::Expr(Expr::Call(c)) = n {
                 if c.fun.ident_name() == Some("make") && c.args.len() == 2 {
                     if let Expr::ChanType(ct) = c.args[0].unparen() {
-                        if sc.const_int(&c.args[1]) != Some(0) && ty_key(&sc.type_expr(&ct.elem)).as_deref() == Some(want.as_str()) {
+                        if sc.const_int(&c.args[1]) != Some(0)
+                            && ty_key(&sc.type_expr(&ct.elem)).as_deref() == Some(want.as_str())
+                        {
                             found = true;
                         }
                     }

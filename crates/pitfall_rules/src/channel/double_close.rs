@@ -105,7 +105,12 @@ fn check_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
         };
         if call.fun.ident_name() == Some("close") && call.args.len() == 1 {
             if let Some(key) = key_of(cx, &call.args[0]) {
-                closes.push(CloseStmt { stmt: s, arg: &call.args[0], key, deferred });
+                closes.push(CloseStmt {
+                    stmt: s,
+                    arg: &call.args[0],
+                    key,
+                    deferred,
+                });
             }
         } else if call.args.is_empty() && matches!(call.fun.unparen(), Expr::Selector(_)) {
             if deferred {
@@ -128,7 +133,10 @@ fn check_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
                 reassigned = true;
                 break;
             }
-            if let Some(b) = closes.iter().find(|b| !b.deferred && b.stmt.span() == s.span() && b.key == a.key) {
+            if let Some(b) = closes
+                .iter()
+                .find(|b| !b.deferred && b.stmt.span() == s.span() && b.key == a.key)
+            {
                 second = Some(b);
                 break;
             }
@@ -162,8 +170,12 @@ fn check_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
     }
     // `defer x.Stop()` plus `x.Stop()` where Stop closes a field unconditionally.
     for (ds, dc) in &defers {
-        let Some(dkey) = dc.fun.dotted_name() else { continue };
-        let Some((closed, method)) = closing_method(cx, dc) else { continue };
+        let Some(dkey) = dc.fun.dotted_name() else {
+            continue;
+        };
+        let Some((closed, method)) = closing_method(cx, dc) else {
+            continue;
+        };
         for (es, ec) in &calls {
             if ec.fun.dotted_name().as_deref() != Some(dkey.as_str()) {
                 continue;
@@ -189,7 +201,11 @@ fn key_of<'a>(cx: &Checker<'a>, e: &'a Expr) -> Option<String> {
         root = s.x.unparen();
     }
     let Expr::Ident(id) = root else { return None };
-    let decl = cx.env_at(id.span.start).resolve(id).map(|b| b.decl.start).unwrap_or(0);
+    let decl = cx
+        .env_at(id.span.start)
+        .resolve(id)
+        .map(|b| b.decl.start)
+        .unwrap_or(0);
     Some(format!("{name}@{decl}"))
 }
 
@@ -235,14 +251,19 @@ fn assigns_to(s: &Stmt, key: &str) -> bool {
 /// an `if`, `switch` or `select` of that body).
 fn directly_in_loop(body: &Block, close: &Stmt) -> bool {
     let chain = stmt_chain(body, close.span());
-    matches!(chain.last(), Some((_, _, Some(Stmt::For(_) | Stmt::Range(_)))))
+    matches!(
+        chain.last(),
+        Some((_, _, Some(Stmt::For(_) | Stmt::Range(_))))
+    )
 }
 
 /// Whether the closed channel is the same in every iteration: its root
 /// variable is neither declared nor assigned inside the innermost loop.
 fn loop_invariant<'a>(cx: &Checker<'a>, body: &'a Block, c: &CloseStmt<'a>) -> bool {
     let chain = stmt_chain(body, c.stmt.span());
-    let Some((_, _, Some(lp))) = chain.last() else { return false };
+    let Some((_, _, Some(lp))) = chain.last() else {
+        return false;
+    };
     if assigns_to(lp, &c.key) {
         return false;
     }
@@ -261,7 +282,9 @@ fn loop_invariant<'a>(cx: &Checker<'a>, body: &'a Block, c: &CloseStmt<'a>) -> b
 /// is in a statement list and `later` is inside a subsequent statement of it.
 fn dominated_by(body: &Block, first: &Stmt, later: Span) -> bool {
     let chain = stmt_chain(body, first.span());
-    let Some((list, idx, _)) = chain.last() else { return false };
+    let Some((list, idx, _)) = chain.last() else {
+        return false;
+    };
     if list[*idx].span() != first.span() {
         return false;
     }
@@ -272,12 +295,16 @@ fn dominated_by(body: &Block, first: &Stmt, later: Span) -> bool {
 /// a receiver field unconditionally (a `close(r.f)` statement at the top of the
 /// body, with no `return` before it): the closed field and the method name.
 fn closing_method<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<(String, String)> {
-    let Expr::Selector(sel) = call.fun.unparen() else { return None };
+    let Expr::Selector(sel) = call.fun.unparen() else {
+        return None;
+    };
     if cx.pkg_member(&call.fun).is_some() {
         return None;
     }
     let ty = cx.type_of(&sel.x);
-    let Ty::Named(path, tname) = ty.deref() else { return None };
+    let Ty::Named(path, tname) = ty.deref() else {
+        return None;
+    };
     if *path != cx.pkg.import_path() {
         return None;
     }
@@ -290,7 +317,10 @@ fn closing_method<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<(String, S
                 if c.fun.ident_name() == Some("close") && c.args.len() == 1 {
                     if let Expr::Selector(f) = c.args[0].unparen() {
                         if f.x.ident_name() == Some(recv) {
-                            return Some((format!("{recv}.{}", f.sel.name), format!("{tname}.{}", sel.sel.name)));
+                            return Some((
+                                format!("{recv}.{}", f.sel.name),
+                                format!("{tname}.{}", sel.sel.name),
+                            ));
                         }
                     }
                 }

@@ -95,12 +95,18 @@ fn check(cx: &mut Checker) {
         });
     }
     for (r, root) in ranges {
-        let line = Span { start: r.span.start, end: r.x.span().end };
+        let line = Span {
+            start: r.span.start,
+            end: r.x.span().end,
+        };
         match r.x.unparen() {
             Expr::Ident(id) => {
                 let env = cx.env_at(id.span.start);
                 let Some(b) = env.resolve(id) else { continue };
-                let Some(ch) = local_chans(&sc, &env).into_iter().find(|c| c.decl == b.decl) else {
+                let Some(ch) = local_chans(&sc, &env)
+                    .into_iter()
+                    .find(|c| c.decl == b.decl)
+                else {
                     continue;
                 };
                 let uses = local_uses(&sc, &env, root, ch.decl);
@@ -120,7 +126,9 @@ fn check(cx: &mut Checker) {
                     continue;
                 }
                 let ty = cx.type_of(&sel.x);
-                let Ty::Named(path, tname) = ty.deref() else { continue };
+                let Ty::Named(path, tname) = ty.deref() else {
+                    continue;
+                };
                 if *path != cx.pkg.import_path() {
                     continue;
                 }
@@ -154,7 +162,11 @@ fn field_made_in_package(cx: &Checker, field: &str) -> bool {
         if !f.src.contains(field) {
             continue;
         }
-        let fsc = pitfall_go::types::Scope { project: sc.project, pkg: sc.pkg, file: f };
+        let fsc = pitfall_go::types::Scope {
+            project: sc.project,
+            pkg: sc.pkg,
+            file: f,
+        };
         let env = pitfall_go::types::Env::default();
         let mut found = false;
         walk::walk_file(&f.ast, &mut |n, _| {

@@ -123,7 +123,11 @@ fn after_close_in_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
         }
         if send.is_none() && looped && !replaced {
             let chain = stmt_chain(body, close.span());
-            if let Some((_, _, Some(lp))) = chain.iter().rev().find(|(_, _, o)| matches!(o, Some(Stmt::For(_) | Stmt::Range(_)))) {
+            if let Some((_, _, Some(lp))) = chain
+                .iter()
+                .rev()
+                .find(|(_, _, o)| matches!(o, Some(Stmt::For(_) | Stmt::Range(_))))
+            {
                 if !assigns(lp, &key) && root_outside(cx, lp, close) {
                     send = send_in(Node::Stmt(lp), &key);
                 }
@@ -195,11 +199,20 @@ fn root_outside<'a>(cx: &Checker<'a>, lp: &Stmt, close: &'a Stmt) -> bool {
 
 /// An exported method sending on a receiver field that another method closes.
 fn method_sends<'a>(cx: &mut Checker<'a>, m: &'a FuncDecl) {
-    let (Some(tname), Some(body)) = (m.recv_type_name(), m.body.as_ref()) else { return };
+    let (Some(tname), Some(body)) = (m.recv_type_name(), m.body.as_ref()) else {
+        return;
+    };
     if !m.name.name.starts_with(|c: char| c.is_ascii_uppercase()) {
         return;
     }
-    let Some(recv) = m.recv.as_ref().and_then(|r| r.names.first()).map(|n| n.name.as_str()) else { return };
+    let Some(recv) = m
+        .recv
+        .as_ref()
+        .and_then(|r| r.names.first())
+        .map(|n| n.name.as_str())
+    else {
+        return;
+    };
     if cx.file.text(body.span).contains("recover()") {
         return;
     }
@@ -215,10 +228,16 @@ fn method_sends<'a>(cx: &mut Checker<'a>, m: &'a FuncDecl) {
         true
     });
     for (snd, field) in sends {
-        if closes_field(body, recv, field) || receives_field(body, recv, field) || guarded(body, snd.span, recv) {
+        if closes_field(body, recv, field)
+            || receives_field(body, recv, field)
+            || guarded(body, snd.span, recv)
+        {
             continue;
         }
-        let Some((closer, line, other_file)) = closing_method(cx, tname, &m.name.name, field) else { continue };
+        let Some((closer, line, other_file)) = closing_method(cx, tname, &m.name.name, field)
+        else {
+            continue;
+        };
         let place = match other_file {
             Some(f) => format!("{f}:{line}"),
             None => format!("line {line}"),
@@ -274,8 +293,15 @@ fn guarded(body: &Block, send: Span, recv: &str) -> bool {
         }
         if let Stmt::If(i) = s {
             let cond_mentions = pitfall_go::flow::mentions(Node::Expr(&i.cond), recv)
-                || i.init.as_ref().is_some_and(|init| pitfall_go::flow::mentions(Node::Stmt(init), recv));
-            if cond_mentions && i.then.stmts.last().is_some_and(pitfall_go::chans::ends_path) {
+                || i.init
+                    .as_ref()
+                    .is_some_and(|init| pitfall_go::flow::mentions(Node::Stmt(init), recv));
+            if cond_mentions
+                && i.then
+                    .stmts
+                    .last()
+                    .is_some_and(pitfall_go::chans::ends_path)
+            {
                 return true;
             }
         }
@@ -287,13 +313,26 @@ fn guarded(body: &Block, send: Span, recv: &str) -> bool {
 
 /// Another method of `tname` that closes its receiver's `field`: its name, the
 /// line of the close, and the file name when it is not this file.
-fn closing_method<'a>(cx: &Checker<'a>, tname: &str, sender: &str, field: &str) -> Option<(String, u32, Option<String>)> {
+fn closing_method<'a>(
+    cx: &Checker<'a>,
+    tname: &str,
+    sender: &str,
+    field: &str,
+) -> Option<(String, u32, Option<String>)> {
     let mut best: Option<(String, u32, Option<String>)> = None;
     for ((t, name), def) in &cx.pkg.methods {
         if *t != tname || *name == sender {
             continue;
         }
-        let Some(recv) = def.decl.recv.as_ref().and_then(|r| r.names.first()).map(|n| n.name.as_str()) else { continue };
+        let Some(recv) = def
+            .decl
+            .recv
+            .as_ref()
+            .and_then(|r| r.names.first())
+            .map(|n| n.name.as_str())
+        else {
+            continue;
+        };
         let Some(body) = &def.decl.body else { continue };
         let mut at = None;
         walk::walk(Node::Block(body), &mut |n, _| {
@@ -310,7 +349,8 @@ fn closing_method<'a>(cx: &Checker<'a>, tname: &str, sender: &str, field: &str) 
         });
         if let Some(pos) = at {
             let (line, _) = def.file.line_col(pos);
-            let other = (!std::ptr::eq(def.file, cx.file)).then(|| def.file.path.rsplit('/').next().unwrap_or("").to_string());
+            let other = (!std::ptr::eq(def.file, cx.file))
+                .then(|| def.file.path.rsplit('/').next().unwrap_or("").to_string());
             let cand = (format!("{tname}.{name}"), line, other);
             // Deterministic pick across the hash map: the smallest name.
             if best.as_ref().is_none_or(|b| cand.0 < b.0) {

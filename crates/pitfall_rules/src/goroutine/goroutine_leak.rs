@@ -1,6 +1,8 @@
 //! A goroutine that blocks forever on a channel its parent can stop serving.
 use crate::prelude::*;
-use pitfall_go::chans::{local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind};
+use pitfall_go::chans::{
+    local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind,
+};
 use pitfall_go::flow::{ExitKind, Verdict};
 
 pub static RULE: Rule = Rule {
@@ -153,7 +155,12 @@ fn check_chan<'a>(
             continue;
         }
         let Some(lit) = op.closure else { return };
-        sides.push(GoSide { go, body: &lit.body, op: *op, callee: None });
+        sides.push(GoSide {
+            go,
+            body: &lit.body,
+            op: *op,
+            callee: None,
+        });
     }
     for cop in &uses.callee_ops {
         if !cop.via_go || cop.op.closure.is_some() {
@@ -165,17 +172,31 @@ fn check_chan<'a>(
         if !std::ptr::eq(cop.callee.file, cx.file) {
             return; // the blocking line is in another file
         }
-        let Some(go) = uses.ops.iter().find(|o| o.call.is_some_and(|c| std::ptr::eq(c, cop.via))).and_then(|o| o.go) else {
+        let Some(go) = uses
+            .ops
+            .iter()
+            .find(|o| o.call.is_some_and(|c| std::ptr::eq(c, cop.via)))
+            .and_then(|o| o.go)
+        else {
             return;
         };
-        let Some(body) = cop.callee.decl.body.as_ref() else { return };
-        sides.push(GoSide { go, body, op: cop.op, callee: Some(&cop.callee.decl.name.name) });
+        let Some(body) = cop.callee.decl.body.as_ref() else {
+            return;
+        };
+        sides.push(GoSide {
+            go,
+            body,
+            op: cop.op,
+            callee: Some(&cop.callee.decl.name.name),
+        });
     }
     // Exactly one goroutine: one use, or several sends on alternative
     // branches (`if err != nil { ch <- err; return }; ch <- v`).
     let Some(side) = sides.first() else { return };
     if sides.len() > 1
-        && !(sides.iter().all(|s| s.go.span() == side.go.span() && s.op.kind == OpKind::Send)
+        && !(sides
+            .iter()
+            .all(|s| s.go.span() == side.go.span() && s.op.kind == OpKind::Send)
             && sends_exclusive(&sides))
     {
         return;
@@ -212,24 +233,44 @@ fn check_chan<'a>(
         }
         let (loop_line, _) = cx.file.line_col(lp.start);
         let (recv_line, _) = cx.file.line_col(parent[0].span.start);
-        let n = if parent.len() == 1 { "once".to_string() } else { format!("{} times", parent.len()) };
+        let n = if parent.len() == 1 {
+            "once".to_string()
+        } else {
+            format!("{} times", parent.len())
+        };
         cx.report(op.span, format!("{who} is started once per iteration of the loop at line {loop_line}, but the unbuffered `{}` is received only {n} (line {recv_line}): the other senders block here forever", ch.name))
-            .fix(format!("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine"));
+            .fix("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine");
         return;
     }
     // Premature return / timeout: a path after the `go` that never touches the channel.
-    let Verdict::Leaks(leak) = touched_on_every_path(body, side.go, ch.name) else { return };
+    let Verdict::Leaks(leak) = touched_on_every_path(body, side.go, ch.name) else {
+        return;
+    };
     if parent.is_empty() {
         return; // nothing ever serves it: not a "partner stops listening" case
     }
     let (line, _) = cx.file.line_col(leak.span.start);
     let how = match leak.kind {
-        ExitKind::Return => format!("the return at line {line}{}", select_case_note(cx, body, leak.span, side.go.span(), ch.name)),
-        ExitKind::EndOfFunction => format!("the end of the function{}", select_case_note(cx, body, leak.span, side.go.span(), ch.name)),
+        ExitKind::Return => format!(
+            "the return at line {line}{}",
+            select_case_note(cx, body, leak.span, side.go.span(), ch.name)
+        ),
+        ExitKind::EndOfFunction => format!(
+            "the end of the function{}",
+            select_case_note(cx, body, leak.span, side.go.span(), ch.name)
+        ),
         ExitKind::EndOfScope | ExitKind::Branch => format!("the exit at line {line}"),
     };
-    let partner = if sending { "receiving from" } else { "sending on or closing" };
-    let what = if sending { format!("send on the unbuffered `{}`", ch.name) } else { format!("receive from `{}`", ch.name) };
+    let partner = if sending {
+        "receiving from"
+    } else {
+        "sending on or closing"
+    };
+    let what = if sending {
+        format!("send on the unbuffered `{}`", ch.name)
+    } else {
+        format!("receive from `{}`", ch.name)
+    };
     cx.report(op.span, format!("{who} can block forever on this {what}: the parent leaves by {how} without {partner} it"))
         .fix(if sending {
             format!("give `{}` a buffer of 1 (`make(chan T, 1)`), or select on the send and `ctx.Done()`", ch.name)
@@ -255,12 +296,14 @@ fn select_case_note(cx: &Checker, body: &Block, exit: Span, go: Span, name: &str
     let mut holding: Option<Span> = None;
     let mut other: Option<(Span, bool)> = None;
     walk::walk_body(body, &mut |n, _| {
-        let Node::Stmt(Stmt::Select(sel)) = n else { return true };
+        let Node::Stmt(Stmt::Select(sel)) = n else {
+            return true;
+        };
         if sel.span.start < go.end {
             return true;
         }
         let touches = |c: &CommClause| pitfall_go::flow::mentions(Node::Comm(c), name);
-        let any_touch = sel.cases.iter().any(|c| touches(c));
+        let any_touch = sel.cases.iter().any(&touches);
         for c in &sel.cases {
             let Some(comm) = &c.comm else { continue };
             if c.span.encloses(exit) {
@@ -269,7 +312,8 @@ fn select_case_note(cx: &Checker, body: &Block, exit: Span, go: Span, name: &str
                 let leaves = c.body.iter().any(|s| {
                     let mut found = false;
                     walk::walk(Node::Stmt(s), &mut |m, _| {
-                        found |= matches!(m, Node::Stmt(Stmt::Return(_)) | Node::Stmt(Stmt::Branch(_)));
+                        found |=
+                            matches!(m, Node::Stmt(Stmt::Return(_)) | Node::Stmt(Stmt::Branch(_)));
                         !found && !matches!(m, Node::Expr(Expr::FuncLit(_)))
                     });
                     found
@@ -298,9 +342,9 @@ fn sends_exclusive(sides: &[GoSide]) -> bool {
     sides.iter().filter(|s| s.op.span.start != last).all(|s| {
         let chain = pitfall_go::chans::stmt_chain(s.body, s.op.span);
         match chain.last() {
-            Some((list, idx, _)) if list[*idx].span() == s.op.span => {
-                list.get(idx + 1).is_some_and(|n| matches!(n, Stmt::Return(_)))
-            }
+            Some((list, idx, _)) if list[*idx].span() == s.op.span => list
+                .get(idx + 1)
+                .is_some_and(|n| matches!(n, Stmt::Return(_))),
             _ => false,
         }
     })

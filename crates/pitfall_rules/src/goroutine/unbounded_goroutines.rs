@@ -104,7 +104,9 @@ fn check(cx: &mut Checker) {
         true
     });
     for (go, lp, func) in found {
-        let Some(input) = input_of(cx, lp, go) else { continue };
+        let Some(input) = input_of(cx, lp, go) else {
+            continue;
+        };
         if bounded(cx, lp, go, func) {
             continue;
         }
@@ -117,12 +119,22 @@ fn check(cx: &mut Checker) {
 fn input_of<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt) -> Option<String> {
     let (body, cond_ok) = match lp {
         Stmt::Range(r) => {
-            if matches!(cx.scope().underlying(&cx.type_of(&r.x)), Ty::Chan(..)) && !is_timer(cx, &r.x) {
-                return Some(format!("value received from `{}`", cx.file.text(r.x.span())));
+            if matches!(cx.scope().underlying(&cx.type_of(&r.x)), Ty::Chan(..))
+                && !is_timer(cx, &r.x)
+            {
+                return Some(format!(
+                    "value received from `{}`",
+                    cx.file.text(r.x.span())
+                ));
             }
             return None;
         }
-        Stmt::For(f) => (&f.body, f.cond.as_ref().is_none_or(|c| matches!(c.unparen(), Expr::Call(_)))),
+        Stmt::For(f) => (
+            &f.body,
+            f.cond
+                .as_ref()
+                .is_none_or(|c| matches!(c.unparen(), Expr::Call(_))),
+        ),
         _ => return None,
     };
     if !cond_ok {
@@ -164,15 +176,19 @@ fn input_of<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt) -> Option<String> 
                     let method = c.receiver().is_some() && cx.pkg_member(&c.fun).is_none();
                     if (method && INPUT_METHODS.contains(&m)) || reads_input(m) {
                         let (l, _) = cx.file.line_col(c.span.start);
-                        what = Some(format!("call of `{}` (line {l})", cx.file.text(c.fun.span())));
+                        what = Some(format!(
+                            "call of `{}` (line {l})",
+                            cx.file.text(c.fun.span())
+                        ));
                     }
                 }
             }
-            Node::Expr(Expr::Unary(u)) if u.op == "<-" => {
-                if !is_timer(cx, &u.x) && !is_done(&u.x) {
-                    let (l, _) = cx.file.line_col(u.span.start);
-                    what = Some(format!("value received from `{}` (line {l})", cx.file.text(u.x.span())));
-                }
+            Node::Expr(Expr::Unary(u)) if u.op == "<-" && !is_timer(cx, &u.x) && !is_done(&u.x) => {
+                let (l, _) = cx.file.line_col(u.span.start);
+                what = Some(format!(
+                    "value received from `{}` (line {l})",
+                    cx.file.text(u.x.span())
+                ));
             }
             _ => {}
         }
@@ -185,9 +201,18 @@ fn input_of<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt) -> Option<String> 
 /// `ReadMsg`, `recvFrame`, `acceptConn`, `receiveMessage`.
 fn reads_input(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    ["readrequest", "readmessage", "readmsg", "readframe", "readpacket", "recv", "receive", "accept"]
-        .iter()
-        .any(|p| lower.starts_with(p))
+    [
+        "readrequest",
+        "readmessage",
+        "readmsg",
+        "readframe",
+        "readpacket",
+        "recv",
+        "receive",
+        "accept",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
 }
 
 /// `time.After(...)`, `time.Tick(...)`, `t.C`, `ticker.C`: a clock, not input.
@@ -212,7 +237,21 @@ fn is_done(e: &Expr) -> bool {
         other => other
             .dotted_name()
             .map(|n| n.rsplit('.').next().unwrap_or("").to_ascii_lowercase())
-            .is_some_and(|n| matches!(n.as_str(), "done" | "quit" | "stop" | "closed" | "shutdown" | "closing" | "exit" | "stopch" | "donech" | "quitch")),
+            .is_some_and(|n| {
+                matches!(
+                    n.as_str(),
+                    "done"
+                        | "quit"
+                        | "stop"
+                        | "closed"
+                        | "shutdown"
+                        | "closing"
+                        | "exit"
+                        | "stopch"
+                        | "donech"
+                        | "quitch"
+                )
+            }),
     }
 }
 
@@ -238,10 +277,12 @@ fn bounded<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt, func: Func<'a>) -> 
         match n {
             // A semaphore acquired in the loop before the goroutine starts.
             Node::Stmt(Stmt::Send(s)) if s.span.start < go.span().start => bound = true,
-            Node::Expr(Expr::Call(c)) => {
-                if c.method_name().is_some_and(|m| m == "Wait" || is_acquire(m)) && c.receiver().is_some() {
-                    bound = true;
-                }
+            Node::Expr(Expr::Call(c))
+                if c.method_name()
+                    .is_some_and(|m| m == "Wait" || is_acquire(m))
+                    && c.receiver().is_some() =>
+            {
+                bound = true;
             }
             _ => {}
         }

@@ -120,7 +120,9 @@ fn check(cx: &mut Checker) {
 /// Whether the function that runs `go` calls `name.Add(...)` itself (outside
 /// the goroutine's literal): the goroutine is then counted before it starts.
 fn parent_adds(outer: Func, go: &Stmt, name: &str) -> bool {
-    let Some(body) = outer.body() else { return false };
+    let Some(body) = outer.body() else {
+        return false;
+    };
     let mut found = false;
     walk::walk_body(body, &mut |n, _| {
         if found || n.span() == go.span() {
