@@ -300,7 +300,12 @@ fn ordering(cx: &mut Checker, reported: &mut Vec<Span>) {
                 if cin.decl == cout.decl || uout.escapes {
                     continue;
                 }
-                if let Some(send) = deadlock(uin, uout) {
+                let body = match root {
+                    Node::FuncDecl(fd) => fd.body.as_ref(),
+                    _ => None,
+                };
+                let Some(body) = body else { continue };
+                if let Some(send) = deadlock(body, uin, uout) {
                     if reported.contains(&send.span) {
                         continue;
                     }
@@ -314,7 +319,7 @@ fn ordering(cx: &mut Checker, reported: &mut Vec<Span>) {
 }
 
 /// The parent's looping send on `in` when the deadlock shape holds.
-fn deadlock<'a>(uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
+fn deadlock<'a>(body: &'a Block, uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
     // Worker: the one goroutine (a literal, or a same-package function started
     // with `go f(in, out)`) that receives from `in` and sends on `out`.
     let (g, worker_in) = worker_side(uin)?;
@@ -326,6 +331,10 @@ fn deadlock<'a>(uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
         .iter()
         .all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range))
     {
+        return None;
+    }
+    // The worker handles many values (a worker per value does not deadlock).
+    if !worker_in.iter().any(|o| o.kind == OpKind::Range || o.in_loop) {
         return None;
     }
     if !worker_out
@@ -349,10 +358,16 @@ fn deadlock<'a>(uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'a>> {
     {
         return None;
     }
+    // Every receive from `out` comes after the whole sending loop.
+    let chain = pitfall_go::chans::stmt_chain(body, send.span);
+    let loop_end = chain.iter().rev().find_map(|(_, _, o)| match o {
+        Some(s @ (Stmt::For(_) | Stmt::Range(_))) => Some(s.span().end),
+        _ => None,
+    })?;
     if parent_out.is_empty()
         || !parent_out
             .iter()
-            .all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range) && o.span.start > send.span.end)
+            .all(|o| matches!(o.kind, OpKind::Recv | OpKind::Range) && o.span.start > loop_end)
     {
         return None;
     }

@@ -231,6 +231,10 @@ fn check_chan<'a>(
         if parent.iter().any(|o| o.in_loop || o.kind != OpKind::Recv) || parent.is_empty() {
             return;
         }
+        // `for i := 0; i < 2; i++` with two receives: one per sender.
+        if constant_trips(cx, body, lp).is_some_and(|n| parent.len() as u64 >= n) {
+            return;
+        }
         let (loop_line, _) = cx.file.line_col(lp.start);
         let (recv_line, _) = cx.file.line_col(parent[0].span.start);
         let n = if parent.len() == 1 {
@@ -348,4 +352,28 @@ fn sends_exclusive(sides: &[GoSide]) -> bool {
             _ => false,
         }
     })
+}
+
+/// The number of iterations of `for i := 0; i < N; i++` with a constant `N`
+/// (the loop statement at `lp` in `body`).
+fn constant_trips(cx: &Checker, body: &Block, lp: Span) -> Option<u64> {
+    let mut out = None;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::For(f)) = n {
+            if f.span == lp {
+                let start_zero = matches!(&f.init, Some(Stmt::Assign(a)) if a.rhs.len() == 1 && a.rhs[0].as_string_lit().is_none() && cx.scope().const_int(&a.rhs[0]) == Some(0));
+                if let Some(Expr::Binary(b)) = f.cond.as_ref().map(|c| c.unparen()) {
+                    if start_zero {
+                        out = match b.op {
+                            "<" => cx.scope().const_int(&b.y),
+                            "<=" => cx.scope().const_int(&b.y).map(|n| n + 1),
+                            _ => None,
+                        };
+                    }
+                }
+            }
+        }
+        out.is_none()
+    });
+    out
 }

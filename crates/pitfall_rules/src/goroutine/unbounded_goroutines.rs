@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     doc: r#"
 ## What it finds
 A `go` statement directly in a loop whose iterations come from outside input:
-- a `for` without a condition (or with a call as condition, like `sc.Scan()`) that
+- a `for` without a condition (or with a scanner's `Scan()` as condition) that
   accepts connections (`Accept`), reads messages (`Recv`, `ReadMessage`,
   `ReadFrom`, `ReadRequest`, ...) or receives from a channel;
 - a `for ... range ch` over a channel;
@@ -142,7 +142,7 @@ fn input_of<'a>(cx: &Checker<'a>, lp: &'a Stmt, go: &'a Stmt) -> Option<String> 
     }
     if let Stmt::For(f) = lp {
         if let Some(Expr::Call(c)) = f.cond.as_ref().map(|c| c.unparen()) {
-            if matches!(c.method_name(), Some("Scan" | "Next" | "More")) && c.args.is_empty() {
+            if c.method_name() == Some("Scan") && c.args.is_empty() {
                 return Some(format!("item of `{}`", cx.file.text(c.span)));
             }
         }
