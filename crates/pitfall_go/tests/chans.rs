@@ -1,7 +1,9 @@
 //! Tests of the channel model in `pitfall_go::chans`.
 
 use pitfall_go::ast::*;
-use pitfall_go::chans::{local_chans, local_uses, straight_after, touched_on_every_path, Cap, OpKind};
+use pitfall_go::chans::{
+    local_chans, local_uses, straight_after, touched_on_every_path, Cap, OpKind,
+};
 use pitfall_go::flow::Verdict;
 use pitfall_go::index::{ProjectIndex, SourcePackage};
 use pitfall_go::module::GoMod;
@@ -109,7 +111,15 @@ fn ops(src: &str, name: &str) -> (Vec<String>, Vec<String>, bool) {
             if o.deferred {
                 flags.push('d');
             }
-            format!("{kind}@{}{}", file.line_col(o.span.start).0, if flags.is_empty() { String::new() } else { format!(":{flags}") })
+            format!(
+                "{kind}@{}{}",
+                file.line_col(o.span.start).0,
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(":{flags}")
+                }
+            )
         };
         let local = uses.ops.iter().map(show).collect();
         let callee = uses.callee_ops.iter().map(|c| show(&c.op)).collect();
@@ -142,7 +152,16 @@ func f(n int) int {
 }
 ";
     let (local, callee, escapes) = ops(src, "ch");
-    assert_eq!(local, ["close@5:gd", "send@7:gl", "range@11", "recv@15:s", "inspect@19"]);
+    assert_eq!(
+        local,
+        [
+            "close@5:gd",
+            "send@7:gl",
+            "range@11",
+            "recv@15:s",
+            "inspect@19"
+        ]
+    );
     assert!(callee.is_empty());
     assert!(!escapes);
 }
@@ -213,7 +232,13 @@ fn after(src: &str, line: u32) -> (Vec<u32>, bool) {
             true
         });
         let (stmts, looped) = straight_after(body, target.expect("statement on line"));
-        (stmts.iter().map(|s| file.line_col(s.span().start).0).collect(), looped)
+        (
+            stmts
+                .iter()
+                .map(|s| file.line_col(s.span().start).0)
+                .collect(),
+            looped,
+        )
     })
 }
 

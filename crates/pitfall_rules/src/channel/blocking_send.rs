@@ -334,7 +334,10 @@ fn deadlock<'a>(body: &'a Block, uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'
         return None;
     }
     // The worker handles many values (a worker per value does not deadlock).
-    if !worker_in.iter().any(|o| o.kind == OpKind::Range || o.in_loop) {
+    if !worker_in
+        .iter()
+        .any(|o| o.kind == OpKind::Range || o.in_loop)
+    {
         return None;
     }
     if !worker_out

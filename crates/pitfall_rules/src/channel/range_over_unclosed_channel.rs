@@ -110,8 +110,13 @@ fn check(cx: &mut Checker) {
                 if cop.op.kind != OpKind::Range || !std::ptr::eq(cop.callee.file, file) {
                     continue;
                 }
-                let Some(Expr::Ident(param)) = Some(cop.op.expr.unparen()) else { continue };
-                let line = Span { start: cop.op.span.start, end: param.span.end };
+                let Some(Expr::Ident(param)) = Some(cop.op.expr.unparen()) else {
+                    continue;
+                };
+                let line = Span {
+                    start: cop.op.span.start,
+                    end: param.span.end,
+                };
                 let (made, _) = file.line_col(ch.make.span().start);
                 let (via, _) = file.line_col(cop.via.span.start);
                 cx.report(
