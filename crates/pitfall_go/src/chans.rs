@@ -65,7 +65,12 @@ pub struct LocalChan<'a> {
     pub cap: Cap<'a>,
 }
 
-/// Every local variable of `env` whose declaration makes a channel.
+/// More local channels than this in one top-level function (generated code)
+/// and [`local_chans`] gives up: each channel's analysis walks the function.
+pub const MAX_LOCAL_CHANS: usize = 64;
+
+/// Every local variable of `env` whose declaration makes a channel (none when
+/// there are more than [`MAX_LOCAL_CHANS`]).
 pub fn local_chans<'a>(sc: &Scope<'a>, env: &Env<'a>) -> Vec<LocalChan<'a>> {
     let mut out = Vec::new();
     for b in env.bindings() {
@@ -78,6 +83,9 @@ pub fn local_chans<'a>(sc: &Scope<'a>, env: &Env<'a>) -> Vec<LocalChan<'a>> {
                 cap,
             });
         }
+    }
+    if out.len() > MAX_LOCAL_CHANS {
+        out.clear();
     }
     out
 }

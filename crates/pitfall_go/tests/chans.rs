@@ -301,3 +301,13 @@ func f() int {
         }
     });
 }
+
+#[test]
+fn generated_functions_with_many_channels_are_left_alone() {
+    let mut src = String::from("package p\nfunc f() {\n");
+    for i in 0..100 {
+        src.push_str(&format!("\tc{i} := make(chan int)\n\t_ = c{i}\n"));
+    }
+    src.push_str("}\n");
+    assert!(chans(&src).is_empty());
+}
