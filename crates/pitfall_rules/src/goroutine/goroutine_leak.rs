@@ -89,10 +89,21 @@ fn check(cx: &mut Checker) {
         return;
     }
     let sc = cx.scope();
-    let funcs = walk::funcs(&file.ast);
     for root in walk::top_level_roots(&file.ast) {
         let env = cx.env_at(root.span().start);
-        for ch in local_chans(&sc, &env) {
+        let chans = local_chans(&sc, &env);
+        if chans.is_empty() {
+            continue;
+        }
+        // The functions (declaration and literals) of this root only.
+        let mut funcs: Vec<Func> = Vec::new();
+        walk::walk(root, &mut |n, _| {
+            if let Some(f) = n.as_func() {
+                funcs.push(f);
+            }
+            true
+        });
+        for ch in chans {
             if !root.span().contains(ch.decl.start) {
                 continue;
             }
