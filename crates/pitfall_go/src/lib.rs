@@ -7,6 +7,7 @@
 //! a light, syntax-only type inference, and [`walk`] the shared visitors.
 
 pub mod ast;
+pub mod chans;
 pub mod ctxflow;
 pub mod exits;
 pub mod flow;

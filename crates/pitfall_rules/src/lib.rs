@@ -285,7 +285,10 @@ impl<'a> Checker<'a> {
     pub fn env_at(&self, pos: u32) -> Rc<Env<'a>> {
         let file: &'a GoFile = self.file;
         let mut root = None;
-        for decl in &file.ast.decls {
+        // Declarations are in source order: skip those that end before `pos`
+        // (a linear scan per call made per-node lookups quadratic in big files).
+        let first = file.ast.decls.partition_point(|d| d.span().end <= pos);
+        for decl in file.ast.decls[first..].iter().take_while(|d| d.span().start <= pos) {
             if !decl.span().contains(pos) {
                 continue;
             }

@@ -1,0 +1,677 @@
+//! The channel model of one function: which local channels it makes, with
+//! what buffer, and every place that sends on, receives from, closes or hands
+//! off each of them — inside the function, inside the closures it starts with
+//! `go`, and inside the same-package functions it passes the channel to.
+//!
+//! It is syntax-level and conservative: a channel is identified by the local
+//! variable that holds it (resolved through [`Env`], so shadowing is handled),
+//! or by a struct field of the package's own type (`p.tasks`). Any use it does
+//! not understand is an [`OpKind::Other`], and rules treat such a channel as
+//! escaping (someone else may close it or drain it) and stay silent.
+
+use crate::ast::*;
+use crate::index::{FuncDef, Package};
+use crate::types::{Env, Scope};
+use crate::walk::{walk, Node};
+
+/// The buffer of a `make(chan T, n)`.
+#[derive(Clone, Copy, Debug)]
+pub enum Cap<'a> {
+    /// `make(chan T)` or a constant 0.
+    Zero,
+    /// A constant capacity.
+    Known(u64),
+    /// A capacity computed at run time.
+    Dynamic(&'a Expr),
+}
+
+impl Cap<'_> {
+    pub fn is_zero(&self) -> bool {
+        matches!(self, Cap::Zero)
+    }
+}
+
+/// `make(chan T[, n])` with the builtin `make`: its capacity.
+pub fn chan_make<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> Option<Cap<'a>> {
+    let call = e.as_call()?;
+    let make = call.fun.as_ident()?;
+    if make.name != "make" || env.resolve(make).is_some() {
+        return None;
+    }
+    if !matches!(
+        call.args.first().map(|a| a.unparen()),
+        Some(Expr::ChanType(_))
+    ) {
+        return None;
+    }
+    Some(match call.args.get(1) {
+        None => Cap::Zero,
+        Some(n) => match sc.const_int(n) {
+            Some(0) => Cap::Zero,
+            Some(k) => Cap::Known(k),
+            None => Cap::Dynamic(n),
+        },
+    })
+}
+
+/// A local channel variable initialised by `make`.
+#[derive(Clone, Copy, Debug)]
+pub struct LocalChan<'a> {
+    pub name: &'a str,
+    /// The declaring identifier.
+    pub decl: Span,
+    /// The `make(...)` expression.
+    pub make: &'a Expr,
+    pub cap: Cap<'a>,
+}
+
+/// More local channels than this in one top-level function (generated code)
+/// and [`local_chans`] gives up: each channel's analysis walks the function.
+pub const MAX_LOCAL_CHANS: usize = 64;
+
+/// Every local variable of `env` whose declaration makes a channel (none when
+/// there are more than [`MAX_LOCAL_CHANS`]).
+pub fn local_chans<'a>(sc: &Scope<'a>, env: &Env<'a>) -> Vec<LocalChan<'a>> {
+    let mut out = Vec::new();
+    for b in env.bindings() {
+        let Some(init) = b.init else { continue };
+        if let Some(cap) = chan_make(sc, env, init) {
+            out.push(LocalChan {
+                name: b.name,
+                decl: b.decl,
+                make: init,
+                cap,
+            });
+        }
+    }
+    if out.len() > MAX_LOCAL_CHANS {
+        out.clear();
+    }
+    out
+}
+
+/// What a use of a channel does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// `ch <- v` (span: the send statement).
+    Send,
+    /// `<-ch` (span: the receive expression).
+    Recv,
+    /// `for v := range ch` (span: the range statement).
+    Range,
+    /// `close(ch)` (span: the call).
+    Close,
+    /// `len(ch)`, `cap(ch)`, `ch == nil`, `ch != nil`: no effect.
+    Inspect,
+    /// Passed as argument `index` of a call (span: the call).
+    Arg(usize),
+    /// The variable is assigned again (span: the assignment).
+    Reassign,
+    /// Anything else: returned, stored, sent, captured by a `go`/`defer`
+    /// argument of another function... (span: the use).
+    Other,
+}
+
+/// One use of a channel.
+#[derive(Clone, Copy, Debug)]
+pub struct Op<'a> {
+    pub kind: OpKind,
+    pub span: Span,
+    /// The channel expression itself (`ch` or `p.tasks`).
+    pub expr: &'a Expr,
+    /// The call, for [`OpKind::Arg`] and [`OpKind::Close`].
+    pub call: Option<&'a CallExpr>,
+    /// `defer close(ch)` / `defer f(ch)`.
+    pub deferred: bool,
+    /// The `select` whose case this send or receive is.
+    pub select: Option<&'a SelectStmt>,
+    /// The innermost function literal around the use (`None`: the function itself).
+    pub closure: Option<&'a FuncLit>,
+    /// The `go` statement that runs `closure` (when it is `go func(){...}()`),
+    /// or the `go` statement whose call this argument is.
+    pub go: Option<&'a Stmt>,
+    /// Whether the use is inside a loop of its own function (or closure).
+    pub in_loop: bool,
+    /// Whether some function literal around the use (not only the innermost)
+    /// is run by a `go` statement.
+    pub in_goroutine: bool,
+}
+
+impl<'a> Op<'a> {
+    /// Whether the op runs in the function's own goroutine (not in a closure).
+    pub fn in_body(&self) -> bool {
+        self.closure.is_none()
+    }
+
+    /// A send or receive that can wait forever: not a case of a `select` that
+    /// has a `default` or another case to take.
+    pub fn is_bare(&self) -> bool {
+        match self.select {
+            None => true,
+            Some(s) => s.cases.len() <= 1,
+        }
+    }
+}
+
+/// Whether a select has a `default` clause.
+pub fn has_default(sel: &SelectStmt) -> bool {
+    sel.cases.iter().any(|c| c.comm.is_none())
+}
+
+/// Every use under `root` of the channel that `is_chan` recognises.
+pub fn ops<'a>(root: Node<'a>, is_chan: &dyn Fn(&'a Expr) -> bool) -> Vec<Op<'a>> {
+    let mut out = Vec::new();
+    walk(root, &mut |n, anc| {
+        let Node::Expr(e) = n else { return true };
+        if !is_chan(e) {
+            return true;
+        }
+        out.push(classify(e, anc));
+        false
+    });
+    out
+}
+
+/// The uses of local variable `decl` (a channel) under `root`.
+pub fn local_ops<'a>(root: Node<'a>, env: &Env<'a>, decl: Span) -> Vec<Op<'a>> {
+    ops(root, &|e| match e {
+        Expr::Ident(id) => id.span != decl && env.resolve(id).is_some_and(|b| b.decl == decl),
+        _ => false,
+    })
+}
+
+/// The uses of field `field` of the receiver variable `recv` under `root`.
+pub fn field_ops<'a>(root: Node<'a>, recv: &str, field: &str) -> Vec<Op<'a>> {
+    ops(root, &|e| match e {
+        Expr::Selector(s) => s.sel.name == field && s.x.ident_name() == Some(recv),
+        _ => false,
+    })
+}
+
+fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
+    let mut op = Op {
+        kind: OpKind::Other,
+        span: e.span(),
+        expr: e,
+        call: None,
+        deferred: false,
+        select: None,
+        closure: None,
+        go: None,
+        in_loop: false,
+        in_goroutine: false,
+    };
+    // Skip parentheses around the channel.
+    let mut i = anc.len();
+    while i > 0 && matches!(anc[i - 1], Node::Expr(Expr::Paren(_))) {
+        i -= 1;
+    }
+    let parent = if i > 0 { Some(anc[i - 1]) } else { None };
+    let grand = if i > 1 { Some(anc[i - 2]) } else { None };
+    match parent {
+        Some(Node::Stmt(s @ Stmt::Send(snd))) if snd.chan.span().encloses(e.span()) => {
+            op.kind = OpKind::Send;
+            op.span = s.span();
+            if let Some(Node::Comm(_)) = grand {
+                op.select = select_of(anc, i - 2);
+            }
+        }
+        Some(Node::Expr(u @ Expr::Unary(un))) if un.op == "<-" => {
+            op.kind = OpKind::Recv;
+            op.span = u.span();
+            // `<-ch`, `v := <-ch`, `v, ok = <-ch` as a select case.
+            let mut j = i - 1;
+            if j > 0 && matches!(anc[j - 1], Node::Stmt(Stmt::Expr(_) | Stmt::Assign(_))) {
+                j -= 1;
+                if j > 0
+                    && matches!(anc[j - 1], Node::Comm(c) if c.comm.as_ref().is_some_and(|s| s.span() == anc[j].span()))
+                {
+                    op.select = select_of(anc, j - 1);
+                }
+            }
+        }
+        Some(Node::Stmt(s @ Stmt::Range(r))) if r.x.span().encloses(e.span()) => {
+            op.kind = OpKind::Range;
+            op.span = s.span();
+        }
+        Some(Node::Expr(Expr::Call(c))) if c.args.iter().any(|a| a.span().encloses(e.span())) => {
+            op.call = Some(c);
+            op.span = c.span;
+            let index = c
+                .args
+                .iter()
+                .position(|a| a.span().encloses(e.span()))
+                .unwrap_or(0);
+            op.kind = match c.fun.ident_name() {
+                Some("close") if c.args.len() == 1 => OpKind::Close,
+                Some("len" | "cap") => OpKind::Inspect,
+                _ => OpKind::Arg(index),
+            };
+            if let Some(Node::Stmt(Stmt::Defer(_))) = grand {
+                op.deferred = true;
+            }
+            if let Some(Node::Stmt(g @ Stmt::Go(_))) = grand {
+                op.go = Some(g);
+            }
+        }
+        Some(Node::Expr(Expr::Binary(b))) if matches!(b.op, "==" | "!=") => {
+            op.kind = OpKind::Inspect;
+        }
+        Some(Node::Stmt(s @ Stmt::Assign(a))) if a.lhs.iter().any(|l| l.span() == e.span()) => {
+            op.kind = OpKind::Reassign;
+            op.span = s.span();
+        }
+        _ => {}
+    }
+    // The function the use runs in, and whether a `go` starts it.
+    for k in (0..anc.len()).rev() {
+        match anc[k] {
+            // The range statement of a Range op is not a loop around it.
+            Node::Stmt(Stmt::For(_) | Stmt::Range(_))
+                if op.closure.is_none()
+                    && !(op.kind == OpKind::Range && anc[k].span() == op.span) =>
+            {
+                op.in_loop = true;
+            }
+            Node::Expr(Expr::FuncLit(l)) => {
+                if op.closure.is_none() {
+                    op.closure = Some(l);
+                    if k >= 2 {
+                        if let (Node::Expr(Expr::Call(c)), Node::Stmt(g @ Stmt::Go(_))) =
+                            (anc[k - 1], anc[k - 2])
+                        {
+                            if c.fun.span() == l.span {
+                                op.go = Some(g);
+                            }
+                        }
+                    }
+                }
+                if k >= 2 {
+                    if let (Node::Expr(Expr::Call(c)), Node::Stmt(Stmt::Go(_))) =
+                        (anc[k - 1], anc[k - 2])
+                    {
+                        if c.fun.span() == l.span {
+                            op.in_goroutine = true;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    op
+}
+
+fn select_of<'a>(anc: &[Node<'a>], comm_idx: usize) -> Option<&'a SelectStmt> {
+    if comm_idx == 0 {
+        return None;
+    }
+    match anc[comm_idx - 1] {
+        Node::Stmt(Stmt::Select(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// A same-package function (not a method) called by name, with its parameter
+/// at `index` (its name; `None` for an unnamed or variadic parameter).
+pub fn callee_param<'a>(
+    pkg: &'a Package<'a>,
+    env: &Env<'a>,
+    call: &'a CallExpr,
+    index: usize,
+) -> Option<(FuncDef<'a>, &'a Ident)> {
+    let id = call.fun.as_ident()?;
+    if env.resolve(id).is_some() {
+        return None;
+    }
+    let def = pkg.funcs.get(id.name.as_str())?;
+    nth_param(def, index).map(|p| (*def, p))
+}
+
+/// A same-package method called on a value of the package's own type
+/// (`s.consume(ch)`), with its parameter at `index`.
+pub fn method_param<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    call: &'a CallExpr,
+    index: usize,
+) -> Option<(FuncDef<'a>, &'a Ident)> {
+    let Expr::Selector(sel) = call.fun.unparen() else {
+        return None;
+    };
+    if env.pkg_member(sc.file, &call.fun).is_some() {
+        return None;
+    }
+    let crate::types::Ty::Named(path, tname) = env.type_of(sc, &sel.x).deref().clone() else {
+        return None;
+    };
+    if path != sc.pkg.import_path() {
+        return None;
+    }
+    let def = sc.pkg.methods.get(&(tname, sel.sel.name.as_str()))?;
+    nth_param(def, index).map(|p| (*def, p))
+}
+
+fn nth_param<'a>(def: &FuncDef<'a>, index: usize) -> Option<&'a Ident> {
+    let mut i = 0;
+    for f in &def.decl.ty.params {
+        if f.names.is_empty() {
+            if i == index {
+                return None;
+            }
+            i += 1;
+            continue;
+        }
+        for n in &f.names {
+            if i == index {
+                if f.variadic || n.is_blank() {
+                    return None;
+                }
+                return Some(n);
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The uses of parameter `param` of a function declaration, with the
+/// environment built for its file.
+pub fn param_ops<'a>(sc: &Scope<'a>, def: FuncDef<'a>, param: &'a Ident) -> Vec<Op<'a>> {
+    let sc = Scope {
+        project: sc.project,
+        pkg: sc.pkg,
+        file: def.file,
+    };
+    let env = Env::build(&sc, Node::FuncDecl(def.decl));
+    local_ops(Node::FuncDecl(def.decl), &env, param.span)
+}
+
+/// Whether the statement ends the path: `return`, `panic(...)`, `log.Fatal`,
+/// `os.Exit`, `break`/`continue`/`goto`.
+pub fn ends_path(s: &Stmt) -> bool {
+    match s {
+        Stmt::Return(_) | Stmt::Branch(_) => true,
+        Stmt::Expr(e) => crate::flow::is_terminator(e),
+        Stmt::Block(b) => b.stmts.last().is_some_and(ends_path),
+        _ => false,
+    }
+}
+
+/// The chain of statement lists from `body` down to the statement that
+/// encloses `span` most closely: (list, index of the statement in it, the
+/// statement owning the list — `None` for `body` itself).
+pub fn stmt_chain<'a>(body: &'a Block, span: Span) -> Vec<(&'a [Stmt], usize, Option<&'a Stmt>)> {
+    let mut out = Vec::new();
+    let mut list: &'a [Stmt] = &body.stmts;
+    let mut owner: Option<&'a Stmt> = None;
+    'outer: while let Some(idx) = list.iter().position(|s| s.span().encloses(span)) {
+        out.push((list, idx, owner));
+        let s = &list[idx];
+        if s.span() == span {
+            break;
+        }
+        let inner: Vec<&'a [Stmt]> = match s {
+            Stmt::Block(b) => vec![&b.stmts],
+            Stmt::If(i) => {
+                let mut v: Vec<&'a [Stmt]> = vec![&i.then.stmts];
+                // The else branch (a block or an `else if`) as a one-statement list.
+                if let Some(e) = &i.els {
+                    v.push(std::slice::from_ref(e));
+                }
+                v
+            }
+            Stmt::For(f) => vec![&f.body.stmts],
+            Stmt::Range(r) => vec![&r.body.stmts],
+            Stmt::Switch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
+            Stmt::TypeSwitch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
+            Stmt::Select(sel) => sel.cases.iter().map(|c| c.body.as_slice()).collect(),
+            Stmt::Labeled(l) => vec![std::slice::from_ref(&l.stmt)],
+            _ => break,
+        };
+        for l in inner {
+            if l.iter().any(|x| x.span().encloses(span)) {
+                list = l;
+                owner = Some(s);
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    out
+}
+
+/// The statements that run after the statement at `span` on the paths that
+/// continue from it without branching back: the rest of its list, then the
+/// rest of each enclosing list (stopping at a statement that ends the path).
+/// Returns the statements and whether a loop encloses `span` (so the
+/// statement itself can run again).
+pub fn straight_after(body: &Block, span: Span) -> (Vec<&Stmt>, bool) {
+    let chain = stmt_chain(body, span);
+    let mut out = Vec::new();
+    let mut looped = false;
+    for (list, idx, owner) in chain.iter().rev() {
+        let mut ended = false;
+        for s in &list[idx + 1..] {
+            out.push(s);
+            if ends_path(s) {
+                ended = true;
+                break;
+            }
+        }
+        if ended {
+            break;
+        }
+        if let Some(Stmt::For(_) | Stmt::Range(_)) = owner {
+            looped = true;
+            break;
+        }
+    }
+    (out, looped)
+}
+
+/// Whether the body of a function literal is the function a `go` statement runs.
+pub fn go_literal(s: &Stmt) -> Option<&FuncLit> {
+    let Stmt::Go(g) = s else { return None };
+    match g.call.as_call()?.fun.unparen() {
+        Expr::FuncLit(l) => Some(l),
+        _ => None,
+    }
+}
+
+/// A use of the channel inside a same-package function it was passed to.
+#[derive(Clone, Copy, Debug)]
+pub struct CalleeOp<'a> {
+    pub op: Op<'a>,
+    pub callee: FuncDef<'a>,
+    /// The call in the analysed function that leads there.
+    pub via: &'a CallExpr,
+    /// Whether that call is the call of a `go` statement.
+    pub via_go: bool,
+}
+
+/// Everything the package does with one local channel.
+#[derive(Debug, Default)]
+pub struct Uses<'a> {
+    /// Uses in the function itself (closures included).
+    pub ops: Vec<Op<'a>>,
+    /// Uses inside same-package functions the channel is passed to.
+    pub callee_ops: Vec<CalleeOp<'a>>,
+    /// The channel reaches code the model does not follow (stored, returned,
+    /// reassigned, passed to another package or a method...).
+    pub escapes: bool,
+}
+
+impl<'a> Uses<'a> {
+    /// Whether some use anywhere closes the channel.
+    pub fn closed(&self) -> bool {
+        self.ops.iter().any(|o| o.kind == OpKind::Close)
+            || self.callee_ops.iter().any(|o| o.op.kind == OpKind::Close)
+    }
+}
+
+/// How deep channel arguments are followed into same-package functions.
+const CALL_DEPTH: usize = 3;
+
+/// The uses of local channel `decl` under `root`, following it into the
+/// same-package functions it is passed to.
+pub fn local_uses<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, decl: Span) -> Uses<'a> {
+    let mut uses = Uses {
+        ops: local_ops(root, env, decl),
+        ..Default::default()
+    };
+    let first: Vec<Op<'a>> = uses.ops.clone();
+    for op in first {
+        follow(sc, env, &op, None, 0, &mut uses);
+    }
+    uses
+}
+
+fn follow<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    op: &Op<'a>,
+    outer: Option<(&'a CallExpr, bool)>,
+    depth: usize,
+    uses: &mut Uses<'a>,
+) {
+    match op.kind {
+        OpKind::Send | OpKind::Recv | OpKind::Range | OpKind::Close | OpKind::Inspect => {}
+        OpKind::Reassign | OpKind::Other => uses.escapes = true,
+        OpKind::Arg(i) => {
+            let call = op.call.expect("Arg has its call");
+            let Some((def, param)) = (depth < CALL_DEPTH)
+                .then(|| {
+                    callee_param(sc.pkg, env, call, i).or_else(|| method_param(sc, env, call, i))
+                })
+                .flatten()
+            else {
+                uses.escapes = true;
+                return;
+            };
+            let (via, via_go) = outer.unwrap_or((call, op.go.is_some()));
+            let csc = Scope {
+                project: sc.project,
+                pkg: sc.pkg,
+                file: def.file,
+            };
+            let cenv = Env::build(&csc, Node::FuncDecl(def.decl));
+            for cop in local_ops(Node::FuncDecl(def.decl), &cenv, param.span) {
+                uses.callee_ops.push(CalleeOp {
+                    op: cop,
+                    callee: def,
+                    via,
+                    via_go,
+                });
+                follow(&csc, &cenv, &cop, Some((via, via_go)), depth + 1, uses);
+            }
+        }
+    }
+}
+
+/// What the package does with a channel-typed struct field, by field name.
+#[derive(Debug, Default)]
+pub struct FieldUses {
+    /// `close(x.f)` somewhere in the package.
+    pub closed: bool,
+    /// The field is set from something other than `make(...)`, copied out,
+    /// passed on or otherwise handled in a way the model does not follow.
+    pub escapes: bool,
+}
+
+/// The uses of field `field` (on any value) across the package's files.
+pub fn field_uses<'a>(sc: &Scope<'a>, pkg: &'a Package<'a>, field: &str) -> FieldUses {
+    let mut out = FieldUses::default();
+    for file in pkg.files() {
+        if !file.src.contains(field) {
+            continue;
+        }
+        let fsc = Scope {
+            project: sc.project,
+            pkg,
+            file,
+        };
+        for root in crate::walk::top_level_roots(&file.ast) {
+            let mut env: Option<Env<'a>> = None;
+            // Composite literal keys: `T{f: make(chan X)}`.
+            walk(root, &mut |n, _| {
+                if let Node::Expr(Expr::KeyValue(kv)) = n {
+                    if kv.key.ident_name() == Some(field) {
+                        let env = env.get_or_insert_with(|| Env::build(&fsc, root));
+                        if chan_make(&fsc, env, &kv.value).is_none()
+                            && kv.value.ident_name() != Some("nil")
+                        {
+                            out.escapes = true;
+                        }
+                    }
+                }
+                true
+            });
+            let ops = ops(
+                root,
+                &|e| matches!(e, Expr::Selector(s) if s.sel.name == field),
+            );
+            for op in ops {
+                match op.kind {
+                    OpKind::Close => out.closed = true,
+                    OpKind::Send | OpKind::Recv | OpKind::Range | OpKind::Inspect => {}
+                    OpKind::Reassign => {
+                        // Only `x.f = make(...)` keeps the channel ours.
+                        let env = env.get_or_insert_with(|| Env::build(&fsc, root));
+                        if !assigned_make(&fsc, env, root, op.span) {
+                            out.escapes = true;
+                        }
+                    }
+                    OpKind::Arg(_) | OpKind::Other => out.escapes = true,
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether the assignment statement at `span` assigns only `make(chan ...)` values.
+fn assigned_make<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, span: Span) -> bool {
+    let mut ok = false;
+    walk(root, &mut |n, _| {
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if a.span == span {
+                ok = a.lhs.len() == a.rhs.len()
+                    && a.rhs
+                        .iter()
+                        .all(|r| chan_make(sc, env, r).is_some() || r.ident_name() == Some("nil"));
+                return false;
+            }
+        }
+        n.span().encloses(span)
+    });
+    ok
+}
+
+/// Whether every path of `body` after `stmt` (typically the `go` statement
+/// that starts the channel's partner) mentions the variable `name` again —
+/// receives from it, sends on it, closes it, defers or hands it off.
+/// [`crate::flow::Verdict::Leaks`] names the first exit that does not.
+pub fn touched_on_every_path<'a>(
+    body: &'a Block,
+    stmt: &'a Stmt,
+    name: &str,
+) -> crate::flow::Verdict {
+    use crate::flow::{analyze, Policy, Resource};
+    let res = Resource {
+        var: name,
+        err: None,
+        fields: &[],
+    };
+    let never = |_: &CallExpr| false;
+    let all = |_: &ReturnStmt| true;
+    let no = |_: &Expr| false;
+    let policy = Policy {
+        releases: &never,
+        borrows: &never,
+        return_matters: &all,
+        scope_exits: true,
+        exhausted_by: &no,
+    };
+    analyze(body, stmt, &res, &policy)
+}

@@ -1,0 +1,362 @@
+//! A send that can run after the channel was closed: panics.
+use crate::prelude::*;
+use pitfall_go::chans::{stmt_chain, straight_after};
+
+pub static RULE: Rule = Rule {
+    name: "send-on-closed-channel",
+    category: Category::Channel,
+    severity: Severity::Error,
+    summary: "a send can follow a close of the same channel, which panics",
+    reports_on: "the send statement",
+    test_files: TestFiles::Skip,
+    options: &[],
+    doc: r#"
+## What it finds
+- In one function: `ch <- v` that can run after `close(ch)` — later on the same
+  path, or earlier in the loop that the close is in — with no reassignment of `ch`
+  in between.
+- On one of the package's own types: an exported method that sends on a channel
+  field of its receiver (`p.tasks <- t`), while another method of the type closes
+  that field (`close(p.tasks)`), and the sending method neither checks a receiver
+  state before the send (an `if` on the receiver that returns) nor recovers.
+  Calling the sender after the closer — a `Submit` after `Shutdown` — panics.
+
+Sends inside a `select` are reported too: a `select` does not protect a send on a
+closed channel. Reported on the send.
+
+## Why it matters in production
+A send on a closed channel panics and kills the process. It typically happens
+during shutdown, when one goroutine stops a component while request handlers are
+still submitting work to it: every rollout or scale-down risks a crash with
+requests in flight.
+
+## Bad
+```go
+func (p *Pool) Submit(t Task) {
+	p.tasks <- t // panics after Shutdown
+}
+
+func (p *Pool) Shutdown() {
+	close(p.tasks)
+	p.wg.Wait()
+}
+```
+
+## Good
+```go
+func (p *Pool) Submit(t Task) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return ErrPoolClosed
+	}
+	p.tasks <- t
+	return nil
+}
+
+func (p *Pool) Shutdown() {
+	p.mu.Lock()
+	p.closed = true
+	close(p.tasks)
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+```
+
+## How to fix
+Only the sender should close a channel. When several goroutines send, signal
+shutdown on a separate `done` channel (or a context) that senders select on, or
+guard sends and the close with a mutex and a `closed` flag.
+
+## How to suppress
+`//nolint:send-on-closed-channel // reason` on the line, or on its own line before
+the statement/function; `//nolint:channel` for the whole category; see `pitfall rule`.
+"#,
+    check: Check::Go(check),
+};
+
+fn check(cx: &mut Checker) {
+    let file = cx.file;
+    if !file.src.contains("<-") {
+        return;
+    }
+    for f in walk::funcs(&file.ast) {
+        if let Some(body) = f.body() {
+            after_close_in_func(cx, body);
+        }
+    }
+    for decl in &file.ast.decls {
+        if let Decl::Func(f) = decl {
+            method_sends(cx, f);
+        }
+    }
+}
+
+/// `close(ch)` followed (on a path) by `ch <- v` in one function.
+fn after_close_in_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
+    let mut closes: Vec<(&'a Stmt, String)> = Vec::new();
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(s @ Stmt::Expr(e)) = n {
+            if let Some(c) = e.as_call() {
+                if c.fun.ident_name() == Some("close") && c.args.len() == 1 {
+                    if let Some(k) = c.args[0].dotted_name() {
+                        closes.push((s, k));
+                    }
+                }
+            }
+        }
+        true
+    });
+    for (close, key) in closes {
+        let (after, looped) = straight_after(body, close.span());
+        let mut send: Option<&'a SendStmt> = None;
+        let mut replaced = false;
+        for s in &after {
+            if assigns(s, &key) {
+                replaced = true;
+                break;
+            }
+            if let Some(x) = send_in(Node::Stmt(s), &key) {
+                send = Some(x);
+                break;
+            }
+        }
+        if send.is_none() && looped && !replaced {
+            let chain = stmt_chain(body, close.span());
+            if let Some((_, _, Some(lp))) = chain
+                .iter()
+                .rev()
+                .find(|(_, _, o)| matches!(o, Some(Stmt::For(_) | Stmt::Range(_))))
+            {
+                if !assigns(lp, &key) && root_outside(cx, lp, close) {
+                    send = send_in(Node::Stmt(lp), &key);
+                }
+            }
+        }
+        if let Some(snd) = send {
+            let (line, _) = cx.file.line_col(close.span().start);
+            cx.report(snd.span, format!("send on `{key}` can run after `close({key})` at line {line}: sending on a closed channel panics"))
+                .fix("close a channel only after its last send (the sender closes), or stop sending once it is closed");
+        }
+    }
+}
+
+/// The first send on `key` inside `n` (closures excluded).
+fn send_in<'a>(n: Node<'a>, key: &str) -> Option<&'a SendStmt> {
+    let mut out = None;
+    walk::walk(n, &mut |n, _| {
+        if out.is_some() || matches!(n, Node::Expr(Expr::FuncLit(_))) {
+            return false;
+        }
+        if let Node::Stmt(Stmt::Send(s)) = n {
+            if s.chan.dotted_name().as_deref() == Some(key) {
+                out = Some(s.as_ref());
+            }
+        }
+        true
+    });
+    out
+}
+
+/// Whether `s` assigns to `key` or to a prefix of it (closures excluded).
+fn assigns(s: &Stmt, key: &str) -> bool {
+    let mut found = false;
+    walk::walk(Node::Stmt(s), &mut |n, _| {
+        if found || matches!(n, Node::Expr(Expr::FuncLit(_))) {
+            return false;
+        }
+        let lhs: Vec<&Expr> = match n {
+            Node::Stmt(Stmt::Assign(a)) => a.lhs.iter().collect(),
+            Node::Stmt(Stmt::Range(r)) => [&r.key, &r.value].into_iter().flatten().collect(),
+            _ => Vec::new(),
+        };
+        for l in lhs {
+            if let Some(d) = l.dotted_name() {
+                if d == key || key.starts_with(&format!("{d}.")) {
+                    found = true;
+                }
+            }
+        }
+        true
+    });
+    found
+}
+
+/// Whether the root variable of the closed channel is declared outside `lp`.
+fn root_outside<'a>(cx: &Checker<'a>, lp: &Stmt, close: &'a Stmt) -> bool {
+    let Stmt::Expr(e) = close else { return false };
+    let Some(c) = e.as_call() else { return false };
+    let mut root = c.args[0].unparen();
+    while let Expr::Selector(s) = root {
+        root = s.x.unparen();
+    }
+    let Expr::Ident(id) = root else { return false };
+    match cx.env_at(id.span.start).resolve(id) {
+        Some(b) => !lp.span().contains(b.decl.start),
+        None => true,
+    }
+}
+
+/// An exported method sending on a receiver field that another method closes.
+fn method_sends<'a>(cx: &mut Checker<'a>, m: &'a FuncDecl) {
+    let (Some(tname), Some(body)) = (m.recv_type_name(), m.body.as_ref()) else {
+        return;
+    };
+    if !m.name.name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return;
+    }
+    let Some(recv) = m
+        .recv
+        .as_ref()
+        .and_then(|r| r.names.first())
+        .map(|n| n.name.as_str())
+    else {
+        return;
+    };
+    if cx.file.text(body.span).contains("recover()") {
+        return;
+    }
+    let mut sends: Vec<(&'a SendStmt, &'a str)> = Vec::new();
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::Send(s)) = n {
+            if let Expr::Selector(sel) = s.chan.unparen() {
+                if sel.x.ident_name() == Some(recv) {
+                    sends.push((s, sel.sel.name.as_str()));
+                }
+            }
+        }
+        true
+    });
+    for (snd, field) in sends {
+        if closes_field(body, recv, field)
+            || receives_field(body, recv, field)
+            || guarded(body, snd.span, recv)
+        {
+            continue;
+        }
+        let Some((closer, line, other_file)) = closing_method(cx, tname, &m.name.name, field)
+        else {
+            continue;
+        };
+        let place = match other_file {
+            Some(f) => format!("{f}:{line}"),
+            None => format!("line {line}"),
+        };
+        cx.report(snd.span, format!("`{}` sends on `{recv}.{field}`, which `{closer}` closes ({place}): a call after `{closer}` panics with send on closed channel", m.name.name))
+            .fix(format!("signal shutdown on a separate done channel or context that `{}` selects on, or guard the send and the close with a mutex and a closed flag", m.name.name));
+    }
+}
+
+/// Whether `body` itself closes `recv.field` (the method is the sender and closer).
+fn closes_field(body: &Block, recv: &str, field: &str) -> bool {
+    let mut found = false;
+    walk::walk(Node::Block(body), &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if c.fun.ident_name() == Some("close") && c.args.len() == 1 {
+                if let Expr::Selector(s) = c.args[0].unparen() {
+                    if s.sel.name == field && s.x.ident_name() == Some(recv) {
+                        found = true;
+                    }
+                }
+            }
+        }
+        !found
+    });
+    found
+}
+
+/// Whether the method also receives from `recv.field`: the channel carries a
+/// token that the closer must hold too, so the send cannot follow the close.
+fn receives_field(body: &Block, recv: &str, field: &str) -> bool {
+    let mut found = false;
+    walk::walk(Node::Block(body), &mut |n, _| {
+        if let Node::Expr(Expr::Unary(u)) = n {
+            if u.op == "<-" {
+                if let Expr::Selector(s) = u.x.unparen() {
+                    if s.sel.name == field && s.x.ident_name() == Some(recv) {
+                        found = true;
+                    }
+                }
+            }
+        }
+        !found
+    });
+    found
+}
+
+/// Whether an `if` before the send (in the method's top-level statements)
+/// checks the receiver's state and leaves: `if p.closed { return ... }`.
+fn guarded(body: &Block, send: Span, recv: &str) -> bool {
+    for s in &body.stmts {
+        if s.span().start >= send.start {
+            break;
+        }
+        if let Stmt::If(i) = s {
+            let cond_mentions = pitfall_go::flow::mentions(Node::Expr(&i.cond), recv)
+                || i.init
+                    .as_ref()
+                    .is_some_and(|init| pitfall_go::flow::mentions(Node::Stmt(init), recv));
+            if cond_mentions
+                && i.then
+                    .stmts
+                    .last()
+                    .is_some_and(pitfall_go::chans::ends_path)
+            {
+                return true;
+            }
+        }
+    }
+    // A select whose other case watches a receiver channel does not help
+    // (a closed channel's send is always ready), so nothing else guards.
+    false
+}
+
+/// Another method of `tname` that closes its receiver's `field`: its name, the
+/// line of the close, and the file name when it is not this file.
+fn closing_method<'a>(
+    cx: &Checker<'a>,
+    tname: &str,
+    sender: &str,
+    field: &str,
+) -> Option<(String, u32, Option<String>)> {
+    let mut best: Option<(String, u32, Option<String>)> = None;
+    for ((t, name), def) in &cx.pkg.methods {
+        if *t != tname || *name == sender {
+            continue;
+        }
+        let Some(recv) = def
+            .decl
+            .recv
+            .as_ref()
+            .and_then(|r| r.names.first())
+            .map(|n| n.name.as_str())
+        else {
+            continue;
+        };
+        let Some(body) = &def.decl.body else { continue };
+        let mut at = None;
+        walk::walk(Node::Block(body), &mut |n, _| {
+            if let Node::Expr(Expr::Call(c)) = n {
+                if c.fun.ident_name() == Some("close") && c.args.len() == 1 {
+                    if let Expr::Selector(s) = c.args[0].unparen() {
+                        if s.sel.name == field && s.x.ident_name() == Some(recv) {
+                            at.get_or_insert(c.span.start);
+                        }
+                    }
+                }
+            }
+            at.is_none()
+        });
+        if let Some(pos) = at {
+            let (line, _) = def.file.line_col(pos);
+            let other = (!std::ptr::eq(def.file, cx.file))
+                .then(|| def.file.path.rsplit('/').next().unwrap_or("").to_string());
+            let cand = (format!("{tname}.{name}"), line, other);
+            // Deterministic pick across the hash map: the smallest name.
+            if best.as_ref().is_none_or(|b| cand.0 < b.0) {
+                best = Some(cand);
+            }
+        }
+    }
+    best
+}
