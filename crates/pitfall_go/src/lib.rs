@@ -11,6 +11,7 @@ pub mod exits;
 pub mod flow;
 pub mod http_facts;
 pub mod index;
+pub mod lifecycle;
 mod lower;
 pub mod module;
 pub mod routes;

@@ -14,12 +14,14 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+pub mod manifest;
 pub mod nolint;
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
 /// What rules import: `use crate::prelude::*;`.
 pub mod prelude {
+    pub use crate::manifest::{Link, ManifestChecker};
     pub use crate::{Check, Checker, Rule, RuleOption, TestFiles};
     pub use pitfall_go::ast::*;
     pub use pitfall_go::types::Ty;
@@ -72,6 +74,11 @@ pub struct Rule {
 pub enum Check {
     /// Runs once per Go file that [`Rule::applies_to`].
     Go(fn(&mut Checker)),
+    /// Runs once on all Kubernetes objects of the run ([`manifest::check_manifests`]).
+    Manifest(fn(&mut manifest::ManifestChecker)),
+    /// Runs once on the containers linked to the Go `main` packages of the
+    /// run: manifests and code checked against each other.
+    Cross(fn(&mut manifest::ManifestChecker)),
 }
 
 impl Rule {
@@ -142,6 +149,9 @@ pub fn check_file<'a>(
     let mut result = FileResult::default();
     let envs = Rc::new(RefCell::new(HashMap::new()));
     for rule in &settings.enabled {
+        let Check::Go(check) = rule.check else {
+            continue;
+        };
         if !rule.applies_to(file) {
             continue;
         }
@@ -163,9 +173,7 @@ pub fn check_file<'a>(
             findings: Vec::new(),
         };
         let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match rule.check {
-                Check::Go(check) => check(&mut cx),
-            }));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut cx)));
         match outcome {
             Ok(()) => result.findings.append(&mut cx.findings),
             Err(e) => {
