@@ -57,7 +57,13 @@ impl Reported<'_> {
 impl<'a> ManifestChecker<'a> {
     /// Reports a finding on `node` (a key, or a container when a field is missing).
     pub fn report(&mut self, obj: &Object, node: &Node, message: impl Into<String>) -> Reported<'_> {
-        self.report_at(obj, node.pos, node.end, message)
+        // A mapping (a container, a port entry) is marked on its first line.
+        let end = if node.is_map() && node.end.line > node.pos.line {
+            Pos { line: node.pos.line, col: u32::MAX }
+        } else {
+            node.end
+        };
+        self.report_at(obj, node.pos, end, message)
     }
 
     pub fn report_at(
