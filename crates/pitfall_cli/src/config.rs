@@ -176,9 +176,10 @@ pub fn default_toml() -> String {
          # Paths to skip, as globs relative to this file (vendor/ and testdata/\n\
          # are always skipped, as the go tool does).\n\
          # exclude = [\"gen/**\", \"**/*_mock.go\"]\n\n\
-         # Kubernetes containers are linked to Go main packages by name (container\n\
-         # name or image = cmd/<name> or the module's base name); name them here\n\
-         # when that does not match: container (or workload/container) = directory.\n\
+         # Kubernetes containers are linked to Go main packages by name (the\n\
+         # container's name or image matches cmd/<name> or the module's base\n\
+         # name). Link them here when names differ: container (or\n\
+         # workload/container) to the main package's directory.\n\
          # [kubernetes.link]\n\
          # api = \"cmd/server\"\n\n\
          # Severity overrides: error, warning or info.\n\
