@@ -9,7 +9,7 @@
 use crate::{Category, Check, FileResult, Finding, Rule, Settings, Severity};
 use pitfall_go::index::{Package, ProjectIndex};
 use pitfall_go::lifecycle::Lifecycle;
-use pitfall_go::routes::RouteMap;
+use pitfall_go::routes::{Listener, Route, RouteMap};
 use pitfall_k8s::{Container, Node, Object, Pos, Service, Workload};
 use std::collections::HashMap;
 
@@ -24,11 +24,101 @@ pub struct Link<'a> {
     pub how: &'a str,
 }
 
-impl Link<'_> {
+impl<'a> Link<'a> {
     /// The main package's directory, for messages.
     pub fn main_dir(&self) -> &str {
         &self.main.src.dir
     }
+
+    /// Each listener of the code with the port it listens on in this
+    /// container (an address read from an env variable takes the container's
+    /// value). `None` when the route map is uncertain, has no listener, or a
+    /// port cannot be known.
+    pub fn listener_ports(&self) -> Option<Vec<(&'a Listener, i64)>> {
+        let m = self.routes;
+        if !m.uncertain.is_empty() || m.listeners.is_empty() {
+            return None;
+        }
+        let c = self.container;
+        let mut out = Vec::new();
+        for l in &m.listeners {
+            if let Some(var) = &l.env {
+                match c.env_var(var) {
+                    Some(e) => {
+                        let value = e.literal()?;
+                        let port = value.rsplit(':').next()?.trim().parse().ok()?;
+                        out.push((l, port));
+                        continue;
+                    }
+                    None if c.has_env_from() => return None,
+                    None => {}
+                }
+            }
+            out.push((l, i64::from(l.port?)));
+        }
+        Some(out)
+    }
+
+    /// Numbers in the container's command line that may be ports given as
+    /// flags (`-addr=:9090`, `--port 9090`): a flag can override the address
+    /// the code falls back to.
+    pub fn command_line_ports(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        for item in self.container.command_line() {
+            let text = item.as_str().unwrap_or("");
+            for word in text.split(|ch: char| !ch.is_ascii_digit()) {
+                if let Ok(n) = word.parse::<i64>() {
+                    if (1..=65535).contains(&n) {
+                        out.push(n);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The probes of the container: (kind, key node, probe node).
+    pub fn probes(&self) -> Vec<(&'static str, &'a Node, &'a Node)> {
+        ["readinessProbe", "livenessProbe", "startupProbe"]
+            .into_iter()
+            .filter_map(|k| self.container.entry(k).map(|(key, p)| (k, key, p)))
+            .collect()
+    }
+}
+
+/// Whether a route of the route map answers a probe's GET on `path`.
+pub fn route_serves(route: &Route, path: &str) -> bool {
+    if route.method.as_deref().is_some_and(|m| m != "GET") {
+        return false;
+    }
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let prefix_routes = matches!(route.router, "net/http" | "default");
+    let pat: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+    let got: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    for (i, seg) in pat.iter().enumerate() {
+        let last = i + 1 == pat.len();
+        if seg.is_empty() && last && prefix_routes {
+            return true; // `/debug/` matches everything below it
+        }
+        let Some(have) = got.get(i) else {
+            return false;
+        };
+        let wildcard_rest = (seg.starts_with('{') && seg.ends_with("...}")) || seg.starts_with('*');
+        if wildcard_rest {
+            return true;
+        }
+        let wildcard_one = (seg.starts_with('{') && seg.ends_with('}')) || seg.starts_with(':');
+        if wildcard_one {
+            if have.is_empty() {
+                return false;
+            }
+            continue;
+        }
+        if seg != have {
+            return false;
+        }
+    }
+    got.len() == pat.len()
 }
 
 /// What a manifest rule or a cross-check works with.
@@ -367,7 +457,34 @@ fn plan_links(
 
 #[cfg(test)]
 mod tests {
-    use super::nolint_names;
+    use super::{nolint_names, route_serves};
+    use pitfall_go::routes::Route;
+
+    fn route(router: &'static str, method: Option<&str>, path: &str) -> Route {
+        Route {
+            method: method.map(str::to_string),
+            path: path.into(),
+            router,
+            origin: String::new(),
+            file: String::new(),
+            line: 0,
+        }
+    }
+
+    #[test]
+    fn probe_paths_against_routes() {
+        assert!(route_serves(&route("net/http", Some("GET"), "/healthz"), "/healthz"));
+        assert!(route_serves(&route("net/http", None, "/healthz"), "/healthz?full=1"));
+        assert!(!route_serves(&route("net/http", Some("POST"), "/healthz"), "/healthz"));
+        assert!(!route_serves(&route("net/http", None, "/healthz"), "/health"));
+        assert!(route_serves(&route("net/http", None, "/"), "/anything/at/all"));
+        assert!(route_serves(&route("default", None, "/debug/"), "/debug/x"));
+        assert!(!route_serves(&route("chi", None, "/"), "/healthz"));
+        assert!(route_serves(&route("chi", None, "/health/{kind}"), "/health/live"));
+        assert!(route_serves(&route("gin", None, "/files/*path"), "/files/a/b"));
+        assert!(route_serves(&route("net/http", None, "/s/{rest...}"), "/s/a/b"));
+        assert!(!route_serves(&route("gorilla", None, "/a/{id}"), "/a/1/2"));
+    }
 
     #[test]
     fn nolint_comments() {
