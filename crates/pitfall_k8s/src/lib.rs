@@ -79,10 +79,16 @@ pub fn load(path: &str, src: &str) -> Loaded {
     let shared: Arc<str> = Arc::from(src);
     let sources = helm_sources(src);
     let mut source_texts: Vec<(String, String)> = Vec::new();
+    let mut previous_end = 0;
     for doc in docs {
         let first_line = doc.root.pos.line;
-        // The `# Source:` comment closest above the document.
-        let (shown, base) = match sources.iter().rev().find(|(l, _)| *l < first_line) {
+        // The `# Source:` comment closest above the document, below the previous one.
+        let source = sources
+            .iter()
+            .rev()
+            .find(|(l, _)| *l < first_line && *l >= previous_end);
+        previous_end = doc.root.end.line.max(first_line);
+        let (shown, base) = match source {
             Some((l, name)) => (name.clone(), *l),
             None => (path.to_string(), 0),
         };
@@ -470,6 +476,10 @@ mod tests {
         assert_eq!(o.name, "s");
         assert_eq!(o.line_col(o.node.pos), (4, 5));
         assert_eq!(l.sources[0].1.lines().nth(3), Some("  - apiVersion: v1"));
+        // A `# Source:` names only the document right below it.
+        let l = load("s.yaml", "# Source: a.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n");
+        let paths: Vec<_> = l.objects.iter().map(|o| (o.path.as_str(), o.name.as_str())).collect();
+        assert_eq!(paths, [("a.yaml", "a"), ("s.yaml", "b")]);
     }
 
     #[test]
