@@ -22,6 +22,8 @@ pub struct Object {
     pub line_base: u32,
     /// The whole text the object was read from (for byte columns).
     pub src: Arc<str>,
+    /// Byte offset of each line of `src`.
+    line_starts: Arc<[usize]>,
     pub api_version: String,
     pub kind: String,
     pub name: String,
@@ -77,6 +79,9 @@ pub fn load(path: &str, src: &str) -> Loaded {
         }
     };
     let shared: Arc<str> = Arc::from(src);
+    let starts: Arc<[usize]> = std::iter::once(0)
+        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
     let sources = helm_sources(src);
     let mut source_texts: Vec<(String, String)> = Vec::new();
     let mut previous_end = 0;
@@ -101,7 +106,7 @@ pub fn load(path: &str, src: &str) -> Loaded {
             source_texts.push((shown.clone(), text));
         }
         let mut push = |node: Node| {
-            if let Some(o) = object(node, &shown, base, &shared) {
+            if let Some(o) = object(node, &shown, base, &shared, &starts) {
                 out.objects.push(o);
             }
         };
@@ -141,7 +146,13 @@ fn helm_sources(src: &str) -> Vec<(u32, String)> {
         .collect()
 }
 
-fn object(node: Node, path: &str, base: u32, src: &Arc<str>) -> Option<Object> {
+fn object(
+    node: Node,
+    path: &str,
+    base: u32,
+    src: &Arc<str>,
+    line_starts: &Arc<[usize]>,
+) -> Option<Object> {
     let api_version = node.get("apiVersion")?.as_str()?.to_string();
     let kind = node.get("kind")?.as_str()?.to_string();
     let meta = node.get("metadata");
@@ -163,6 +174,7 @@ fn object(node: Node, path: &str, base: u32, src: &Arc<str>) -> Option<Object> {
         path: path.to_string(),
         line_base: base,
         src: src.clone(),
+        line_starts: line_starts.clone(),
         api_version,
         kind,
         name,
@@ -184,12 +196,8 @@ pub fn split_names(s: &str) -> Vec<String> {
 impl Object {
     /// The reported (line, byte column), both 1-based, of a position.
     pub fn line_col(&self, p: Pos) -> (u32, u32) {
-        let line_text = self
-            .src
-            .lines()
-            .nth(p.line.saturating_sub(1) as usize)
-            .unwrap_or("");
-        let byte_col: usize = line_text
+        let byte_col: usize = self
+            .source_line(p)
             .chars()
             .take(p.col as usize)
             .map(char::len_utf8)
@@ -200,12 +208,14 @@ impl Object {
         )
     }
 
-    /// The text of a reported line's source line (for `# nolint` comments).
+    /// The source line of a position (for `# nolint` comments).
     pub fn source_line(&self, p: Pos) -> &str {
-        self.src
-            .lines()
-            .nth(p.line.saturating_sub(1) as usize)
-            .unwrap_or("")
+        let i = p.line.saturating_sub(1) as usize;
+        let Some(&start) = self.line_starts.get(i) else {
+            return "";
+        };
+        let end = self.line_starts.get(i + 1).copied().unwrap_or(self.src.len());
+        self.src[start..end].trim_end_matches(['\n', '\r'])
     }
 
     /// `metadata.labels`.

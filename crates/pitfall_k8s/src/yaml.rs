@@ -14,6 +14,9 @@ use std::collections::HashMap;
 pub const MAX_DEPTH: usize = 200;
 /// Nodes per file (after alias expansion).
 pub const MAX_NODES: usize = 2_000_000;
+/// Nodes copied by alias expansion, per file. Manifests rarely use aliases;
+/// a bomb hits this long before it costs memory.
+pub const MAX_ALIAS_NODES: usize = 250_000;
 /// Documents per file.
 pub const MAX_DOCUMENTS: usize = 100_000;
 
@@ -170,6 +173,7 @@ pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut nodes = 0usize;
+    let mut aliased = 0usize;
     let mut done: Option<Node> = None;
     for item in Parser::new_from_str(src) {
         let (event, span) = match item {
@@ -211,9 +215,10 @@ pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
                     return Err(err("alias to an unknown anchor".into()));
                 };
                 nodes += size;
-                if nodes > MAX_NODES {
+                aliased += size;
+                if aliased > MAX_ALIAS_NODES || nodes > MAX_NODES {
                     return Err(err(format!(
-                        "aliases expand to more than {MAX_NODES} nodes (a YAML bomb?); file not read"
+                        "aliases expand to more than {MAX_ALIAS_NODES} nodes (a YAML bomb?); file not read"
                     )));
                 }
                 let mut n = node.clone();
