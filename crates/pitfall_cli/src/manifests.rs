@@ -64,7 +64,13 @@ pub fn load(files: &[PathBuf], cwd: &Path, max: u64, stdin: Option<String>) -> M
     let loaded: Vec<(String, String, pitfall_k8s::Loaded)> = inputs
         .into_par_iter()
         .map(|(shown, src)| {
-            let l = pitfall_k8s::load(&shown, &src);
+            // A parser bug must cost one file, not the run.
+            let l = std::panic::catch_unwind(|| pitfall_k8s::load(&shown, &src)).unwrap_or_else(|_| {
+                pitfall_k8s::Loaded {
+                    error: Some(format!("{shown}: internal error while reading the YAML (file skipped)")),
+                    ..Default::default()
+                }
+            });
             (shown, src, l)
         })
         .collect();

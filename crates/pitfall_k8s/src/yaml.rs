@@ -353,3 +353,46 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::parse;
+
+    /// Cheap deterministic fuzzing: mutations of a manifest and random
+    /// sequences of YAML punctuation must give a result, never a panic.
+    #[test]
+    fn mutated_inputs_never_panic() {
+        let seed = "apiVersion: apps/v1\nkind: Deployment\nmetadata: &m {name: a, labels: {x: \"y\"}}\nspec:\n  template:\n    metadata: *m\n    spec:\n      containers:\n        - name: c\n          image: 'i:1'\n          args: [\"--a\", |\n            text]\n---\n? k\n: v\n";
+        let alphabet: Vec<char> = "-:[]{},&*!|>'\"#?%@` \n\t\\xa1é".chars().collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let chars: Vec<char> = seed.chars().collect();
+        for _ in 0..1000 {
+            let mut s: Vec<char> = chars.clone();
+            for _ in 0..(next() % 8 + 1) {
+                let i = (next() as usize) % s.len().max(1);
+                let c = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 => s[i] = c,
+                    1 => s.insert(i, c),
+                    _ => {
+                        s.remove(i);
+                    }
+                }
+                if s.is_empty() {
+                    s.push('a');
+                }
+            }
+            let text: String = s.into_iter().collect();
+            let _ = parse(&text);
+            let _ = crate::load("f.yaml", &text);
+            let random: String = (0..64).map(|_| alphabet[(next() as usize) % alphabet.len()]).collect();
+            let _ = parse(&random);
+        }
+    }
+}
