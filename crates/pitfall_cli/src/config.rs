@@ -26,12 +26,33 @@ pub struct Config {
     /// rule name -> its option table
     #[serde(default)]
     pub rules: HashMap<String, toml::Table>,
+    /// `[kubernetes]`: how containers are linked to Go main packages.
+    #[serde(default)]
+    pub kubernetes: KubernetesConfig,
     /// Directory the config was found in (for `exclude`).
     #[serde(skip)]
     pub dir: PathBuf,
 }
 
+/// `[kubernetes.link]`: container name (or `workload/container`) -> the
+/// main package's directory or import path, when names do not tell.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    #[serde(default)]
+    pub link: std::collections::BTreeMap<String, String>,
+}
+
 impl Config {
+    /// The `[kubernetes.link]` table as (container, main package) pairs.
+    pub fn link_overrides(&self) -> Vec<(String, String)> {
+        self.kubernetes
+            .link
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut cfg = Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -159,6 +180,12 @@ pub fn default_toml() -> String {
          # Paths to skip, as globs relative to this file (vendor/ and testdata/\n\
          # are always skipped, as the go tool does).\n\
          # exclude = [\"gen/**\", \"**/*_mock.go\"]\n\n\
+         # Kubernetes containers are linked to Go main packages by name (the\n\
+         # container's name or image matches cmd/<name> or the module's base\n\
+         # name). Link them here when names differ: container (or\n\
+         # workload/container) to the main package's directory.\n\
+         # [kubernetes.link]\n\
+         # api = \"cmd/server\"\n\n\
          # Severity overrides: error, warning or info.\n\
          # [severity]\n\
          # string-concat-in-loop = \"info\"\n",

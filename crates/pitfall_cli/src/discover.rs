@@ -32,6 +32,22 @@ pub fn list_go_files(
     exclude: &GlobSet,
     exclude_base: &Path,
 ) -> Result<Vec<PathBuf>, String> {
+    list_files(paths, exclude, exclude_base, &["go"])
+}
+
+/// Whether a path names a YAML file (a candidate Kubernetes manifest).
+pub fn is_yaml(p: &Path) -> bool {
+    p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+}
+
+/// Lists the files under `paths` whose extension is one of `exts`
+/// (explicitly named files are always kept).
+pub fn list_files(
+    paths: &[PathBuf],
+    exclude: &GlobSet,
+    exclude_base: &Path,
+    exts: &[&str],
+) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for root in paths {
         let meta = std::fs::metadata(root).map_err(|e| format!("{}: {e}", root.display()))?;
@@ -61,7 +77,9 @@ pub fn list_go_files(
                 continue;
             }
             let p = entry.path();
-            if p.extension().is_some_and(|x| x == "go") && !is_excluded(p, exclude, exclude_base) {
+            if p.extension().is_some_and(|x| exts.iter().any(|e| x == *e))
+                && !is_excluded(p, exclude, exclude_base)
+            {
                 out.push(p.to_path_buf());
             }
         }

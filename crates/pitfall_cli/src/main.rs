@@ -5,6 +5,7 @@
 mod config;
 mod discover;
 mod dump;
+mod manifests;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use config::Config;
@@ -54,7 +55,7 @@ enum RoutesFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check Go code (default: the current directory)
+    /// Check Go code and Kubernetes manifests (default: the current directory)
     Check(CheckArgs),
     /// List every rule: name, category, severity, summary
     Rules,
@@ -108,6 +109,10 @@ struct CheckArgs {
     /// Print files, lines, bytes and timing to stderr
     #[arg(long)]
     stats: bool,
+    /// Read rendered Kubernetes manifests from stdin (name the path `-`):
+    /// `helm template . | pitfall check - --manifests-from-stdin`
+    #[arg(long)]
+    manifests_from_stdin: bool,
 }
 
 fn main() -> ExitCode {
@@ -136,15 +141,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(args: CheckArgs) -> Result<u8, String> {
+fn check(mut args: CheckArgs) -> Result<u8, String> {
     let started = Instant::now();
+    let stdin_manifests = if args.manifests_from_stdin {
+        Some(read_stdin(args.max_file_size)?)
+    } else {
+        None
+    };
+    let dash = std::path::Path::new("-");
+    if args.paths.iter().any(|p| p == dash) && !args.manifests_from_stdin {
+        return Err("`-` reads manifests from stdin only with --manifests-from-stdin".into());
+    }
+    let config_start = args.paths.iter().find(|p| *p != dash).cloned().unwrap_or_else(|| ".".into());
+    args.paths.retain(|p| p != dash);
     let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
     let cfg = if args.no_config {
         Config::default()
     } else {
         let path = match &args.config {
             Some(p) => Some(p.clone()),
-            None => Config::discover(&args.paths[0]),
+            None => Config::discover(&config_start),
         };
         match path {
             Some(p) => Config::load(&p)?,
@@ -162,9 +178,13 @@ fn check(args: CheckArgs) -> Result<u8, String> {
         .build()
         .map_err(|e| e.to_string())?;
 
-    let (found, findings, warnings) = pool.install(|| -> Result<_, String> {
-        let files = discover::list_go_files(&args.paths, &excludes, &exclude_base)?;
+    let links = cfg.link_overrides();
+    let (found, manifests, findings, warnings) = pool.install(|| -> Result<_, String> {
+        let all = discover::list_files(&args.paths, &excludes, &exclude_base, &["go", "yaml", "yml"])?;
+        let (yaml, files): (Vec<PathBuf>, Vec<PathBuf>) =
+            all.into_iter().partition(|p| discover::is_yaml(p));
         let found = discover::load(&files, &cwd, args.max_file_size);
+        let manifests = manifests::load(&yaml, &cwd, args.max_file_size, stdin_manifests);
         let index = ProjectIndex::new(&found.packages);
         let per_file: Vec<pitfall_rules::FileResult> = index
             .packages
@@ -178,11 +198,15 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             findings.append(&mut r.findings);
             warnings.append(&mut r.warnings);
         }
+        let mut k8s =
+            pitfall_rules::manifest::check_manifests(&manifests.objects, &index, &settings, &links);
+        findings.append(&mut k8s.findings);
+        warnings.append(&mut k8s.warnings);
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        Ok((found, findings, warnings))
+        Ok((found, manifests, findings, warnings))
     })?;
 
-    for w in found.warnings.iter().chain(&warnings) {
+    for w in found.warnings.iter().chain(&manifests.warnings).chain(&warnings) {
         eprintln!("pitfall: warning: {w}");
     }
     let mut sources = BTreeMap::new();
@@ -193,12 +217,18 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             }
         }
     }
+    for (path, src) in &manifests.sources {
+        if findings.iter().any(|x| x.path == *path) {
+            sources.entry(path.clone()).or_insert_with(|| src.clone());
+        }
+    }
+    let files_checked = found.files_checked + manifests.files_checked;
     let infos: Vec<RuleInfo> = settings.enabled.iter().map(|r| r.info()).collect();
     let report = Report {
         findings: &findings,
         sources: &sources,
         rules: &infos,
-        files_checked: found.files_checked,
+        files_checked,
         version: VERSION,
     };
     let color = match args.color {
@@ -231,19 +261,34 @@ fn check(args: CheckArgs) -> Result<u8, String> {
             .sum();
         eprintln!(
             "pitfall: checked {} files ({} with syntax errors), {} lines, {:.1} MB in {:.3} s ({:.1} MB/s), {} findings",
-            found.files_checked,
+            files_checked,
             found.files_with_syntax_errors,
             lines,
-            found.bytes as f64 / 1e6,
+            (found.bytes + manifests.bytes) as f64 / 1e6,
             secs,
-            found.bytes as f64 / 1e6 / secs.max(1e-9),
+            (found.bytes + manifests.bytes) as f64 / 1e6 / secs.max(1e-9),
             findings.len()
         );
     }
-    if found.files_checked == 0 && !found.warnings.is_empty() {
+    if files_checked == 0 && !(found.warnings.is_empty() && manifests.warnings.is_empty()) {
         return Err("no file could be checked".into());
     }
     Ok(if findings.is_empty() { 0 } else { 1 })
+}
+
+/// Stdin as text, up to `max` bytes.
+fn read_stdin(max: u64) -> Result<String, String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("reading stdin: {e}"))?;
+    if buf.len() as u64 > max {
+        return Err(format!("stdin is over the {max}-byte limit (--max-file-size)"));
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 fn routes(paths: &[PathBuf], format: RoutesFormat) -> Result<u8, String> {

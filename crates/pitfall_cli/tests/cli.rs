@@ -332,7 +332,10 @@ fn every_rule_has_a_complete_page() {
         ] {
             assert!(page.contains(section), "{name}: page lacks `{section}`");
         }
-        assert!(page.contains("```go"), "{name}: page has no Go example");
+        assert!(
+            page.contains("```go") || page.contains("```yaml"),
+            "{name}: page has no Go or YAML example"
+        );
         assert!(
             page.contains(&format!("nolint:{name}")),
             "{name}: page does not show its nolint"

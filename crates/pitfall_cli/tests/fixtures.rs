@@ -6,7 +6,8 @@
 //!   starts with `_` (e.g. `_nolint`) runs every rule. A suffix after a dot
 //!   (`deprecated-ioutil.go115`) names a variant of the same rule.
 //! - A line that must be reported ends with `// want "rule-name"` (several
-//!   names for several findings on that line).
+//!   names for several findings on that line); in YAML manifests,
+//!   `# want "rule-name"`.
 //! - Any finding without a `want`, and any `want` without a finding, fails.
 //! - An optional `pitfall.toml` in the folder configures the run.
 //!
@@ -58,11 +59,16 @@ fn wants(dir: &Path) -> Expectations {
             .to_string_lossy()
             .replace('\\', "/");
         let text = std::fs::read_to_string(&f).unwrap();
+        let marker = if f.extension().is_some_and(|x| x == "go") {
+            "// want "
+        } else {
+            "# want "
+        };
         for (i, line) in text.lines().enumerate() {
-            let Some(idx) = line.find("// want ") else {
+            let Some(idx) = line.find(marker) else {
                 continue;
             };
-            let mut rest = &line[idx + "// want ".len()..];
+            let mut rest = &line[idx + marker.len()..];
             let mut names = Vec::new();
             while let Some(start) = rest.find('"') {
                 let Some(len) = rest[start + 1..].find('"') else {
@@ -90,7 +96,10 @@ fn go_files(dir: &Path) -> Vec<PathBuf> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "go") {
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "go" || x == "yaml" || x == "yml")
+            {
                 out.push(p);
             }
         }

@@ -14,6 +14,7 @@ pub mod flow;
 pub mod http_facts;
 pub mod index;
 pub mod locks;
+pub mod lifecycle;
 mod lower;
 pub mod module;
 pub mod routes;

@@ -676,6 +676,7 @@ impl<'m, 'a> Collector<'m, 'a> {
                 .pkg_member(file, e)
                 .map(|(p, n)| (Some(p.to_string()), n.to_string())),
         };
+        self.note_foreign_registration(env, file, routers, c, target.as_ref());
         let Some((pkg, name)) = target else { return };
         for (i, a) in c.args.iter().enumerate() {
             if let Some(r) = a.ident_name().and_then(|n| routers.get(n)) {
@@ -686,6 +687,57 @@ impl<'m, 'a> Collector<'m, 'a> {
                     router: r.clone(),
                 });
             }
+        }
+    }
+
+    /// A router handed to a registering function outside the checked tree
+    /// (`health.Register(mux)` from another module, `svc.Mount(mux)`): it
+    /// may add routes pitfall cannot see.
+    fn note_foreign_registration(
+        &mut self,
+        env: &Env<'a>,
+        file: &GoFile,
+        routers: &HashMap<String, Router>,
+        c: &'a CallExpr,
+        target: Option<&(Option<String>, String)>,
+    ) {
+        const REGISTERS: &[&str] = &[
+            "Register", "Setup", "Mount", "Add", "Install", "Attach", "Init", "Route", "Handle",
+            "Configure", "Expose", "Bind", "Use",
+        ];
+        let passes_router = c
+            .args
+            .iter()
+            .any(|a| a.ident_name().is_some_and(|n| routers.contains_key(n)));
+        if !passes_router {
+            return;
+        }
+        let (what, name) = match target {
+            Some((Some(pkg), name)) => {
+                let std = !pkg.split('/').next().unwrap_or("").contains('.');
+                if std || self.project.package(pkg).is_some() {
+                    return;
+                }
+                (format!("{pkg}.{name}"), name.clone())
+            }
+            Some((None, _)) => return,
+            None => {
+                // A method on a value that is not itself a router of ours.
+                let Some(sel) = c.fun.as_selector() else { return };
+                if sel.x.ident_name().is_some_and(|n| routers.contains_key(n))
+                    || env.pkg_member(file, &c.fun).is_some()
+                {
+                    return;
+                }
+                (format!("method {}", sel.sel.name), sel.sel.name.clone())
+            }
+        };
+        if REGISTERS.iter().any(|p| name.starts_with(p)) {
+            let (line, _) = file.line_col(c.span.start);
+            self.map.uncertain.push(format!(
+                "{}:{line}: a router is handed to {what}, which may register routes outside the checked tree",
+                file.path
+            ));
         }
     }
 

@@ -54,9 +54,40 @@ fn utf16_col(line_text: &str, byte_col: u32) -> u32 {
     line_text[..end].encode_utf16().count() as u32 + 1 + (upto - end) as u32
 }
 
-fn line_of(src: Option<&String>, line: u32) -> &str {
-    src.and_then(|s| s.lines().nth(line.saturating_sub(1) as usize))
-        .unwrap_or("")
+/// Finds lines by number, keeping the line starts of the last source: the
+/// findings come sorted by path, so each file is indexed once (a scan per
+/// finding is quadratic on a large manifest with many findings).
+#[derive(Default)]
+struct LineCache {
+    key: usize,
+    starts: Vec<usize>,
+}
+
+impl LineCache {
+    /// Line `line` (1-based) of `src`, as `str::lines` would give it.
+    fn line<'s>(&mut self, src: &'s str, line: u32) -> &'s str {
+        let key = src.as_ptr() as usize;
+        if key != self.key || self.starts.is_empty() {
+            self.key = key;
+            self.starts = std::iter::once(0)
+                .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+                .collect();
+        }
+        let i = line.saturating_sub(1) as usize;
+        let Some(&start) = self.starts.get(i) else {
+            return "";
+        };
+        let end = self
+            .starts
+            .get(i + 1)
+            .map(|e| e - 1)
+            .unwrap_or(src.len());
+        src[start..end.max(start)].trim_end_matches('\r')
+    }
+
+    fn line_of<'s>(&mut self, src: Option<&'s String>, line: u32) -> &'s str {
+        src.map(|s| self.line(s, line)).unwrap_or("")
+    }
 }
 
 fn sarif_level(s: Severity) -> &'static str {
@@ -90,13 +121,14 @@ pub fn sarif(r: &Report) -> String {
         .enumerate()
         .map(|(i, ri)| (ri.name, i))
         .collect();
+    let mut lines = LineCache::default();
     let results: Vec<Value> = r
         .findings
         .iter()
         .map(|f| {
             let src = r.sources.get(&f.path);
-            let start_col = utf16_col(line_of(src, f.line), f.column);
-            let end_col = utf16_col(line_of(src, f.end_line), f.end_column);
+            let start_col = utf16_col(lines.line_of(src, f.line), f.column);
+            let end_col = utf16_col(lines.line_of(src, f.end_line), f.end_column);
             let mut text = f.message.clone();
             if let Some(fix) = &f.fix {
                 let _ = write!(text, " Fix: {fix}");
@@ -205,6 +237,7 @@ pub fn text(r: &Report, color: bool) -> String {
         }
     };
     let mut out = String::new();
+    let mut lines = LineCache::default();
     for f in r.findings {
         let sev = match f.severity {
             Severity::Error => paint("1;31", "error"),
@@ -221,7 +254,7 @@ pub fn text(r: &Report, color: bool) -> String {
             f.message
         );
         if let Some(src) = r.sources.get(&f.path) {
-            frame(&mut out, src, f, &paint);
+            frame(&mut out, lines.line(src, f.line), f, &paint);
         }
         if let Some(fix) = &f.fix {
             let _ = writeln!(out, "  = {}: {fix}", paint("1;32", "fix"));
@@ -249,8 +282,7 @@ pub fn text(r: &Report, color: bool) -> String {
 
 /// Shows the finding's first line with the span underlined (the rest of a
 /// multi-line span is marked to the end of that line).
-fn frame(out: &mut String, src: &str, f: &Finding, paint: &dyn Fn(&str, &str) -> String) {
-    let line = line_of_str(src, f.line);
+fn frame(out: &mut String, line: &str, f: &Finding, paint: &dyn Fn(&str, &str) -> String) {
     let num = f.line.to_string();
     let pad = " ".repeat(num.len());
     let (shown, start) = expand_tabs(line, f.column);
@@ -275,13 +307,6 @@ fn frame(out: &mut String, src: &str, f: &Finding, paint: &dyn Fn(&str, &str) ->
         " ".repeat(start),
         paint("1;31", &"^".repeat(width))
     );
-}
-
-fn line_of_str(src: &str, line: u32) -> &str {
-    src.lines()
-        .nth(line.saturating_sub(1) as usize)
-        .unwrap_or("")
-        .trim_end_matches('\r')
 }
 
 /// The line with tabs as 4 spaces, and the display offset of a byte column.

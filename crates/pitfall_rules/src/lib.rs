@@ -15,12 +15,14 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub mod dump_check;
+pub mod manifest;
 pub mod nolint;
 
 include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
 /// What rules import: `use crate::prelude::*;`.
 pub mod prelude {
+    pub use crate::manifest::{Link, ManifestChecker};
     pub use crate::{Check, Checker, Rule, RuleOption, TestFiles};
     pub use pitfall_go::ast::*;
     pub use pitfall_go::types::Ty;
@@ -76,6 +78,11 @@ pub enum Check {
     /// Decided from a goroutine dump by `pitfall dump` ([`dump_check`]);
     /// [`check_file`] skips it.
     Dump(fn(&dump_check::DumpChecker) -> Vec<pitfall_dump::verdict::Verdict>),
+    /// Runs once on all Kubernetes objects of the run ([`manifest::check_manifests`]).
+    Manifest(fn(&mut manifest::ManifestChecker)),
+    /// Runs once on the containers linked to the Go `main` packages of the
+    /// run: manifests and code checked against each other.
+    Cross(fn(&mut manifest::ManifestChecker)),
 }
 
 impl Rule {
@@ -146,7 +153,10 @@ pub fn check_file<'a>(
     let mut result = FileResult::default();
     let envs = Rc::new(RefCell::new(HashMap::new()));
     for rule in &settings.enabled {
-        if !rule.applies_to(file) || !matches!(rule.check, Check::Go(_)) {
+        let Check::Go(check) = rule.check else {
+            continue;
+        };
+        if !rule.applies_to(file) {
             continue;
         }
         let mut cx = Checker {
@@ -167,10 +177,7 @@ pub fn check_file<'a>(
             findings: Vec::new(),
         };
         let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match rule.check {
-                Check::Go(check) => check(&mut cx),
-                Check::Dump(_) => {}
-            }));
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut cx)));
         match outcome {
             Ok(()) => result.findings.append(&mut cx.findings),
             Err(e) => {
