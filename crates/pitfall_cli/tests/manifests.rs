@@ -223,3 +223,28 @@ fn link_override_in_config() {
     let o = run(&dir, &args, None);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a main package"));
 }
+
+/// Thousands of documents in one stream (as `helm template` of a big chart
+/// gives) are read in one go: every object is checked, quickly.
+#[test]
+fn thousands_of_documents_in_one_stream() {
+    let dir = tempdir("many-docs");
+    let n = 5_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text += &format!(
+            "---\n# Source: big/templates/pod-{i}.yaml\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec:\n  containers:\n    - name: c\n      image: nginx:latest\n"
+        );
+    }
+    let started = Instant::now();
+    let o = run(
+        &dir,
+        &["check", "--no-config", "--select", "unpinned-image", "--format", "json", "-", "--manifests-from-stdin"],
+        Some(&text),
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    let found = findings(&o);
+    assert_eq!(found.len(), n, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(found[0], ("big/templates/pod-0.yaml".to_string(), 7, "unpinned-image".to_string()));
+    assert!(found.iter().all(|(_, line, rule)| *line == 7 && rule == "unpinned-image"));
+}

@@ -84,25 +84,31 @@ pub fn load(path: &str, src: &str) -> Loaded {
         .collect();
     let sources = helm_sources(src);
     let mut source_texts: Vec<(String, String)> = Vec::new();
+    let mut texts_seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut previous_end = 0;
     for doc in docs {
         let first_line = doc.root.pos.line;
         // The `# Source:` comment closest above the document, below the previous one.
-        let source = sources
-            .iter()
-            .rev()
-            .find(|(l, _)| *l < first_line && *l >= previous_end);
+        // (Documents come in order: a binary search keeps big rendered
+        // charts linear.)
+        let above = sources.partition_point(|(l, _)| *l < first_line);
+        let source = above
+            .checked_sub(1)
+            .map(|i| (i, &sources[i]))
+            .filter(|(_, (l, _))| *l >= previous_end);
         previous_end = doc.root.end.line.max(first_line);
         let (shown, base) = match source {
-            Some((l, name)) => (name.clone(), *l),
+            Some((_, (l, name))) => (name.clone(), *l),
             None => (path.to_string(), 0),
         };
-        if base > 0 && !source_texts.iter().any(|(p, _)| *p == shown) {
-            let text: String = src
-                .lines()
-                .skip(base as usize)
-                .collect::<Vec<_>>()
-                .join("\n");
+        if base > 0 && texts_seen.insert(shown.clone()) {
+            // The lines after the comment, up to the next `# Source:` (or the
+            // end): the frames of this document's findings.
+            let line_start = |line: usize| starts.get(line).copied().unwrap_or(src.len()).min(src.len());
+            let from = line_start(base as usize);
+            let next = source.and_then(|(i, _)| sources.get(i + 1)).map(|(l, _)| *l as usize);
+            let to = next.map(|l| line_start(l.saturating_sub(1))).unwrap_or(src.len()).max(from);
+            let text = src[from..to].strip_suffix('\n').unwrap_or(&src[from..to]).to_string();
             source_texts.push((shown.clone(), text));
         }
         let mut push = |node: Node| {
