@@ -603,3 +603,50 @@ fn https_is_spoken_and_scheme_changing_redirects_are_refused() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("refused: only http:// redirects are followed"), "{err}");
 }
+
+/// A server that accepts and then never answers, and one that streams a dump
+/// forever: both end in a clear error (exit 2) within the timeout / size limit.
+#[test]
+fn a_url_that_never_answers_or_never_ends_is_cut_off() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::time::{Duration, Instant};
+
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c); // keep the connection open, say nothing
+        }
+    });
+    let endless = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endless_addr = endless.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut c in endless.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut req = [0u8; 1024];
+                let _ = c.read(&mut req);
+                let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+                let chunk = b"goroutine 7 [chan send]:\nmain.worker()\n\t/app/main.go:12 +0x1d\n\n".repeat(100);
+                while c.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+
+    let started = Instant::now();
+    let url = format!("http://{silent_addr}/debug/pprof/goroutine?debug=2");
+    let o = run(&["dump", "--no-config", "--timeout", "1", &url], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("pitfall: error:"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+
+    let started = Instant::now();
+    let url = format!("http://{endless_addr}/debug/pprof/goroutine?debug=2");
+    let o = run(&["dump", "--no-config", "--timeout", "2", "--max-size", "1000000", &url], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("pitfall: error:"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
