@@ -61,19 +61,21 @@ pub fn load(files: &[PathBuf], cwd: &Path, max: u64, stdin: Option<String>) -> M
             One::Warning(w) => out.warnings.push(w),
         }
     }
-    let loaded: Vec<(String, String, pitfall_k8s::Loaded)> = inputs
-        .into_par_iter()
-        .map(|(shown, src)| {
-            // A parser bug must cost one file, not the run.
-            let l = std::panic::catch_unwind(|| pitfall_k8s::load(&shown, &src)).unwrap_or_else(|_| {
-                pitfall_k8s::Loaded {
-                    error: Some(format!("{shown}: internal error while reading the YAML (file skipped)")),
-                    ..Default::default()
-                }
-            });
-            (shown, src, l)
-        })
-        .collect();
+    let loaded: Vec<(String, String, pitfall_k8s::Loaded)> =
+        inputs
+            .into_par_iter()
+            .map(|(shown, src)| {
+                // A parser bug must cost one file, not the run.
+                let l = std::panic::catch_unwind(|| pitfall_k8s::load(&shown, &src))
+                    .unwrap_or_else(|_| pitfall_k8s::Loaded {
+                        error: Some(format!(
+                            "{shown}: internal error while reading the YAML (file skipped)"
+                        )),
+                        ..Default::default()
+                    });
+                (shown, src, l)
+            })
+            .collect();
     let mut templates = Vec::new();
     for (shown, src, l) in loaded {
         if let Some(e) = l.error {
@@ -88,7 +90,8 @@ pub fn load(files: &[PathBuf], cwd: &Path, max: u64, stdin: Option<String>) -> M
         }
         out.files_checked += 1;
         out.bytes += src.len() as u64;
-        let paths: std::collections::BTreeSet<&str> = l.objects.iter().map(|o| o.path.as_str()).collect();
+        let paths: std::collections::BTreeSet<&str> =
+            l.objects.iter().map(|o| o.path.as_str()).collect();
         if paths.contains(shown.as_str()) {
             out.sources.push((shown.clone(), src.clone()));
         }

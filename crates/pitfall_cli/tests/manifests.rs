@@ -18,7 +18,11 @@ fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pitfall"))
         .current_dir(dir)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -35,9 +39,8 @@ fn run(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 }
 
 fn findings(o: &Output) -> Vec<(String, u64, String)> {
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&o.stderr))
-    });
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
     v["findings"]
         .as_array()
         .unwrap()
@@ -82,35 +85,79 @@ fn stdin_manifests_are_named_by_helm_source_comments() {
     let dir = tempdir("stdin");
     let o = run(
         &dir,
-        &["check", "-", "--manifests-from-stdin", "--no-config", "--select", "unpinned-image,missing-readiness-probe", "--format", "json"],
+        &[
+            "check",
+            "-",
+            "--manifests-from-stdin",
+            "--no-config",
+            "--select",
+            "unpinned-image,missing-readiness-probe",
+            "--format",
+            "json",
+        ],
         Some(RENDERED),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let got = findings(&o);
     // Lines count from the `# Source:` comment of each document.
     assert_eq!(
         got,
         vec![
-            ("shop/templates/deployment.yaml".to_string(), 11, "missing-readiness-probe".to_string()),
-            ("shop/templates/deployment.yaml".to_string(), 12, "unpinned-image".to_string()),
+            (
+                "shop/templates/deployment.yaml".to_string(),
+                11,
+                "missing-readiness-probe".to_string()
+            ),
+            (
+                "shop/templates/deployment.yaml".to_string(),
+                12,
+                "unpinned-image".to_string()
+            ),
         ],
     );
     // Text output shows the rendered line in its frame.
     let o = run(
         &dir,
-        &["check", "-", "--manifests-from-stdin", "--no-config", "--select", "unpinned-image"],
+        &[
+            "check",
+            "-",
+            "--manifests-from-stdin",
+            "--no-config",
+            "--select",
+            "unpinned-image",
+        ],
         Some(RENDERED),
     );
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("image: registry.example.com/shop:latest"), "{text}");
+    assert!(
+        text.contains("image: registry.example.com/shop:latest"),
+        "{text}"
+    );
     // Without `# Source:` the stream is called <stdin>.
     let plain = RENDERED.replace("# Source: shop/templates/deployment.yaml\n", "");
     let o = run(
         &dir,
-        &["check", "-", "--manifests-from-stdin", "--no-config", "--select", "unpinned-image", "--format", "json"],
+        &[
+            "check",
+            "-",
+            "--manifests-from-stdin",
+            "--no-config",
+            "--select",
+            "unpinned-image",
+            "--format",
+            "json",
+        ],
         Some(&plain),
     );
-    assert_eq!(findings(&o), vec![("<stdin>".to_string(), 22, "unpinned-image".to_string())]);
+    assert_eq!(
+        findings(&o),
+        vec![("<stdin>".to_string(), 22, "unpinned-image".to_string())]
+    );
 }
 
 #[test]
@@ -123,15 +170,25 @@ fn dash_without_the_flag_is_a_usage_error() {
 #[test]
 fn yaml_bombs_and_deep_nesting_fail_per_file_and_the_run_goes_on() {
     let dir = tempdir("bombs");
-    let mut bomb = String::from("apiVersion: v1\nkind: ConfigMap\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    let mut bomb =
+        String::from("apiVersion: v1\nkind: ConfigMap\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..15 {
         let p = i - 1;
-        bomb += &format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n");
+        bomb += &format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        );
     }
     std::fs::write(dir.join("bomb.yaml"), bomb).unwrap();
-    let deep = format!("apiVersion: v1\nkind: ConfigMap\ndata: {}\n", "[".repeat(100_000));
+    let deep = format!(
+        "apiVersion: v1\nkind: ConfigMap\ndata: {}\n",
+        "[".repeat(100_000)
+    );
     std::fs::write(dir.join("deep.yaml"), deep).unwrap();
-    std::fs::write(dir.join("broken.yaml"), "apiVersion: v1\nkind: Pod\nspec: [\n").unwrap();
+    std::fs::write(
+        dir.join("broken.yaml"),
+        "apiVersion: v1\nkind: Pod\nspec: [\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("other.yaml"), "this: [is not kubernetes\n").unwrap();
     std::fs::write(
         dir.join("good.yaml"),
@@ -139,15 +196,40 @@ fn yaml_bombs_and_deep_nesting_fail_per_file_and_the_run_goes_on() {
     )
     .unwrap();
     let started = Instant::now();
-    let o = run(&dir, &["check", "--no-config", "--select", "unpinned-image", "--format", "json", "."], None);
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    let o = run(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--select",
+            "unpinned-image",
+            "--format",
+            "json",
+            ".",
+        ],
+        None,
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("bomb.yaml:") && err.contains("YAML bomb"), "{err}");
+    assert!(
+        err.contains("bomb.yaml:") && err.contains("YAML bomb"),
+        "{err}"
+    );
     assert!(err.contains("deep.yaml:"), "{err}");
     assert!(err.contains("broken.yaml:"), "{err}");
-    assert!(!err.contains("other.yaml"), "non-Kubernetes YAML is ignored silently: {err}");
-    assert_eq!(findings(&o), vec![("good.yaml".to_string(), 7, "unpinned-image".to_string())]);
+    assert!(
+        !err.contains("other.yaml"),
+        "non-Kubernetes YAML is ignored silently: {err}"
+    );
+    assert_eq!(
+        findings(&o),
+        vec![("good.yaml".to_string(), 7, "unpinned-image".to_string())]
+    );
 }
 
 #[test]
@@ -159,9 +241,16 @@ fn unrendered_templates_are_skipped_with_a_note() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n      containers:\n        - name: x\n          image: nginx\n",
     )
     .unwrap();
-    let o = run(&dir, &["check", "--no-config", "--format", "json", "."], None);
+    let o = run(
+        &dir,
+        &["check", "--no-config", "--format", "json", "."],
+        None,
+    );
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("note: skipped 1 unrendered Helm template"), "{err}");
+    assert!(
+        err.contains("note: skipped 1 unrendered Helm template"),
+        "{err}"
+    );
     assert!(err.contains("chart/templates/deployment.yaml"), "{err}");
     assert!(findings(&o).is_empty());
 }
@@ -174,9 +263,36 @@ fn suppression_by_annotation_comment_and_config() {
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  annotations:\n    pitfall.dev/ignore: kubernetes\nspec:\n  containers:\n    - {name: c, image: nginx}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers:\n    - name: c\n      image: nginx # nolint:unpinned-image\n    - name: d\n      image: nginx:latest\n",
     )
     .unwrap();
-    let o = run(&dir, &["check", "--no-config", "--select", "unpinned-image", "--format", "json", "."], None);
-    assert_eq!(findings(&o), vec![("d.yaml".to_string(), 19, "unpinned-image".to_string())]);
-    let o = run(&dir, &["check", "--no-config", "--ignore", "kubernetes", "--format", "json", "."], None);
+    let o = run(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--select",
+            "unpinned-image",
+            "--format",
+            "json",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(
+        findings(&o),
+        vec![("d.yaml".to_string(), 19, "unpinned-image".to_string())]
+    );
+    let o = run(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--ignore",
+            "kubernetes",
+            "--format",
+            "json",
+            ".",
+        ],
+        None,
+    );
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -188,12 +304,39 @@ fn sarif_and_github_formats_carry_manifest_findings() {
         "apiVersion: v1\nkind: Pod\nmetadata: {name: b}\nspec:\n  containers:\n    - name: c\n      image: nginx:latest\n",
     )
     .unwrap();
-    let o = run(&dir, &["check", "--no-config", "--select", "unpinned-image", "--format", "sarif", "."], None);
+    let o = run(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--select",
+            "unpinned-image",
+            "--format",
+            "sarif",
+            ".",
+        ],
+        None,
+    );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let r = &v["runs"][0]["results"][0];
     assert_eq!(r["ruleId"], "unpinned-image");
-    assert_eq!(r["locations"][0]["physicalLocation"]["region"]["startLine"], 7);
-    let o = run(&dir, &["check", "--no-config", "--select", "unpinned-image", "--format", "github", "."], None);
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        7
+    );
+    let o = run(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--select",
+            "unpinned-image",
+            "--format",
+            "github",
+            ".",
+        ],
+        None,
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("file=d.yaml,line=7,col=7"), "{out}");
 }
@@ -212,14 +355,36 @@ fn link_override_in_config() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: api\n          image: registry.example.com/api:1.0\n",
     )
     .unwrap();
-    let args = ["check", "--select", "missing-sigterm-handling", "--format", "json", "."];
+    let args = [
+        "check",
+        "--select",
+        "missing-sigterm-handling",
+        "--format",
+        "json",
+        ".",
+    ];
     // Two mains, no name matches: not linked, nothing reported.
     let o = run(&dir, &[&args[..], &["--no-config"]].concat(), None);
     assert!(findings(&o).is_empty(), "{:?}", findings(&o));
-    std::fs::write(dir.join("pitfall.toml"), "[kubernetes.link]\n\"web/api\" = \"cmd/server\"\n").unwrap();
+    std::fs::write(
+        dir.join("pitfall.toml"),
+        "[kubernetes.link]\n\"web/api\" = \"cmd/server\"\n",
+    )
+    .unwrap();
     let o = run(&dir, &args, None);
-    assert_eq!(findings(&o), vec![("d.yaml".to_string(), 8, "missing-sigterm-handling".to_string())]);
-    std::fs::write(dir.join("pitfall.toml"), "[kubernetes.link]\napi = \"cmd/nothing\"\n").unwrap();
+    assert_eq!(
+        findings(&o),
+        vec![(
+            "d.yaml".to_string(),
+            8,
+            "missing-sigterm-handling".to_string()
+        )]
+    );
+    std::fs::write(
+        dir.join("pitfall.toml"),
+        "[kubernetes.link]\napi = \"cmd/nothing\"\n",
+    )
+    .unwrap();
     let o = run(&dir, &args, None);
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a main package"));
 }

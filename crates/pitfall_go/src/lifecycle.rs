@@ -100,7 +100,12 @@ fn site(file: &GoFile, span: Span) -> Site {
     }
 }
 
-fn file_facts<'a>(project: &'a ProjectIndex<'a>, pkg: &'a Package<'a>, file: &'a GoFile, out: &mut Lifecycle) {
+fn file_facts<'a>(
+    project: &'a ProjectIndex<'a>,
+    pkg: &'a Package<'a>,
+    file: &'a GoFile,
+    out: &mut Lifecycle,
+) {
     for imp in &file.ast.imports {
         let p = imp.path.as_str();
         if out.signal_framework.is_none()
@@ -122,14 +127,14 @@ fn file_facts<'a>(project: &'a ProjectIndex<'a>, pkg: &'a Package<'a>, file: &'a
         let env = Env::build(&sc, root);
         walk::walk(root, &mut |n, anc| {
             match n {
-                Node::Expr(e @ Expr::Selector(_)) => {
-                    if matches!(
-                        env.pkg_member(file, e),
-                        Some(("syscall" | "golang.org/x/sys/unix", "SIGTERM"))
-                    ) && out.sigterm.is_none()
-                    {
-                        out.sigterm = Some(site(file, e.span()));
-                    }
+                Node::Expr(e @ Expr::Selector(_))
+                    if out.sigterm.is_none()
+                        && matches!(
+                            env.pkg_member(file, e),
+                            Some(("syscall" | "golang.org/x/sys/unix", "SIGTERM"))
+                        ) =>
+                {
+                    out.sigterm = Some(site(file, e.span()));
                 }
                 Node::Expr(Expr::Call(c)) => call_facts(&sc, &env, file, c, anc, out),
                 _ => {}
@@ -163,26 +168,27 @@ fn call_facts<'a>(
             }
         }
         Some(("runtime/debug", "SetMemoryLimit")) => {
-            out.sets_memory_limit.get_or_insert_with(|| site(file, c.span));
+            out.sets_memory_limit
+                .get_or_insert_with(|| site(file, c.span));
         }
         Some(("runtime", "GOMAXPROCS")) => {
-            let zero = c
-                .args
-                .first()
-                .is_some_and(|a| sc.const_int(a) == Some(0));
+            let zero = c.args.first().is_some_and(|a| sc.const_int(a) == Some(0));
             if !zero {
-                out.sets_gomaxprocs.get_or_insert_with(|| site(file, c.span));
+                out.sets_gomaxprocs
+                    .get_or_insert_with(|| site(file, c.span));
             }
         }
         Some(("os", "Getenv" | "LookupEnv")) => {
             if c.args.first().and_then(|a| a.as_string_lit()).as_deref() == Some("GOMEMLIMIT") {
-                out.reads_gomemlimit.get_or_insert_with(|| site(file, c.span));
+                out.reads_gomemlimit
+                    .get_or_insert_with(|| site(file, c.span));
             }
         }
         Some(_) => {}
         None => {
             if c.args.len() == 1
-                && c.method_name().is_some_and(|m| SHUTDOWN_METHODS.contains(&m))
+                && c.method_name()
+                    .is_some_and(|m| SHUTDOWN_METHODS.contains(&m))
             {
                 if let Some(func) = anc.iter().rev().find(|n| n.as_func().is_some()) {
                     out.shutdowns.push(shutdown_call(sc, env, file, c, *func));
@@ -203,10 +209,16 @@ fn shutdown_call<'a>(
     let mut timeout = None;
     let mut delayed = false;
     let direct = arg.as_call().filter(|call| {
-        matches!(env.pkg_member(file, &call.fun), Some(("context", "WithTimeout")))
+        matches!(
+            env.pkg_member(file, &call.fun),
+            Some(("context", "WithTimeout"))
+        )
     });
     if let Some(call) = direct {
-        timeout = call.args.get(1).and_then(|d| duration_secs(sc, env, file, d, 0));
+        timeout = call
+            .args
+            .get(1)
+            .and_then(|d| duration_secs(sc, env, file, d, 0));
     }
     let ctx_name = arg.ident_name();
     walk::walk(func, &mut |n, _| {
@@ -215,17 +227,19 @@ fn shutdown_call<'a>(
         }
         match n {
             // ctx, cancel := context.WithTimeout(parent, d)  (the last one before the call)
-            Node::Stmt(Stmt::Assign(a)) if ctx_name.is_some() => {
-                if a.lhs.first().and_then(|l| l.ident_name()) == ctx_name && a.rhs.len() == 1 {
-                    if let Some(call) = a.rhs[0].as_call() {
-                        timeout = match env.pkg_member(file, &call.fun) {
-                            Some(("context", "WithTimeout")) => call
-                                .args
-                                .get(1)
-                                .and_then(|d| duration_secs(sc, env, file, d, 0)),
-                            _ => None,
-                        };
-                    }
+            Node::Stmt(Stmt::Assign(a))
+                if ctx_name.is_some()
+                    && a.lhs.first().and_then(|l| l.ident_name()) == ctx_name
+                    && a.rhs.len() == 1 =>
+            {
+                if let Some(call) = a.rhs[0].as_call() {
+                    timeout = match env.pkg_member(file, &call.fun) {
+                        Some(("context", "WithTimeout")) => call
+                            .args
+                            .get(1)
+                            .and_then(|d| duration_secs(sc, env, file, d, 0)),
+                        _ => None,
+                    };
                 }
             }
             Node::Expr(Expr::Call(inner)) => {
@@ -260,7 +274,13 @@ pub fn duration_secs<'a>(
     nanos(sc, env, file, e, depth).map(|ns| ns / 1e9)
 }
 
-fn nanos<'a>(sc: &Scope<'a>, env: &Env<'a>, file: &'a GoFile, e: &'a Expr, depth: u32) -> Option<f64> {
+fn nanos<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    file: &'a GoFile,
+    e: &'a Expr,
+    depth: u32,
+) -> Option<f64> {
     if depth > 8 {
         return None;
     }
@@ -311,7 +331,11 @@ fn nanos<'a>(sc: &Scope<'a>, env: &Env<'a>, file: &'a GoFile, e: &'a Expr, depth
             let v = def.spec.values.get(def.index)?;
             if def.file.path != file.path {
                 // Declared in another file of the package: its imports may differ.
-                let sc2 = Scope { project: sc.project, pkg: sc.pkg, file: def.file };
+                let sc2 = Scope {
+                    project: sc.project,
+                    pkg: sc.pkg,
+                    file: def.file,
+                };
                 let env2 = Env::default();
                 return nanos(&sc2, &env2, def.file, v, depth + 1);
             }

@@ -702,8 +702,19 @@ impl<'m, 'a> Collector<'m, 'a> {
         target: Option<&(Option<String>, String)>,
     ) {
         const REGISTERS: &[&str] = &[
-            "Register", "Setup", "Mount", "Add", "Install", "Attach", "Init", "Route", "Handle",
-            "Configure", "Expose", "Bind", "Use",
+            "Register",
+            "Setup",
+            "Mount",
+            "Add",
+            "Install",
+            "Attach",
+            "Init",
+            "Route",
+            "Handle",
+            "Configure",
+            "Expose",
+            "Bind",
+            "Use",
         ];
         let passes_router = c
             .args
@@ -723,7 +734,9 @@ impl<'m, 'a> Collector<'m, 'a> {
             Some((None, _)) => return,
             None => {
                 // A method on a value that is not itself a router of ours.
-                let Some(sel) = c.fun.as_selector() else { return };
+                let Some(sel) = c.fun.as_selector() else {
+                    return;
+                };
                 if sel.x.ident_name().is_some_and(|n| routers.contains_key(n))
                     || env.pkg_member(file, &c.fun).is_some()
                 {

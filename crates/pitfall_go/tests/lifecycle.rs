@@ -22,7 +22,11 @@ fn facts(files: &[(&str, &str, &str)]) -> Lifecycle {
         })
         .collect();
     let index = ProjectIndex::new(&pkgs);
-    let main = index.packages.iter().find(|p| p.src.name == "main").unwrap();
+    let main = index
+        .packages
+        .iter()
+        .find(|p| p.src.name == "main")
+        .unwrap();
     lifecycle(&index, main)
 }
 

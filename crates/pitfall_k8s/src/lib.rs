@@ -8,8 +8,8 @@
 
 pub mod yaml;
 
-pub use yaml::{Node, Pos, Value};
 use std::sync::Arc;
+pub use yaml::{Node, Pos, Value};
 
 /// One Kubernetes object of a manifest file.
 #[derive(Debug)]
@@ -117,7 +117,9 @@ pub fn load(path: &str, src: &str) -> Loaded {
             }
         };
         if is_list(&doc.root) {
-            let Value::Map(entries) = doc.root.value else { continue };
+            let Value::Map(entries) = doc.root.value else {
+                continue;
+            };
             for (k, v) in entries {
                 if k.as_str() == Some("items") {
                     if let Value::Seq(items) = v.value {
@@ -138,7 +140,8 @@ fn is_list(n: &Node) -> bool {
     n.get("kind")
         .and_then(Node::as_str)
         .is_some_and(|k| k.ends_with("List"))
-        && n.get("items").is_some_and(|i| matches!(i.value, Value::Seq(_)))
+        && n.get("items")
+            .is_some_and(|i| matches!(i.value, Value::Seq(_)))
 }
 
 /// `# Source: chart/templates/x.yaml` lines: (line, name).
@@ -220,7 +223,11 @@ impl Object {
         let Some(&start) = self.line_starts.get(i) else {
             return "";
         };
-        let end = self.line_starts.get(i + 1).copied().unwrap_or(self.src.len());
+        let end = self
+            .line_starts
+            .get(i + 1)
+            .copied()
+            .unwrap_or(self.src.len());
         self.src[start..end].trim_end_matches(['\n', '\r'])
     }
 
@@ -265,8 +272,9 @@ impl<'o> Workload<'o> {
     pub fn of(object: &'o Object) -> Option<Workload<'o>> {
         let n = &object.node;
         let has_containers = |s: &Node| s.get("containers").is_some_and(|c| !c.as_seq().is_empty());
-        let (pod_spec, labels, long_running) = if let Some(s) =
-            n.path(&["spec", "template", "spec"]).filter(|s| has_containers(s))
+        let (pod_spec, labels, long_running) = if let Some(s) = n
+            .path(&["spec", "template", "spec"])
+            .filter(|s| has_containers(s))
         {
             let labels = n.path(&["spec", "template", "metadata", "labels"]);
             (s, string_map(labels), object.kind != "Job")
@@ -274,13 +282,24 @@ impl<'o> Workload<'o> {
             .path(&["spec", "jobTemplate", "spec", "template", "spec"])
             .filter(|s| has_containers(s))
         {
-            let labels = n.path(&["spec", "jobTemplate", "spec", "template", "metadata", "labels"]);
+            let labels = n.path(&[
+                "spec",
+                "jobTemplate",
+                "spec",
+                "template",
+                "metadata",
+                "labels",
+            ]);
             (s, string_map(labels), false)
         } else if let Some(s) = n.get("spec").filter(|s| has_containers(s)) {
             (s, object.labels(), false)
         } else if let Some(s) = n.path(&["template", "spec"]).filter(|s| has_containers(s)) {
             // PodTemplate
-            (s, string_map(n.path(&["template", "metadata", "labels"])), false)
+            (
+                s,
+                string_map(n.path(&["template", "metadata", "labels"])),
+                false,
+            )
         } else {
             return None;
         };
@@ -291,7 +310,11 @@ impl<'o> Workload<'o> {
                     continue;
                 }
                 let name = c.get("name").and_then(Node::as_str).unwrap_or("");
-                containers.push(Container { node: c, name, init });
+                containers.push(Container {
+                    node: c,
+                    name,
+                    init,
+                });
             }
         }
         Some(Workload {
@@ -476,10 +499,16 @@ mod tests {
     #[test]
     fn images() {
         assert_eq!(parse_image("nginx"), ("nginx", None, None));
-        assert_eq!(parse_image("r:5000/a/b:1.2"), ("r:5000/a/b", Some("1.2"), None));
+        assert_eq!(
+            parse_image("r:5000/a/b:1.2"),
+            ("r:5000/a/b", Some("1.2"), None)
+        );
         assert_eq!(parse_image("r:5000/a/b"), ("r:5000/a/b", None, None));
         assert_eq!(parse_image("a@sha256:ab"), ("a", None, Some("sha256:ab")));
-        assert_eq!(image_base_name("reg.io/shop/orders-service:1.8"), "orders-service");
+        assert_eq!(
+            image_base_name("reg.io/shop/orders-service:1.8"),
+            "orders-service"
+        );
     }
 
     #[test]
@@ -494,15 +523,25 @@ mod tests {
         assert_eq!(l.sources[0].1.lines().nth(3), Some("  - apiVersion: v1"));
         // A `# Source:` names only the document right below it.
         let l = load("s.yaml", "# Source: a.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\n");
-        let paths: Vec<_> = l.objects.iter().map(|o| (o.path.as_str(), o.name.as_str())).collect();
+        let paths: Vec<_> = l
+            .objects
+            .iter()
+            .map(|o| (o.path.as_str(), o.name.as_str()))
+            .collect();
         assert_eq!(paths, [("a.yaml", "a"), ("s.yaml", "b")]);
     }
 
     #[test]
     fn templates_are_skipped() {
-        let l = load("c/templates/d.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Values.name }}\n");
+        let l = load(
+            "c/templates/d.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Values.name }}\n",
+        );
         assert!(l.template && l.objects.is_empty() && l.error.is_none());
-        let l = load("d.yaml", "{{- if .Values.x }}\napiVersion: v1\nkind: Pod\n{{- end }}\n");
+        let l = load(
+            "d.yaml",
+            "{{- if .Values.x }}\napiVersion: v1\nkind: Pod\n{{- end }}\n",
+        );
         assert!(l.template);
     }
 

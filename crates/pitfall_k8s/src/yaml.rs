@@ -30,7 +30,10 @@ pub struct Pos {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A scalar as written; `plain` is false for quoted and block scalars.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in source order: (key, value).
     Map(Vec<(Node, Node)>),
@@ -156,8 +159,17 @@ impl std::fmt::Display for YamlError {
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, pos: Pos, anchor: usize },
-    Map { entries: Vec<(Node, Node)>, key: Option<Node>, pos: Pos, anchor: usize },
+    Seq {
+        items: Vec<Node>,
+        pos: Pos,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        pos: Pos,
+        anchor: usize,
+    },
 }
 
 fn pos_of(m: saphyr_parser::Marker) -> Pos {
@@ -246,19 +258,41 @@ pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
                 }
                 nodes += 1;
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq { items: Vec::new(), pos: start, anchor }
+                    Frame::Seq {
+                        items: Vec::new(),
+                        pos: start,
+                        anchor,
+                    }
                 } else {
-                    Frame::Map { entries: Vec::new(), key: None, pos: start, anchor }
+                    Frame::Map {
+                        entries: Vec::new(),
+                        key: None,
+                        pos: start,
+                        anchor,
+                    }
                 });
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
                 Some(Frame::Seq { items, pos, anchor }) => Some((
-                    Node { value: Value::Seq(items), pos, end },
+                    Node {
+                        value: Value::Seq(items),
+                        pos,
+                        end,
+                    },
                     anchor,
                 )),
-                Some(Frame::Map { entries, pos, anchor, .. }) => Some((
-                    Node { value: Value::Map(entries), pos, end },
+                Some(Frame::Map {
+                    entries,
+                    pos,
+                    anchor,
+                    ..
+                }) => Some((
+                    Node {
+                        value: Value::Map(entries),
+                        pos,
+                        end,
+                    },
                     anchor,
                 )),
                 None => return Err(err("unbalanced collection end".into())),
@@ -338,8 +372,14 @@ mod tests {
     fn deep_nesting_is_refused() {
         let s = "[".repeat(100_000);
         let e = parse(&s).unwrap_err();
-        assert!(e.message.contains("nested deeper") || e.message.contains("recursion limit"), "{e}");
-        let s = "a:\n".to_string() + &(0..300).map(|i| format!("{}k:\n", " ".repeat(i + 1))).collect::<String>();
+        assert!(
+            e.message.contains("nested deeper") || e.message.contains("recursion limit"),
+            "{e}"
+        );
+        let s = "a:\n".to_string()
+            + &(0..300)
+                .map(|i| format!("{}k:\n", " ".repeat(i + 1)))
+                .collect::<String>();
         let e = parse(&s).unwrap_err();
         assert!(e.message.contains("nested deeper"), "{e}");
         let s = "a:\n".to_string() + &"- ".repeat(50_000) + "x\n";
@@ -348,7 +388,17 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for s in ["a: [", "{", "a: b: c", "- a\nb: c", "\t- x", "&a *a", "*x", "? a\n? b\n", "%YAML 9\n---\n"] {
+        for s in [
+            "a: [",
+            "{",
+            "a: b: c",
+            "- a\nb: c",
+            "\t- x",
+            "&a *a",
+            "*x",
+            "? a\n? b\n",
+            "%YAML 9\n---\n",
+        ] {
             let _ = parse(s);
         }
     }
@@ -391,7 +441,9 @@ mod fuzz {
             let text: String = s.into_iter().collect();
             let _ = parse(&text);
             let _ = crate::load("f.yaml", &text);
-            let random: String = (0..64).map(|_| alphabet[(next() as usize) % alphabet.len()]).collect();
+            let random: String = (0..64)
+                .map(|_| alphabet[(next() as usize) % alphabet.len()])
+                .collect();
             let _ = parse(&random);
         }
     }

@@ -77,11 +77,7 @@ impl LineCache {
         let Some(&start) = self.starts.get(i) else {
             return "";
         };
-        let end = self
-            .starts
-            .get(i + 1)
-            .map(|e| e - 1)
-            .unwrap_or(src.len());
+        let end = self.starts.get(i + 1).map(|e| e - 1).unwrap_or(src.len());
         src[start..end.max(start)].trim_end_matches('\r')
     }
 

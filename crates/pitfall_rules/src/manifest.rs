@@ -146,10 +146,18 @@ impl Reported<'_> {
 
 impl<'a> ManifestChecker<'a> {
     /// Reports a finding on `node` (a key, or a container when a field is missing).
-    pub fn report(&mut self, obj: &Object, node: &Node, message: impl Into<String>) -> Reported<'_> {
+    pub fn report(
+        &mut self,
+        obj: &Object,
+        node: &Node,
+        message: impl Into<String>,
+    ) -> Reported<'_> {
         // A mapping (a container, a port entry) is marked on its first line.
         let end = if node.is_map() && node.end.line > node.pos.line {
-            Pos { line: node.pos.line, col: u32::MAX }
+            Pos {
+                line: node.pos.line,
+                col: u32::MAX,
+            }
         } else {
             node.end
         };
@@ -230,9 +238,9 @@ impl<'a> ManifestChecker<'a> {
 
 /// Whether a list of names (annotation or `# nolint:`) covers the rule.
 fn names_match(names: &[String], rule: &Rule) -> bool {
-    names.iter().any(|n| {
-        n == "all" || n == rule.name || Category::parse(n) == Some(rule.category)
-    })
+    names
+        .iter()
+        .any(|n| n == "all" || n == rule.name || Category::parse(n) == Some(rule.category))
 }
 
 /// The names of a `# nolint` / `# nolint:a,b` comment on a YAML line
@@ -298,7 +306,10 @@ pub fn check_manifests(
     let links: Vec<Link> = plan
         .iter()
         .map(|p| {
-            let (_, lc, routes) = facts.iter().find(|(i, _, _)| *i == p.main).expect("computed");
+            let (_, lc, routes) = facts
+                .iter()
+                .find(|(i, _, _)| *i == p.main)
+                .expect("computed");
             let w = &workloads[p.workload];
             Link {
                 workload: w,
@@ -321,26 +332,39 @@ pub fn check_manifests(
             objects,
             workloads: &workloads,
             services: &services,
-            links: if matches!(rule.check, Check::Cross(_)) { &links } else { &[] },
+            links: if matches!(rule.check, Check::Cross(_)) {
+                &links
+            } else {
+                &[]
+            },
             rule,
             options: settings
                 .options
                 .get(rule.name)
                 .unwrap_or_else(|| NO_OPTIONS.get_or_init(HashMap::new)),
-            severity: settings.severity.get(rule.name).copied().unwrap_or(rule.severity),
+            severity: settings
+                .severity
+                .get(rule.name)
+                .copied()
+                .unwrap_or(rule.severity),
             findings: Vec::new(),
             suppressed: Vec::new(),
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut cx)));
         match outcome {
             Ok(()) => result.findings.append(&mut cx.findings),
-            Err(_) => result
-                .warnings
-                .push(format!("internal error in rule {} (skipped for the manifests)", rule.name)),
+            Err(_) => result.warnings.push(format!(
+                "internal error in rule {} (skipped for the manifests)",
+                rule.name
+            )),
         }
     }
-    result.findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    result.findings.dedup_by(|a, b| a.sort_key() == b.sort_key());
+    result
+        .findings
+        .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    result
+        .findings
+        .dedup_by(|a, b| a.sort_key() == b.sort_key());
     result
 }
 
@@ -439,7 +463,12 @@ fn plan_links(
         }
         if hits.len() == 1 {
             let (m, how) = hits.pop().expect("one");
-            out.push(PlannedLink { workload: wi, container: ci, main: m, how });
+            out.push(PlannedLink {
+                workload: wi,
+                container: ci,
+                main: m,
+                how,
+            });
         }
     }
     // One service and one container: they belong together.
@@ -449,7 +478,10 @@ fn plan_links(
             workload: wi,
             container: ci,
             main: mains[0],
-            how: format!("the only container and the only main package, {}", project.packages[mains[0]].src.dir),
+            how: format!(
+                "the only container and the only main package, {}",
+                project.packages[mains[0]].src.dir
+            ),
         });
     }
     out
@@ -473,25 +505,55 @@ mod tests {
 
     #[test]
     fn probe_paths_against_routes() {
-        assert!(route_serves(&route("net/http", Some("GET"), "/healthz"), "/healthz"));
-        assert!(route_serves(&route("net/http", None, "/healthz"), "/healthz?full=1"));
-        assert!(!route_serves(&route("net/http", Some("POST"), "/healthz"), "/healthz"));
-        assert!(!route_serves(&route("net/http", None, "/healthz"), "/health"));
-        assert!(route_serves(&route("net/http", None, "/"), "/anything/at/all"));
+        assert!(route_serves(
+            &route("net/http", Some("GET"), "/healthz"),
+            "/healthz"
+        ));
+        assert!(route_serves(
+            &route("net/http", None, "/healthz"),
+            "/healthz?full=1"
+        ));
+        assert!(!route_serves(
+            &route("net/http", Some("POST"), "/healthz"),
+            "/healthz"
+        ));
+        assert!(!route_serves(
+            &route("net/http", None, "/healthz"),
+            "/health"
+        ));
+        assert!(route_serves(
+            &route("net/http", None, "/"),
+            "/anything/at/all"
+        ));
         assert!(route_serves(&route("default", None, "/debug/"), "/debug/x"));
         assert!(!route_serves(&route("chi", None, "/"), "/healthz"));
-        assert!(route_serves(&route("chi", None, "/health/{kind}"), "/health/live"));
-        assert!(route_serves(&route("gin", None, "/files/*path"), "/files/a/b"));
-        assert!(route_serves(&route("net/http", None, "/s/{rest...}"), "/s/a/b"));
+        assert!(route_serves(
+            &route("chi", None, "/health/{kind}"),
+            "/health/live"
+        ));
+        assert!(route_serves(
+            &route("gin", None, "/files/*path"),
+            "/files/a/b"
+        ));
+        assert!(route_serves(
+            &route("net/http", None, "/s/{rest...}"),
+            "/s/a/b"
+        ));
         assert!(!route_serves(&route("gorilla", None, "/a/{id}"), "/a/1/2"));
     }
 
     #[test]
     fn nolint_comments() {
-        assert_eq!(nolint_names("image: x # nolint:unpinned-image"), Some(vec!["unpinned-image".into()]));
+        assert_eq!(
+            nolint_names("image: x # nolint:unpinned-image"),
+            Some(vec!["unpinned-image".into()])
+        );
         assert_eq!(nolint_names("  # nolint"), Some(vec!["all".into()]));
         assert_eq!(nolint_names("image: a#nolint"), None);
-        assert_eq!(nolint_names("x: 1 # nolint:a,b // why"), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            nolint_names("x: 1 # nolint:a,b // why"),
+            Some(vec!["a".into(), "b".into()])
+        );
         assert_eq!(nolint_names("x: 1 # nolintx"), None);
         assert_eq!(nolint_names("x: 1"), None);
     }

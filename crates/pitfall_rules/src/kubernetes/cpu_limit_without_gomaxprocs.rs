@@ -61,10 +61,16 @@ asks for a CPU limit, which is what makes this problem appear.
 fn check(cx: &mut ManifestChecker) {
     for l in cx.links {
         let c = l.container;
-        let Some((key, value)) = c.node.path(&["resources", "limits"]).and_then(|n| n.entry("cpu")) else {
+        let Some((key, value)) = c
+            .node
+            .path(&["resources", "limits"])
+            .and_then(|n| n.entry("cpu"))
+        else {
             continue;
         };
-        let Some(version) = l.lifecycle.go_version else { continue };
+        let Some(version) = l.lifecycle.go_version else {
+            continue;
+        };
         if version >= (1, 25)
             || value.is_null()
             || c.env_var("GOMAXPROCS").is_some()

@@ -66,19 +66,27 @@ plain env values).
 };
 
 fn truthy(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on" | "enabled")
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "on" | "enabled"
+    )
 }
 
 fn is_switch(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    matches!(n.as_str(), "DEBUG" | "ENABLE_PPROF" | "PPROF_ENABLED" | "ENABLE_DEBUG" | "PPROF")
-        || n.ends_with("_DEBUG")
+    matches!(
+        n.as_str(),
+        "DEBUG" | "ENABLE_PPROF" | "PPROF_ENABLED" | "ENABLE_DEBUG" | "PPROF"
+    ) || n.ends_with("_DEBUG")
         || n.starts_with("DEBUG_")
 }
 
 fn is_log_level(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    matches!(n.as_str(), "LOG_LEVEL" | "LOGLEVEL" | "LOG_LVL" | "LOGGING_LEVEL") || n.ends_with("_LOG_LEVEL")
+    matches!(
+        n.as_str(),
+        "LOG_LEVEL" | "LOGLEVEL" | "LOG_LVL" | "LOGGING_LEVEL"
+    ) || n.ends_with("_LOG_LEVEL")
 }
 
 fn debug_level(v: &str) -> bool {
@@ -98,7 +106,9 @@ fn debug_flag(arg: &str) -> bool {
     let name = name.to_ascii_lowercase();
     match name.as_str() {
         "debug" | "pprof" | "enable-pprof" | "enable-debug" => value.is_none_or(truthy),
-        "log-level" | "log.level" | "loglevel" | "log_level" | "v" => value.is_some_and(debug_level),
+        "log-level" | "log.level" | "loglevel" | "log_level" | "v" => {
+            value.is_some_and(debug_level)
+        }
         _ => false,
     }
 }
@@ -107,7 +117,9 @@ fn check(cx: &mut ManifestChecker) {
     for w in cx.workloads {
         for c in &w.containers {
             for e in c.env() {
-                let Some((key, value)) = e.value else { continue };
+                let Some((key, value)) = e.value else {
+                    continue;
+                };
                 let Some(v) = value.as_str() else { continue };
                 let hit = (is_switch(e.name) && truthy(v))
                     || (is_log_level(e.name) && debug_level(v))
@@ -150,4 +162,3 @@ fn check(cx: &mut ManifestChecker) {
         }
     }
 }
-

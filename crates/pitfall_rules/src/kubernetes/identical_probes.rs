@@ -63,7 +63,9 @@ This rule resolves named ports before comparing, so `port: http` and
 fn check(cx: &mut ManifestChecker) {
     for w in cx.workloads {
         for c in w.containers.iter().filter(|c| !c.init) {
-            let (Some((lkey, live)), Some(ready)) = (c.entry("livenessProbe"), c.get("readinessProbe")) else {
+            let (Some((lkey, live)), Some(ready)) =
+                (c.entry("livenessProbe"), c.get("readinessProbe"))
+            else {
                 continue;
             };
             let (Some(a), Some(b)) = (handler(c, live), handler(c, ready)) else {
@@ -97,17 +99,28 @@ fn handler(c: &Container, probe: &Node) -> Option<String> {
         let path = h.get("path").and_then(Node::as_str).unwrap_or("/");
         let host = h.get("host").and_then(Node::as_str).unwrap_or("");
         let scheme = h.get("scheme").and_then(Node::as_str).unwrap_or("HTTP");
-        return Some(format!("httpGet {scheme} {host}{path} port {}", port(h.get("port"))?));
+        return Some(format!(
+            "httpGet {scheme} {host}{path} port {}",
+            port(h.get("port"))?
+        ));
     }
     if let Some(t) = probe.get("tcpSocket") {
         return Some(format!("tcpSocket port {}", port(t.get("port"))?));
     }
     if let Some(g) = probe.get("grpc") {
         let service = g.get("service").and_then(Node::as_str).unwrap_or("");
-        return Some(format!("grpc port {} service {service:?}", port(g.get("port"))?));
+        return Some(format!(
+            "grpc port {} service {service:?}",
+            port(g.get("port"))?
+        ));
     }
     if let Some(e) = probe.get("exec") {
-        let cmd: Vec<&str> = e.get("command")?.as_seq().iter().filter_map(Node::as_str).collect();
+        let cmd: Vec<&str> = e
+            .get("command")?
+            .as_seq()
+            .iter()
+            .filter_map(Node::as_str)
+            .collect();
         if cmd.is_empty() {
             return None;
         }

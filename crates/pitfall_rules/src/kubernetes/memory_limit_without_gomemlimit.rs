@@ -78,10 +78,18 @@ Neither tool reads the code, and neither checks env against resource limits.
 fn check(cx: &mut ManifestChecker) {
     for l in cx.links {
         let c = l.container;
-        let Some((key, value)) = c.node.path(&["resources", "limits"]).and_then(|n| n.entry("memory")) else {
+        let Some((key, value)) = c
+            .node
+            .path(&["resources", "limits"])
+            .and_then(|n| n.entry("memory"))
+        else {
             continue;
         };
-        if value.is_null() || c.env_var("GOMEMLIMIT").is_some() || c.has_env_from() || l.lifecycle.sets_memory_limit.is_some() {
+        if value.is_null()
+            || c.env_var("GOMEMLIMIT").is_some()
+            || c.has_env_from()
+            || l.lifecycle.sets_memory_limit.is_some()
+        {
             continue;
         }
         let note = match &l.lifecycle.reads_gomemlimit {

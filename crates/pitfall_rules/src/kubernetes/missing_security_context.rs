@@ -6,7 +6,8 @@ pub static RULE: Rule = Rule {
     name: "missing-security-context",
     category: Category::Kubernetes,
     severity: Severity::Warning,
-    summary: "Container without runAsNonRoot, allowPrivilegeEscalation: false or readOnlyRootFilesystem",
+    summary:
+        "Container without runAsNonRoot, allowPrivilegeEscalation: false or readOnlyRootFilesystem",
     reports_on: "the container's `securityContext:` key, or the container when it has none",
     test_files: TestFiles::Include,
     options: &[],
@@ -79,10 +80,18 @@ fn check(cx: &mut ManifestChecker) {
             if !non_root(own, pod) {
                 missing.push("runAsNonRoot: true");
             }
-            if own.and_then(|s| s.get("allowPrivilegeEscalation")).and_then(Node::as_bool) != Some(false) {
+            if own
+                .and_then(|s| s.get("allowPrivilegeEscalation"))
+                .and_then(Node::as_bool)
+                != Some(false)
+            {
                 missing.push("allowPrivilegeEscalation: false");
             }
-            if own.and_then(|s| s.get("readOnlyRootFilesystem")).and_then(Node::as_bool) != Some(true) {
+            if own
+                .and_then(|s| s.get("readOnlyRootFilesystem"))
+                .and_then(Node::as_bool)
+                != Some(true)
+            {
                 missing.push("readOnlyRootFilesystem: true");
             }
             if missing.is_empty() {

@@ -94,7 +94,10 @@ fn check(cx: &mut ManifestChecker) {
     for s in cx.services {
         for p in s.ports {
             let number = |k: &str| p.get(k).and_then(Node::as_i64);
-            let name_of = |k: &str| p.get(k).and_then(|n| n.as_i64().is_none().then(|| n.as_str()).flatten());
+            let name_of = |k: &str| {
+                p.get(k)
+                    .and_then(|n| n.as_i64().is_none().then(|| n.as_str()).flatten())
+            };
             let hit = number("port") == Some(PPROF_PORT)
                 || number("targetPort") == Some(PPROF_PORT)
                 || name_of("targetPort").is_some_and(debug_name)

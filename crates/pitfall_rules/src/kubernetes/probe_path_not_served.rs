@@ -8,7 +8,8 @@ pub static RULE: Rule = Rule {
     category: Category::Kubernetes,
     severity: Severity::Error,
     summary: "httpGet probe path that the linked Go code never registers on that port",
-    reports_on: "the probe's `path:` key (its `httpGet:` key when the path is left to the default `/`)",
+    reports_on:
+        "the probe's `path:` key (its `httpGet:` key when the path is left to the default `/`)",
     test_files: TestFiles::Include,
     options: &[],
     doc: r#"
@@ -63,9 +64,13 @@ Neither tool reads the code, so neither can tell whether a probe path exists.
 
 fn check(cx: &mut ManifestChecker) {
     for l in cx.links {
-        let Some(listeners) = l.listener_ports() else { continue };
+        let Some(listeners) = l.listener_ports() else {
+            continue;
+        };
         for (kind, _, probe) in l.probes() {
-            let Some((hkey, h)) = probe.entry("httpGet") else { continue };
+            let Some((hkey, h)) = probe.entry("httpGet") else {
+                continue;
+            };
             let Some(port) = h.get("port").and_then(|p| l.container.resolve_port(p)) else {
                 continue;
             };
@@ -101,7 +106,15 @@ fn check(cx: &mut ManifestChecker) {
     }
 }
 
-fn report(cx: &mut ManifestChecker, l: &Link, at: &Node, kind: &str, path: &str, port: i64, listener: String) {
+fn report(
+    cx: &mut ManifestChecker,
+    l: &Link,
+    at: &Node,
+    kind: &str,
+    path: &str,
+    port: i64,
+    listener: String,
+) {
     cx.report(
         l.workload.object,
         at,

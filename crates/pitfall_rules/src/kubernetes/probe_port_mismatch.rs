@@ -6,7 +6,8 @@ pub static RULE: Rule = Rule {
     name: "probe-port-mismatch",
     category: Category::Kubernetes,
     severity: Severity::Error,
-    summary: "Probe port that is not a declared port name, or not a port the linked Go code listens on",
+    summary:
+        "Probe port that is not a declared port name, or not a port the linked Go code listens on",
     reports_on: "the probe's `port:` key",
     test_files: TestFiles::Include,
     options: &[],
@@ -68,12 +69,18 @@ fn check(cx: &mut ManifestChecker) {
         let listening = l.listener_ports();
         let from_flags = l.command_line_ports();
         for (kind, _, probe) in l.probes() {
-            let Some(handler) = ["httpGet", "tcpSocket", "grpc"].iter().find_map(|k| probe.get(k)) else {
+            let Some(handler) = ["httpGet", "tcpSocket", "grpc"]
+                .iter()
+                .find_map(|k| probe.get(k))
+            else {
                 continue;
             };
-            let Some((key, port)) = handler.entry("port") else { continue };
+            let Some((key, port)) = handler.entry("port") else {
+                continue;
+            };
             if let (None, Some(name)) = (port.as_i64(), port.as_str()) {
-                if c.resolve_port(port).is_none() && !c.ports().iter().any(|p| p.name == Some(name)) {
+                if c.resolve_port(port).is_none() && !c.ports().iter().any(|p| p.name == Some(name))
+                {
                     report(cx, l, key, format!(
                         "{kind} of container `{}` uses port `{name}`, which none of its ports is named: the probe cannot connect",
                         c.name
@@ -81,8 +88,12 @@ fn check(cx: &mut ManifestChecker) {
                     continue;
                 }
             }
-            let Some(number) = c.resolve_port(port) else { continue };
-            let Some(listeners) = &listening else { continue };
+            let Some(number) = c.resolve_port(port) else {
+                continue;
+            };
+            let Some(listeners) = &listening else {
+                continue;
+            };
             if listeners.iter().any(|(_, p)| *p == number) || from_flags.contains(&number) {
                 continue;
             }

@@ -53,8 +53,12 @@ accepted here, and the finding carries the `image:` line.
 fn check(cx: &mut ManifestChecker) {
     for w in cx.workloads {
         for c in &w.containers {
-            let Some((key, value)) = c.entry("image") else { continue };
-            let Some(image) = value.as_str() else { continue };
+            let Some((key, value)) = c.entry("image") else {
+                continue;
+            };
+            let Some(image) = value.as_str() else {
+                continue;
+            };
             if image.contains('$') || image.contains("{{") || image.trim().is_empty() {
                 continue;
             }

@@ -74,7 +74,14 @@ fn check(cx: &mut ManifestChecker) {
             let mut tokens: Vec<(&str, &Node)> = Vec::new();
             for item in c.command_line() {
                 let text = item.as_str().unwrap_or("");
-                for t in text.split(|ch: char| ch.is_whitespace() || ch == ';' || ch == '&' || ch == '|' || ch == '(' || ch == ')') {
+                for t in text.split(|ch: char| {
+                    ch.is_whitespace()
+                        || ch == ';'
+                        || ch == '&'
+                        || ch == '|'
+                        || ch == '('
+                        || ch == ')'
+                }) {
                     if !t.is_empty() {
                         tokens.push((t, item));
                     }
@@ -88,7 +95,10 @@ fn check(cx: &mut ManifestChecker) {
                 if reported || (*t != "chmod" && !t.ends_with("/chmod")) {
                     continue;
                 }
-                let mut args = tokens[i + 1..].iter().map(|(t, _)| *t).take_while(|t| *t != ";");
+                let mut args = tokens[i + 1..]
+                    .iter()
+                    .map(|(t, _)| *t)
+                    .take_while(|t| *t != ";");
                 let mut mode = None;
                 let mut paths = Vec::new();
                 for a in args.by_ref() {
@@ -99,7 +109,11 @@ fn check(cx: &mut ManifestChecker) {
                         mode = Some(a);
                     } else {
                         let p = a.trim_matches(['"', '\'']);
-                        paths.push(if p.len() > 1 { p.trim_end_matches('/') } else { p });
+                        paths.push(if p.len() > 1 {
+                            p.trim_end_matches('/')
+                        } else {
+                            p
+                        });
                     }
                 }
                 let Some(mode) = mode else { continue };
@@ -107,7 +121,9 @@ fn check(cx: &mut ManifestChecker) {
                     continue;
                 }
                 let Some(path) = paths.iter().find(|p| {
-                    mounts.iter().any(|m| *p == m || p.starts_with(&format!("{m}/")))
+                    mounts
+                        .iter()
+                        .any(|m| *p == m || p.starts_with(&format!("{m}/")))
                 }) else {
                     continue;
                 };
@@ -134,7 +150,9 @@ fn world_writable(mode: &str) -> bool {
         return mode.len() >= 3 && last & 2 != 0;
     }
     mode.split(',').any(|clause| {
-        let Some(op) = clause.find(['+', '=']) else { return false };
+        let Some(op) = clause.find(['+', '=']) else {
+            return false;
+        };
         let (who, perms) = clause.split_at(op);
         (who.contains('a') || who.contains('o')) && perms[1..].contains('w')
     })
