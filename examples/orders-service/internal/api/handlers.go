@@ -62,6 +62,7 @@ func (h *Handler) Routes() http.Handler {
 	mux.HandleFunc("GET /orders", h.listOrders)
 	mux.HandleFunc("GET /orders/{id}", h.getOrder)
 	mux.HandleFunc("POST /orders/{id}/ship", h.shipOrder)
+	mux.HandleFunc("GET /orders/{id}/shipping-quote", h.shippingQuote)
 	mux.HandleFunc("GET /reports/orders.csv", h.exportCSV)
 	mux.HandleFunc("GET /reports/revenue", h.revenueReport)
 	return mux
