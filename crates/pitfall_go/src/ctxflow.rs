@@ -36,6 +36,16 @@ impl<'a> Derivation<'a> {
     }
 }
 
+/// The `context` functions that derive a context with a cancel function.
+pub const CANCEL_DERIVERS: &[&str] = &[
+    "WithCancel",
+    "WithTimeout",
+    "WithDeadline",
+    "WithCancelCause",
+    "WithTimeoutCause",
+    "WithDeadlineCause",
+];
+
 /// Every two-value assignment of the file whose right side is one call that
 /// `is_deriver` accepts, when the statement sits directly in a statement list.
 pub fn derivations<'a>(

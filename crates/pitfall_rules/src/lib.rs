@@ -280,6 +280,36 @@ impl<'a> Checker<'a> {
         self.pkg.src.gomod.go_at_least(major, minor)
     }
 
+    /// Every `ctx, cancel := context.WithCancel/Timeout/Deadline(...)` of this
+    /// file, whatever the import is called.
+    pub fn cancel_derivations(&self) -> Vec<pitfall_go::ctxflow::Derivation<'a>> {
+        let is_deriver = |c: &'a CallExpr| self.is_pkg_call(c, "context", pitfall_go::ctxflow::CANCEL_DERIVERS);
+        pitfall_go::ctxflow::derivations(&self.file.ast, &is_deriver)
+    }
+
+    /// Every mutex each function of this file locks, traced along that
+    /// function's paths: (function body, the mutex as written, its trace).
+    /// Mutexes whose paths cannot be followed are left out. Shared by the lock
+    /// rules, which differ only in what they read from the trace.
+    pub fn lock_traces(&self) -> Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)> {
+        let sc = self.scope();
+        let classify = |c: &'a CallExpr| {
+            let env = self.env_at(c.span.start);
+            pitfall_go::locks::mutex_op(&sc, &env, c)
+        };
+        let mut out = Vec::new();
+        for f in pitfall_go::walk::funcs(&self.file.ast) {
+            let Some(body) = f.body() else { continue };
+            for key in pitfall_go::locks::acquired_keys(body, &classify) {
+                let t = pitfall_go::locks::trace(body, &key, &classify);
+                if !t.unknown {
+                    out.push((body, key, t));
+                }
+            }
+        }
+        out
+    }
+
     pub fn scope(&self) -> Scope<'a> {
         Scope {
             project: self.project,

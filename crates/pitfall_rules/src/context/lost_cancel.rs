@@ -1,6 +1,5 @@
 //! The cancel function of a derived context not used on every path.
 use crate::prelude::*;
-use pitfall_go::ctxflow;
 use pitfall_go::flow::{self, ExitKind, Policy, Resource, Verdict};
 
 pub static RULE: Rule = Rule {
@@ -68,15 +67,6 @@ the whole category.
     check: Check::Go(check),
 };
 
-const DERIVERS: &[&str] = &[
-    "WithCancel",
-    "WithTimeout",
-    "WithDeadline",
-    "WithCancelCause",
-    "WithTimeoutCause",
-    "WithDeadlineCause",
-];
-
 fn check(cx: &mut Checker) {
     // Cheap filter before any type inference.
     if !cx.file.imports("context") {
@@ -88,10 +78,8 @@ fn check(cx: &mut Checker) {
 }
 
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
-    let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
-    let is_deriver = |c: &'a CallExpr| cx.is_pkg_call(c, "context", DERIVERS);
-    for d in ctxflow::derivations(&file.ast, &is_deriver) {
+    for d in cx.cancel_derivations() {
         let what = format!("context.{}", d.call.method_name().unwrap_or("WithCancel"));
         let Some(cancel) = d.cancel().as_ident() else {
             continue;

@@ -61,15 +61,6 @@ reported line, or on its own line before the statement or the function;
     check: Check::Go(check),
 };
 
-const DERIVERS: &[&str] = &[
-    "WithCancel",
-    "WithTimeout",
-    "WithDeadline",
-    "WithCancelCause",
-    "WithTimeoutCause",
-    "WithDeadlineCause",
-];
-
 fn check(cx: &mut Checker) {
     // Cheap filter before any type inference.
     if !cx.file.imports("context") {
@@ -81,10 +72,8 @@ fn check(cx: &mut Checker) {
 }
 
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
-    let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
-    let is_deriver = |c: &'a CallExpr| cx.is_pkg_call(c, "context", DERIVERS);
-    for d in ctxflow::derivations(&file.ast, &is_deriver) {
+    for d in cx.cancel_derivations() {
         let (Some(ctx), Some(cancel)) = (d.ctx(), d.cancel().as_ident()) else {
             continue;
         };

@@ -1,6 +1,6 @@
 //! A mutex locked again on a path where it is already held.
 use crate::prelude::*;
-use pitfall_go::locks::{self, MutexOp, Op};
+use pitfall_go::locks::{self, Op};
 
 pub static RULE: Rule = Rule {
     name: "double-lock",
@@ -83,53 +83,41 @@ fn check(cx: &mut Checker) {
 }
 
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
-    let file: &'a pitfall_go::GoFile = cx.file;
-    let sc = cx.scope();
-    let classify = |c: &'a CallExpr| -> Option<MutexOp<'a>> {
-        let env = cx.env_at(c.span.start);
-        locks::mutex_op(&sc, &env, c)
-    };
     let mut out = Vec::new();
-    for f in walk::funcs(&file.ast) {
-        let Some(body) = f.body() else { continue };
-        for key in locks::acquired_keys(body, &classify) {
-            let t = locks::trace(body, &key, &classify);
-            if t.unknown {
+    for (_body, key, t) in cx.lock_traces() {
+        for (span, op, via, st) in &t.acquires {
+            if !locks::always_held(*st) {
                 continue;
             }
-            for (span, op, via, st) in &t.acquires {
-                if !locks::always_held(*st) {
-                    continue;
-                }
-                if *op == Op::RLock && locks::always_read_held(*st) {
-                    continue;
-                }
-                let Some(first) = t
-                    .acquires
-                    .iter()
-                    .filter(|a| a.0.start < span.start)
-                    .max_by_key(|a| a.0.start)
-                    .or_else(|| {
-                        t.acquires
-                            .iter()
-                            .filter(|a| a.0 != *span)
-                            .max_by_key(|a| a.0.start)
-                    })
-                else {
-                    continue;
-                };
-                let (line, _) = cx.file.line_col(first.0.start);
-                let held = if locks::always_read_held(*st) {
-                    "read-locked"
-                } else {
-                    "locked"
-                };
-                let what = match via {
-                    Some(m) => format!("{m}() locks `{key}`"),
-                    None => format!("`{key}` is locked again"),
-                };
-                let verb = if *op == Op::RLock { "RLock" } else { "Lock" };
-                out.push((
+            if *op == Op::RLock && locks::always_read_held(*st) {
+                continue;
+            }
+            let Some(first) = t
+                .acquires
+                .iter()
+                .filter(|a| a.0.start < span.start)
+                .max_by_key(|a| a.0.start)
+                .or_else(|| {
+                    t.acquires
+                        .iter()
+                        .filter(|a| a.0 != *span)
+                        .max_by_key(|a| a.0.start)
+                })
+            else {
+                continue;
+            };
+            let (line, _) = cx.file.line_col(first.0.start);
+            let held = if locks::always_read_held(*st) {
+                "read-locked"
+            } else {
+                "locked"
+            };
+            let what = match via {
+                Some(m) => format!("{m}() locks `{key}`"),
+                None => format!("`{key}` is locked again"),
+            };
+            let verb = if *op == Op::RLock { "RLock" } else { "Lock" };
+            out.push((
                     *span,
                     format!("{what} while it is already {held} (line {line}): Go mutexes are not reentrant, this {verb} deadlocks"),
                     match via {
@@ -137,7 +125,6 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                         None => format!("unlock `{key}` first, or restructure so it is locked once"),
                     },
                 ));
-            }
         }
     }
     out

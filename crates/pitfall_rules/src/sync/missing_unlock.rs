@@ -1,6 +1,6 @@
 //! A return that leaves a mutex locked while the other paths unlock it.
 use crate::prelude::*;
-use pitfall_go::locks::{self, MutexOp};
+use pitfall_go::locks;
 
 pub static RULE: Rule = Rule {
     name: "missing-unlock",
@@ -77,50 +77,37 @@ fn check(cx: &mut Checker) {
 }
 
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
-    let file: &'a pitfall_go::GoFile = cx.file;
-    let sc = cx.scope();
-    let classify = |c: &'a CallExpr| -> Option<MutexOp<'a>> {
-        let env = cx.env_at(c.span.start);
-        locks::mutex_op(&sc, &env, c)
-    };
     let mut out = Vec::new();
-    for f in walk::funcs(&file.ast) {
-        let Some(body) = f.body() else { continue };
-        for key in locks::acquired_keys(body, &classify) {
-            let t = locks::trace(body, &key, &classify);
-            if t.unknown {
+    for (body, key, t) in cx.lock_traces() {
+        for (span, st) in &t.exits {
+            if !locks::always_held_undeferred(*st) {
                 continue;
             }
-            for (span, st) in &t.exits {
-                if !locks::always_held_undeferred(*st) {
-                    continue;
-                }
-                let Some(unlock) = t.releases.iter().find(|r| r.start > span.end) else {
-                    continue;
-                };
-                let Some(lock) = t
-                    .acquires
-                    .iter()
-                    .filter(|a| a.0.start < span.start)
-                    .max_by_key(|a| a.0.start)
-                else {
-                    continue;
-                };
-                if !locks::is_early_return(body, lock.0, *span) {
-                    continue;
-                }
-                let (lock_line, _) = cx.file.line_col(lock.0.start);
-                let (unlock_line, _) = cx.file.line_col(unlock.start);
-                let how = match &lock.2 {
-                    Some(m) => format!("locked through {m}() at line {lock_line}"),
-                    None => format!("locked at line {lock_line}"),
-                };
-                out.push((
+            let Some(unlock) = t.releases.iter().find(|r| r.start > span.end) else {
+                continue;
+            };
+            let Some(lock) = t
+                .acquires
+                .iter()
+                .filter(|a| a.0.start < span.start)
+                .max_by_key(|a| a.0.start)
+            else {
+                continue;
+            };
+            if !locks::is_early_return(body, lock.0, *span) {
+                continue;
+            }
+            let (lock_line, _) = cx.file.line_col(lock.0.start);
+            let (unlock_line, _) = cx.file.line_col(unlock.start);
+            let how = match &lock.2 {
+                Some(m) => format!("locked through {m}() at line {lock_line}"),
+                None => format!("locked at line {lock_line}"),
+            };
+            out.push((
                     *span,
                     format!("this return leaves `{key}` locked ({how}); the other paths unlock it at line {unlock_line}: the next Lock blocks forever"),
                     format!("unlock `{key}` before returning, or `defer {key}.{}()` right after the lock", if lock.1 == locks::Op::RLock { "RUnlock" } else { "Unlock" }),
                 ));
-            }
         }
     }
     out
