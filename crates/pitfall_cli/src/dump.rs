@@ -135,7 +135,10 @@ pub fn run(args: DumpArgs) -> Result<u8, String> {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(out.as_bytes()).and_then(|_| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(format!("writing output: {e}"));
         }
@@ -189,9 +192,9 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
     let tls = url.starts_with("https://");
     let scheme = if tls { "https://" } else { "http://" };
     for _ in 0..6 {
-        let rest = url
-            .strip_prefix(scheme)
-            .ok_or_else(|| format!("redirect to {url:?} refused: only {scheme} redirects are followed"))?;
+        let rest = url.strip_prefix(scheme).ok_or_else(|| {
+            format!("redirect to {url:?} refused: only {scheme} redirects are followed")
+        })?;
         let (hostport, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -200,7 +203,10 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
         if hostport.is_empty() || hostport.contains('@') || path.contains(['\r', '\n', ' ']) {
             return Err(format!("malformed URL {url:?}"));
         }
-        let has_port = hostport.rsplit(':').next().is_some_and(|p| p.parse::<u16>().is_ok())
+        let has_port = hostport
+            .rsplit(':')
+            .next()
+            .is_some_and(|p| p.parse::<u16>().is_ok())
             && !hostport.ends_with(']');
         let addr_str = if has_port {
             hostport.to_string()
@@ -229,8 +235,10 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
             }
         }
         let tcp = tcp.ok_or_else(|| format!("connecting to {hostport}: {last}"))?;
-        tcp.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-        tcp.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+        tcp.set_read_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
+        tcp.set_write_timeout(Some(timeout))
+            .map_err(|e| e.to_string())?;
         let mut conn: Box<dyn Conn> = if tls {
             let name = rustls::pki_types::ServerName::try_from(host.to_string())
                 .map_err(|e| format!("{host}: not a TLS server name: {e}"))?;
@@ -275,7 +283,9 @@ pub fn http_get(url: &str, max: u64, timeout: Duration) -> Result<Vec<u8>, Strin
         let header = |name: &str| {
             head.split("\r\n").skip(1).find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_string())
             })
         };
         if (300..400).contains(&status) {
@@ -377,7 +387,11 @@ impl Repo {
                 .flat_map_iter(|pkg| pkg.files().iter().map(move |f| (pkg, f)))
                 .map(|(pkg, f)| {
                     let r = pitfall_rules::check_file(f, pkg, &index, settings);
-                    (f.path.clone(), r.findings, pitfall_rules::nolint::Directives::parse(f))
+                    (
+                        f.path.clone(),
+                        r.findings,
+                        pitfall_rules::nolint::Directives::parse(f),
+                    )
                 })
                 .collect();
             let mut repo = Repo {
@@ -395,7 +409,10 @@ impl Repo {
             }
             for (path, findings, directives) in results {
                 for f in findings {
-                    repo.findings.entry((f.path.clone(), f.line)).or_default().push(f);
+                    repo.findings
+                        .entry((f.path.clone(), f.line))
+                        .or_default()
+                        .push(f);
                 }
                 repo.nolint.insert(path, directives);
             }
@@ -492,7 +509,10 @@ impl DumpReport<'_> {
         for f in user.iter().chain(g.created_by.iter()) {
             if let Some(l) = self.link(f) {
                 for s in l.statics {
-                    if !out.iter().any(|(_, x): &(&str, &Finding)| std::ptr::eq(*x, s)) {
+                    if !out
+                        .iter()
+                        .any(|(_, x): &(&str, &Finding)| std::ptr::eq(*x, s))
+                    {
                         out.push((l.path, s));
                     }
                 }
@@ -524,7 +544,10 @@ fn labels_text(g: &Group) -> String {
 
 fn where_of(g: &Group) -> (String, String) {
     match g.user().or(g.stack.first()) {
-        Some(f) => (f.function.to_string(), format!("{}:{}", short(&f.file), f.line)),
+        Some(f) => (
+            f.function.to_string(),
+            format!("{}:{}", short(&f.file), f.line),
+        ),
         None => ("?".into(), String::new()),
     }
 }
@@ -539,11 +562,18 @@ fn text(r: &DumpReport, top: usize) -> String {
         thousands(d.total),
         d.groups.len(),
         d.format.as_str(),
-        d.reason.as_deref().map(|x| format!(" — {x}")).unwrap_or_default()
+        d.reason
+            .as_deref()
+            .map(|x| format!(" — {x}"))
+            .unwrap_or_default()
     );
     out.push('\n');
     let _ = writeln!(out, "{:>9}  {:<24} {:>9}  WHERE", "COUNT", "STATE", "WAIT");
-    let shown = if top == 0 { d.groups.len() } else { top.min(d.groups.len()) };
+    let shown = if top == 0 {
+        d.groups.len()
+    } else {
+        top.min(d.groups.len())
+    };
     for g in &d.groups[..shown] {
         let (func, loc) = where_of(g);
         let _ = writeln!(
@@ -554,7 +584,14 @@ fn text(r: &DumpReport, top: usize) -> String {
             wait_text(g)
         );
         if let Some(c) = &g.created_by {
-            let _ = writeln!(out, "{:>46}created by {}  {}:{}", "", c.function, short(&c.file), c.line);
+            let _ = writeln!(
+                out,
+                "{:>46}created by {}  {}:{}",
+                "",
+                c.function,
+                short(&c.file),
+                c.line
+            );
         }
         if !g.labels.is_empty() {
             let _ = writeln!(out, "{:>46}labels {}", "", labels_text(g));
@@ -598,7 +635,11 @@ fn text(r: &DumpReport, top: usize) -> String {
         if r.growth.is_empty() {
             let _ = writeln!(out, "  no group grew");
         }
-        for gr in r.growth.iter().take(if top == 0 { usize::MAX } else { top }) {
+        for gr in r
+            .growth
+            .iter()
+            .take(if top == 0 { usize::MAX } else { top })
+        {
             let g = &d.groups[gr.group];
             let (func, loc) = where_of(g);
             let _ = writeln!(
@@ -616,7 +657,11 @@ fn text(r: &DumpReport, top: usize) -> String {
     }
     for f in r.findings {
         let x = &f.finding;
-        let _ = writeln!(out, "{}:{}: {} [{}] {}", x.path, x.line, x.severity, x.rule, x.message);
+        let _ = writeln!(
+            out,
+            "{}:{}: {} [{}] {}",
+            x.path, x.line, x.severity, x.rule, x.message
+        );
         if let Some(l) = r.link(&f.verdict.frame) {
             if let Some(code) = l.code {
                 let _ = writeln!(out, "  {:>5} | {}", x.line, code.trim_end());

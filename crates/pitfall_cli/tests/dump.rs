@@ -15,7 +15,9 @@ fn pitfall() -> Command {
 }
 
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/testdata")
+        .join(name)
 }
 
 /// Builds a Go program of tests/testdata once per test run.
@@ -183,9 +185,20 @@ fn assert_leaky_verdicts(j: &Value, what: &str) {
     let lock = line_of("leaky", "s.mu.Lock()", 1);
     let mut want = vec![send, early, ticker, wait];
     want.sort();
-    assert_eq!(finding_lines(j, "leaked-goroutines"), want, "{what}: leaks\n{j:#}");
-    assert_eq!(finding_lines(j, "lock-contention"), vec![lock], "{what}: contention");
-    assert!(findings(j, "deadlock").is_empty(), "{what}: a live service is no deadlock");
+    assert_eq!(
+        finding_lines(j, "leaked-goroutines"),
+        want,
+        "{what}: leaks\n{j:#}"
+    );
+    assert_eq!(
+        finding_lines(j, "lock-contention"),
+        vec![lock],
+        "{what}: contention"
+    );
+    assert!(
+        findings(j, "deadlock").is_empty(),
+        "{what}: a live service is no deadlock"
+    );
     for f in findings(j, "leaked-goroutines") {
         assert_eq!(f["category"], "runtime");
         assert!(
@@ -207,18 +220,31 @@ fn assert_leaky_verdicts(j: &Value, what: &str) {
     // The first goroutine is stuck one Lock deeper, in get.
     assert_eq!(count("main.(*store).get"), 1, "{what}");
     // Frames outside GOROOT are user frames; net/http's own are not.
-    assert!(groups_at(j, "net/http.(*persistConn).writeLoop").is_empty(), "{what}");
+    assert!(
+        groups_at(j, "net/http.(*persistConn).writeLoop").is_empty(),
+        "{what}"
+    );
     // The JSON shape other tools read.
     let g = groups_at(j, "main.timeoutLeak.func1")[0];
     for key in [
-        "count", "state", "wait_minutes", "function", "file", "line", "created_by", "labels",
+        "count",
+        "state",
+        "wait_minutes",
+        "function",
+        "file",
+        "line",
+        "created_by",
+        "labels",
         "stack",
     ] {
         assert!(g.get(key).is_some(), "{what}: group lacks {key}: {g}");
     }
     assert_eq!(g["line"], send);
     let top = &g["stack"][0];
-    assert_eq!(top["function"], "main.timeoutLeak.func1", "{what}: runtime frames are dropped");
+    assert_eq!(
+        top["function"], "main.timeoutLeak.func1",
+        "{what}: runtime frames are dropped"
+    );
 }
 
 fn state_of(j: &Value, func: &str) -> String {
@@ -283,7 +309,10 @@ fn live_service_in_all_three_formats() {
             .into_iter()
             .find(|f| f["line"] == wait)
             .unwrap();
-        assert!(f["message"].as_str().unwrap().contains("120 goroutines"), "{what}: {f}");
+        assert!(
+            f["message"].as_str().unwrap().contains("120 goroutines"),
+            "{what}: {f}"
+        );
     }
 
     // --source links the blocking line to the static finding there.
@@ -299,7 +328,10 @@ fn live_service_in_all_three_formats() {
             "{what}: {g:#}"
         );
     }
-    let o = run(&["dump", "--no-config", &svc.url("debug=2"), "--source", src], &[]);
+    let o = run(
+        &["dump", "--no-config", &svc.url("debug=2"), "--source", src],
+        &[],
+    );
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
         text.contains(&format!(
@@ -308,11 +340,23 @@ fn live_service_in_all_three_formats() {
         )) || text.contains("this is the client-without-timeout finding at "),
         "{text}"
     );
-    assert!(text.contains("| ch <- 42"), "the code line is printed:\n{text}");
+    assert!(
+        text.contains("| ch <- 42"),
+        "the code line is printed:\n{text}"
+    );
 
     // Two dumps: the groups that grew.
     let before = Path::new(env!("CARGO_TARGET_TMPDIR")).join("before-debug2.txt");
-    let o = run(&["dump", "--no-config", "--format", "json", &svc.url("debug=2")], &[]);
+    let o = run(
+        &[
+            "dump",
+            "--no-config",
+            "--format",
+            "json",
+            &svc.url("debug=2"),
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1));
     let body = fetch_raw(&svc.url("debug=2"));
     std::fs::write(&before, body).unwrap();
@@ -331,7 +375,10 @@ fn live_service_in_all_three_formats() {
         if n == 220 {
             break;
         }
-        assert!(Instant::now() < deadline, "leaks after /leak never settled: {n}");
+        assert!(
+            Instant::now() < deadline,
+            "leaks after /leak never settled: {n}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // Different formats compare too: debug=1 before, debug=2 after.
@@ -342,9 +389,16 @@ fn live_service_in_all_three_formats() {
         .iter()
         .find(|g| g["function"] == "main.timeoutLeak.func1")
         .unwrap_or_else(|| panic!("{jx:#}"));
-    assert_eq!((g["before"].as_u64(), g["count"].as_u64()), (Some(150), Some(220)));
+    assert_eq!(
+        (g["before"].as_u64(), g["count"].as_u64()),
+        (Some(150), Some(220))
+    );
     assert!(
-        !jx["grew"].as_array().unwrap().iter().any(|g| g["function"] == "main.forgottenTicker.func1"),
+        !jx["grew"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["function"] == "main.forgottenTicker.func1"),
         "the same stack in another format is the same group"
     );
     let (_, jg) = dump_json(&[before.to_str().unwrap(), &svc.url("debug=2")], &[]);
@@ -353,9 +407,14 @@ fn live_service_in_all_three_formats() {
         .iter()
         .find(|g| g["function"] == "main.timeoutLeak.func1")
         .unwrap_or_else(|| panic!("{jg:#}"));
-    assert_eq!((g["before"].as_u64(), g["count"].as_u64()), (Some(150), Some(220)));
+    assert_eq!(
+        (g["before"].as_u64(), g["count"].as_u64()),
+        (Some(150), Some(220))
+    );
     assert!(
-        !grew.iter().any(|g| g["function"] == "main.forgottenTicker.func1"),
+        !grew
+            .iter()
+            .any(|g| g["function"] == "main.forgottenTicker.func1"),
         "groups that did not grow are not listed"
     );
 }
@@ -380,21 +439,40 @@ fn sigquit_traceback_with_runtime_frames() {
     let svc = start_leaky(&[("GOTRACEBACK", "system")], Stdio::piped());
     let pid = svc.child.id().to_string();
     // The shell's builtin kill: no procps needed.
-    let st = Command::new("sh").args(["-c", &format!("kill -QUIT {pid}")]).status().unwrap();
+    let st = Command::new("sh")
+        .args(["-c", &format!("kill -QUIT {pid}")])
+        .status()
+        .unwrap();
     assert!(st.success());
     let mut svc = svc;
     let mut err = Vec::new();
     std::io::Read::read_to_end(svc.child.stderr.as_mut().unwrap(), &mut err).unwrap();
     let text = String::from_utf8_lossy(&err);
-    assert!(text.starts_with("SIGQUIT: quit"), "{}", &text[..text.len().min(300)]);
-    assert!(text.contains(" gp=0x"), "GOTRACEBACK=system prints gp= m= headers");
+    assert!(
+        text.starts_with("SIGQUIT: quit"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert!(
+        text.contains(" gp=0x"),
+        "GOTRACEBACK=system prints gp= m= headers"
+    );
     let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sigquit.txt");
     std::fs::write(&file, &err).unwrap();
     let (o, j) = dump_json(&[file.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert_leaky_verdicts(&j, "SIGQUIT");
     // The same findings through the SARIF machinery of check.
-    let o = run(&["dump", "--no-config", "--format", "sarif", file.to_str().unwrap()], &[]);
+    let o = run(
+        &[
+            "dump",
+            "--no-config",
+            "--format",
+            "sarif",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(1));
     let sarif: Value = serde_json::from_slice(&o.stdout).unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();
@@ -405,7 +483,10 @@ fn sigquit_traceback_with_runtime_frames() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(rules, vec!["deadlock", "leaked-goroutines", "lock-contention"]);
+    assert_eq!(
+        rules,
+        vec!["deadlock", "leaked-goroutines", "lock-contention"]
+    );
     let t = run(&["dump", "--no-config", file.to_str().unwrap()], &[]);
     assert!(String::from_utf8_lossy(&t.stdout).contains("(traceback) — SIGQUIT: quit"));
 }
@@ -444,14 +525,22 @@ fn html_report_renders_in_headless_chromium() {
     let o = run(&["dump", "--no-config", "--format", "html", saved], &[]);
     assert_eq!(o.status.code(), Some(1));
     let html = String::from_utf8(o.stdout).unwrap();
-    assert!(!html.contains("<script src") && !html.contains("<link"), "self-contained");
+    assert!(
+        !html.contains("<script src") && !html.contains("<link"),
+        "self-contained"
+    );
     let (_, j) = dump_json(&[saved], &[]);
     let groups = j["groups"].as_array().unwrap().len();
     let page = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dump-report.html");
     std::fs::write(&page, &html).unwrap();
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .find(|c| Command::new(c).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
         .expect("Chromium is needed for this test (.ci/run installs Debian's `chromium`)");
     let profile = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chromium-profile");
     let o = Command::new(chromium)
@@ -487,7 +576,10 @@ fn html_report_renders_in_headless_chromium() {
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{counts:?}");
     assert_eq!(counts[0], 150);
     assert_eq!(dom.matches("<details class=\"group\"").count(), groups);
-    assert!(dom.contains("class=\"bar parked\" style=\"width: 100%"), "widest bar");
+    assert!(
+        dom.contains("class=\"bar parked\" style=\"width: 100%"),
+        "widest bar"
+    );
     assert!(dom.contains("main.timeoutLeak.func1"));
     assert!(dom.contains("[leaked-goroutines]"), "findings shown");
 }
@@ -521,12 +613,24 @@ fn errors_exit_2_with_a_clear_message() {
         let o = run(&["dump", "--no-config", p.to_str().unwrap()], &[]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{name}: {err}");
-        assert!(err.contains("pitfall: error:") && err.contains(want), "{name}: {err}");
+        assert!(
+            err.contains("pitfall: error:") && err.contains(want),
+            "{name}: {err}"
+        );
     }
     let o = run(&["dump", "--no-config", "--max-size", "10", "-"], &[]);
     assert_eq!(o.status.code(), Some(2));
     // A port nobody listens on.
-    let o = run(&["dump", "--no-config", "--timeout", "2", "http://127.0.0.1:9/x"], &[]);
+    let o = run(
+        &[
+            "dump",
+            "--no-config",
+            "--timeout",
+            "2",
+            "http://127.0.0.1:9/x",
+        ],
+        &[],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("connecting to 127.0.0.1:9"));
 }
@@ -540,7 +644,12 @@ fn clean_dump_exits_0_and_rule_pages_exist() {
     )
     .unwrap();
     let o = run(&["dump", "--no-config", p.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     for rule in ["leaked-goroutines", "deadlock", "lock-contention"] {
         let o = run(&["rule", rule], &[]);
         assert_eq!(o.status.code(), Some(0));
@@ -554,19 +663,37 @@ fn nolint_on_the_blocking_line_suppresses_the_verdict() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nolint-src/leaky");
     std::fs::create_dir_all(&dir).unwrap();
     let src = std::fs::read_to_string(testdata("leaky").join("main.go")).unwrap();
-    let src = src.replace("\t\tch <- 42\n", "\t\tch <- 42 //nolint:leaked-goroutines // known, fixed in #12\n");
+    let src = src.replace(
+        "\t\tch <- 42\n",
+        "\t\tch <- 42 //nolint:leaked-goroutines // known, fixed in #12\n",
+    );
     std::fs::write(dir.join("main.go"), src).unwrap();
     std::fs::copy(testdata("leaky").join("go.mod"), dir.join("go.mod")).unwrap();
     let (_, j) = dump_json(&[&svc.url("debug=2")], &["--source", dir.to_str().unwrap()]);
     let lines = finding_lines(&j, "leaked-goroutines");
-    assert!(!lines.contains(&line_of("leaky", "ch <- 42", 0)), "{lines:?}");
-    assert!(lines.contains(&line_of("leaky", "errc <- errors.New", 0)), "{lines:?}");
+    assert!(
+        !lines.contains(&line_of("leaky", "ch <- 42", 0)),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&line_of("leaky", "errc <- errors.New", 0)),
+        "{lines:?}"
+    );
     // Found through the copy: paths are the repository's, not the build's.
     for f in findings(&j, "leaked-goroutines") {
-        assert!(f["path"].as_str().unwrap().contains("nolint-src/leaky/main.go"), "{f}");
+        assert!(
+            f["path"]
+                .as_str()
+                .unwrap()
+                .contains("nolint-src/leaky/main.go"),
+            "{f}"
+        );
     }
     // --ignore works as for check.
-    let (o, j) = dump_json(&[&svc.url("debug=2")], &["--ignore", "leaked-goroutines,lock-contention"]);
+    let (o, j) = dump_json(
+        &[&svc.url("debug=2")],
+        &["--ignore", "leaked-goroutines,lock-contention"],
+    );
     assert_eq!(o.status.code(), Some(0));
     assert!(j["findings"].as_array().unwrap().is_empty());
 }
@@ -579,11 +706,32 @@ fn html_escapes_what_the_dump_says() {
         "goroutine 5 [IO wait labels:{\"x\": \"</script><b id=pwn>&amp;\"}]:\nmain.f()\n\t/w/m.go:3 +0x1\n",
     )
     .unwrap();
-    let o = run(&["dump", "--no-config", "--format", "html", p.to_str().unwrap()], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(
+        &[
+            "dump",
+            "--no-config",
+            "--format",
+            "html",
+            p.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let html = String::from_utf8(o.stdout).unwrap();
-    assert!(!html.contains("<b id=pwn>"), "label text must not become markup");
-    assert_eq!(html.matches("</script>").count(), 2, "only the page's own scripts end");
+    assert!(
+        !html.contains("<b id=pwn>"),
+        "label text must not become markup"
+    );
+    assert_eq!(
+        html.matches("</script>").count(),
+        2,
+        "only the page's own scripts end"
+    );
     let (_, j) = dump_json(&[p.to_str().unwrap()], &[]);
     assert_eq!(j["groups"][0]["labels"]["x"], "</script><b id=pwn>&amp;");
 }
@@ -598,10 +746,20 @@ fn https_is_spoken_and_scheme_changing_redirects_are_refused() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
-    let o = run(&["dump", "--no-config", &format!("http://{}/to-https", svc.addr)], &[]);
+    let o = run(
+        &[
+            "dump",
+            "--no-config",
+            &format!("http://{}/to-https", svc.addr),
+        ],
+        &[],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("refused: only http:// redirects are followed"), "{err}");
+    assert!(
+        err.contains("refused: only http:// redirects are followed"),
+        "{err}"
+    );
 }
 
 /// A server that accepts and then never answers, and one that streams a dump
@@ -628,7 +786,8 @@ fn a_url_that_never_answers_or_never_ends_is_cut_off() {
                 let mut req = [0u8; 1024];
                 let _ = c.read(&mut req);
                 let _ = c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n");
-                let chunk = b"goroutine 7 [chan send]:\nmain.worker()\n\t/app/main.go:12 +0x1d\n\n".repeat(100);
+                let chunk = b"goroutine 7 [chan send]:\nmain.worker()\n\t/app/main.go:12 +0x1d\n\n"
+                    .repeat(100);
                 while c.write_all(&chunk).is_ok() {}
             });
         }
@@ -640,13 +799,32 @@ fn a_url_that_never_answers_or_never_ends_is_cut_off() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("pitfall: error:"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
 
     let started = Instant::now();
     let url = format!("http://{endless_addr}/debug/pprof/goroutine?debug=2");
-    let o = run(&["dump", "--no-config", "--timeout", "2", "--max-size", "1000000", &url], &[]);
+    let o = run(
+        &[
+            "dump",
+            "--no-config",
+            "--timeout",
+            "2",
+            "--max-size",
+            "1000000",
+            &url,
+        ],
+        &[],
+    );
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("pitfall: error:"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
