@@ -106,6 +106,9 @@ struct CheckArgs {
     /// Skip files larger than this many bytes
     #[arg(long, default_value_t = discover::DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
+    /// Per YAML file, the nodes that aliases may expand to (a YAML bomb is refused past it)
+    #[arg(long, default_value_t = pitfall_k8s::yaml::MAX_ALIAS_NODES)]
+    max_yaml_alias_nodes: usize,
     /// Print files, lines, bytes and timing to stderr
     #[arg(long)]
     stats: bool,
@@ -152,7 +155,12 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
     if args.paths.iter().any(|p| p == dash) && !args.manifests_from_stdin {
         return Err("`-` reads manifests from stdin only with --manifests-from-stdin".into());
     }
-    let config_start = args.paths.iter().find(|p| *p != dash).cloned().unwrap_or_else(|| ".".into());
+    let config_start = args
+        .paths
+        .iter()
+        .find(|p| *p != dash)
+        .cloned()
+        .unwrap_or_else(|| ".".into());
     args.paths.retain(|p| p != dash);
     let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
     let cfg = if args.no_config {
@@ -180,11 +188,22 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
 
     let links = cfg.link_overrides();
     let (found, manifests, findings, warnings) = pool.install(|| -> Result<_, String> {
-        let all = discover::list_files(&args.paths, &excludes, &exclude_base, &["go", "yaml", "yml"])?;
+        let all = discover::list_files(
+            &args.paths,
+            &excludes,
+            &exclude_base,
+            &["go", "yaml", "yml"],
+        )?;
         let (yaml, files): (Vec<PathBuf>, Vec<PathBuf>) =
             all.into_iter().partition(|p| discover::is_yaml(p));
         let found = discover::load(&files, &cwd, args.max_file_size);
-        let manifests = manifests::load(&yaml, &cwd, args.max_file_size, stdin_manifests);
+        let manifests = manifests::load(
+            &yaml,
+            &cwd,
+            args.max_file_size,
+            args.max_yaml_alias_nodes,
+            stdin_manifests,
+        );
         let index = ProjectIndex::new(&found.packages);
         let per_file: Vec<pitfall_rules::FileResult> = index
             .packages
@@ -206,7 +225,12 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
         Ok((found, manifests, findings, warnings))
     })?;
 
-    for w in found.warnings.iter().chain(&manifests.warnings).chain(&warnings) {
+    for w in found
+        .warnings
+        .iter()
+        .chain(&manifests.warnings)
+        .chain(&warnings)
+    {
         eprintln!("pitfall: warning: {w}");
     }
     let mut sources = BTreeMap::new();
@@ -286,7 +310,9 @@ fn read_stdin(max: u64) -> Result<String, String> {
         .read_to_end(&mut buf)
         .map_err(|e| format!("reading stdin: {e}"))?;
     if buf.len() as u64 > max {
-        return Err(format!("stdin is over the {max}-byte limit (--max-file-size)"));
+        return Err(format!(
+            "stdin is over the {max}-byte limit (--max-file-size)"
+        ));
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }

@@ -48,7 +48,17 @@ fn read(p: &Path, cwd: &Path, max: u64) -> One {
 
 /// Reads every YAML file in parallel (and `stdin`'s text, if given) and
 /// keeps their Kubernetes objects.
-pub fn load(files: &[PathBuf], cwd: &Path, max: u64, stdin: Option<String>) -> Manifests {
+pub fn load(
+    files: &[PathBuf],
+    cwd: &Path,
+    max: u64,
+    alias_nodes: usize,
+    stdin: Option<String>,
+) -> Manifests {
+    let limits = pitfall_k8s::yaml::Limits {
+        alias_nodes,
+        ..Default::default()
+    };
     let mut texts: Vec<One> = files.par_iter().map(|p| read(p, cwd, max)).collect();
     if let Some(s) = stdin {
         texts.push(One::Read(STDIN_NAME.to_string(), s));
@@ -61,21 +71,20 @@ pub fn load(files: &[PathBuf], cwd: &Path, max: u64, stdin: Option<String>) -> M
             One::Warning(w) => out.warnings.push(w),
         }
     }
-    let loaded: Vec<(String, String, pitfall_k8s::Loaded)> =
-        inputs
-            .into_par_iter()
-            .map(|(shown, src)| {
-                // A parser bug must cost one file, not the run.
-                let l = std::panic::catch_unwind(|| pitfall_k8s::load(&shown, &src))
-                    .unwrap_or_else(|_| pitfall_k8s::Loaded {
-                        error: Some(format!(
-                            "{shown}: internal error while reading the YAML (file skipped)"
-                        )),
-                        ..Default::default()
-                    });
-                (shown, src, l)
-            })
-            .collect();
+    let loaded: Vec<(String, String, pitfall_k8s::Loaded)> = inputs
+        .into_par_iter()
+        .map(|(shown, src)| {
+            // A parser bug must cost one file, not the run.
+            let l = std::panic::catch_unwind(|| pitfall_k8s::load_with(&shown, &src, &limits))
+                .unwrap_or_else(|_| pitfall_k8s::Loaded {
+                    error: Some(format!(
+                        "{shown}: internal error while reading the YAML (file skipped)"
+                    )),
+                    ..Default::default()
+                });
+            (shown, src, l)
+        })
+        .collect();
     let mut templates = Vec::new();
     for (shown, src, l) in loaded {
         if let Some(e) = l.error {

@@ -404,12 +404,74 @@ fn thousands_of_documents_in_one_stream() {
     let started = Instant::now();
     let o = run(
         &dir,
-        &["check", "--no-config", "--select", "unpinned-image", "--format", "json", "-", "--manifests-from-stdin"],
+        &[
+            "check",
+            "--no-config",
+            "--select",
+            "unpinned-image",
+            "--format",
+            "json",
+            "-",
+            "--manifests-from-stdin",
+        ],
         Some(&text),
     );
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
     let found = findings(&o);
     assert_eq!(found.len(), n, "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(found[0], ("big/templates/pod-0.yaml".to_string(), 7, "unpinned-image".to_string()));
-    assert!(found.iter().all(|(_, line, rule)| *line == 7 && rule == "unpinned-image"));
+    assert_eq!(
+        found[0],
+        (
+            "big/templates/pod-0.yaml".to_string(),
+            7,
+            "unpinned-image".to_string()
+        )
+    );
+    assert!(found
+        .iter()
+        .all(|(_, line, rule)| *line == 7 && rule == "unpinned-image"));
+}
+
+/// The alias-expansion bound is a flag: a file that shares a large env block
+/// through an anchor is read by default and refused under a lower limit.
+#[test]
+fn alias_expansion_limit_is_a_flag() {
+    let dir = tempdir("alias-flag");
+    let mut env = String::new();
+    for i in 0..400 {
+        env += &format!("        - {{name: V{i}, value: \"{i}\"}}\n");
+    }
+    let text = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: a}}\nspec:\n  containers:\n    - name: a\n      image: nginx:latest\n      env: &shared\n{env}    - name: b\n      image: nginx:latest\n      env: *shared\n"
+    );
+    std::fs::write(dir.join("pod.yaml"), text).unwrap();
+    let args = [
+        "check",
+        "--no-config",
+        "--select",
+        "unpinned-image",
+        "--format",
+        "json",
+        ".",
+    ];
+    let o = run(&dir, &args, None);
+    assert_eq!(
+        findings(&o).len(),
+        2,
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut low = args.to_vec();
+    low.extend(["--max-yaml-alias-nodes", "100"]);
+    let o = run(&dir, &low, None);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(findings(&o).is_empty(), "{err}");
+    assert!(
+        err.contains("pod.yaml") && err.contains("--max-yaml-alias-nodes"),
+        "{err}"
+    );
 }

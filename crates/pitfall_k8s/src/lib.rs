@@ -61,13 +61,18 @@ fn looks_like_kubernetes(src: &str) -> bool {
 /// Reads the Kubernetes objects of one YAML text. `path` is the name shown
 /// for it; `in_templates_dir` marks a file under a chart's `templates/`.
 pub fn load(path: &str, src: &str) -> Loaded {
+    load_with(path, src, &yaml::Limits::default())
+}
+
+/// [`load`] within the given YAML limits.
+pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
     let mut out = Loaded::default();
     let in_chart_templates = path.split('/').any(|c| c == "templates");
     if template_lines(src) || (in_chart_templates && src.contains("{{")) {
         out.template = looks_like_kubernetes(src);
         return out;
     }
-    let docs = match yaml::parse(src) {
+    let docs = match yaml::parse_with(src, limits) {
         Ok(d) => d,
         Err(e) => {
             if src.contains("{{") {
@@ -104,11 +109,25 @@ pub fn load(path: &str, src: &str) -> Loaded {
         if base > 0 && texts_seen.insert(shown.clone()) {
             // The lines after the comment, up to the next `# Source:` (or the
             // end): the frames of this document's findings.
-            let line_start = |line: usize| starts.get(line).copied().unwrap_or(src.len()).min(src.len());
+            let line_start = |line: usize| {
+                starts
+                    .get(line)
+                    .copied()
+                    .unwrap_or(src.len())
+                    .min(src.len())
+            };
             let from = line_start(base as usize);
-            let next = source.and_then(|(i, _)| sources.get(i + 1)).map(|(l, _)| *l as usize);
-            let to = next.map(|l| line_start(l.saturating_sub(1))).unwrap_or(src.len()).max(from);
-            let text = src[from..to].strip_suffix('\n').unwrap_or(&src[from..to]).to_string();
+            let next = source
+                .and_then(|(i, _)| sources.get(i + 1))
+                .map(|(l, _)| *l as usize);
+            let to = next
+                .map(|l| line_start(l.saturating_sub(1)))
+                .unwrap_or(src.len())
+                .max(from);
+            let text = src[from..to]
+                .strip_suffix('\n')
+                .unwrap_or(&src[from..to])
+                .to_string();
             source_texts.push((shown.clone(), text));
         }
         let mut push = |node: Node| {

@@ -20,6 +20,26 @@ pub const MAX_ALIAS_NODES: usize = 250_000;
 /// Documents per file.
 pub const MAX_DOCUMENTS: usize = 100_000;
 
+/// What one file may make the loader do; the defaults are the constants above.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub depth: usize,
+    pub nodes: usize,
+    pub alias_nodes: usize,
+    pub documents: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            depth: MAX_DEPTH,
+            nodes: MAX_NODES,
+            alias_nodes: MAX_ALIAS_NODES,
+            documents: MAX_DOCUMENTS,
+        }
+    }
+}
+
 /// A position: 1-based line, 0-based column in characters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pos {
@@ -179,8 +199,13 @@ fn pos_of(m: saphyr_parser::Marker) -> Pos {
     }
 }
 
-/// Parses every document of `src`. Errors (syntax, limits) name the position.
+/// Parses every document of `src` within the default [`Limits`].
 pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
+    parse_with(src, &Limits::default())
+}
+
+/// Parses every document of `src`. Errors (syntax, limits) name the position.
+pub fn parse_with(src: &str, limits: &Limits) -> Result<Vec<Document>, YamlError> {
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
@@ -215,8 +240,8 @@ pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
             }
             Event::DocumentEnd => {
                 if let Some(root) = done.take() {
-                    if docs.len() >= MAX_DOCUMENTS {
-                        return Err(err(format!("more than {MAX_DOCUMENTS} documents")));
+                    if docs.len() >= limits.documents {
+                        return Err(err(format!("more than {} documents", limits.documents)));
                     }
                     docs.push(Document { root });
                 }
@@ -228,9 +253,9 @@ pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
                 };
                 nodes += size;
                 aliased += size;
-                if aliased > MAX_ALIAS_NODES || nodes > MAX_NODES {
+                if aliased > limits.alias_nodes || nodes > limits.nodes {
                     return Err(err(format!(
-                        "aliases expand to more than {MAX_ALIAS_NODES} nodes (a YAML bomb?); file not read"
+                        "aliases expand to more than {} nodes (a YAML bomb?); file not read (--max-yaml-alias-nodes)", limits.alias_nodes
                     )));
                 }
                 let mut n = node.clone();
@@ -251,9 +276,10 @@ pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
                 Some((n, anchor))
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                if stack.len() >= MAX_DEPTH {
+                if stack.len() >= limits.depth {
                     return Err(err(format!(
-                        "nested deeper than {MAX_DEPTH} levels; file not read"
+                        "nested deeper than {} levels; file not read",
+                        limits.depth
                     )));
                 }
                 nodes += 1;
@@ -298,8 +324,11 @@ pub fn parse(src: &str) -> Result<Vec<Document>, YamlError> {
                 None => return Err(err("unbalanced collection end".into())),
             },
         };
-        if nodes > MAX_NODES {
-            return Err(err(format!("more than {MAX_NODES} nodes; file not read")));
+        if nodes > limits.nodes {
+            return Err(err(format!(
+                "more than {} nodes; file not read",
+                limits.nodes
+            )));
         }
         let Some((node, anchor)) = finished else {
             continue;
@@ -355,6 +384,18 @@ mod tests {
     fn aliases_expand_within_limits() {
         let docs = parse("a: &x {k: v}\nb: *x\n").unwrap();
         assert_eq!(docs[0].root.path(&["b", "k"]).unwrap().as_str(), Some("v"));
+    }
+
+    #[test]
+    fn the_alias_limit_is_a_setting() {
+        let src = "a: &x [1, 2, 3, 4, 5]\nb: *x\n";
+        assert!(parse(src).is_ok());
+        let tight = Limits {
+            alias_nodes: 3,
+            ..Limits::default()
+        };
+        let e = parse_with(src, &tight).unwrap_err();
+        assert!(e.message.contains("--max-yaml-alias-nodes"), "{e}");
     }
 
     #[test]
