@@ -78,30 +78,37 @@ fn is_conn(t: &Ty) -> bool {
 
 fn check(cx: &mut Checker) {
     let file = cx.file;
-    let mut funcs: Vec<Func> = Vec::new();
-    walk::walk_file(&file.ast, &mut |n, _| {
+    // Each function with the outermost function around it (itself at top level),
+    // found from the walk's ancestors: linear in the number of functions.
+    let mut funcs: Vec<(Func, Func)> = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, anc| {
         if let Some(f) = n.as_func() {
-            funcs.push(f);
+            let outer = anc.iter().find_map(|a| a.as_func()).unwrap_or(f);
+            funcs.push((f, outer));
         }
         true
     });
     let mut out: Vec<(Span, String)> = Vec::new();
-    for &f in &funcs {
+    // Conns with a deadline anywhere in an outermost function (closures
+    // included): a deadline set before `go func() {...}()` counts. Computed
+    // once per outermost function.
+    let mut deadlines: std::collections::HashMap<u32, Vec<String>> = std::collections::HashMap::new();
+    for &(f, outer) in &funcs {
         let Some(body) = f.body() else { continue };
-        // Conns with a deadline anywhere in the outermost function around this
-        // one (closures included): a deadline set before `go func() {...}()` counts.
-        let outer = funcs.iter().find(|o| o.span().encloses(f.span())).copied().unwrap_or(f);
         let Some(outer_body) = outer.body() else { continue };
-        let mut with_deadline: Vec<String> = Vec::new();
-        walk::walk(Node::Block(outer_body), &mut |n, _| {
-            if let Node::Expr(Expr::Call(c)) = n {
-                if matches!(c.method_name(), Some("SetDeadline" | "SetReadDeadline" | "SetWriteDeadline")) {
-                    if let Some(r) = c.receiver() {
-                        with_deadline.push(file.text(r.span()).to_string());
+        let with_deadline = deadlines.entry(outer.span().start).or_insert_with(|| {
+            let mut found: Vec<String> = Vec::new();
+            walk::walk(Node::Block(outer_body), &mut |n, _| {
+                if let Node::Expr(Expr::Call(c)) = n {
+                    if matches!(c.method_name(), Some("SetDeadline" | "SetReadDeadline" | "SetWriteDeadline")) {
+                        if let Some(r) = c.receiver() {
+                            found.push(file.text(r.span()).to_string());
+                        }
                     }
                 }
-            }
-            true
+                true
+            });
+            found
         });
         // Loops of this function (not of nested closures) doing I/O on a conn.
         let mut hits: Vec<(&Stmt, String)> = Vec::new();
