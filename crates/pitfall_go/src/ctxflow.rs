@@ -129,6 +129,28 @@ pub fn uses(n: Node<'_>, name: &str) -> bool {
     crate::flow::mentions(n, name)
 }
 
+/// Whether `body` waits for something (see [`waits`]) in a statement that
+/// starts at or after `pos`, outside closures: e.g. after a `go` statement.
+pub fn waits_after(body: &Block, pos: u32) -> bool {
+    let mut found = false;
+    walk::walk_body(body, &mut |n, _| {
+        if found {
+            return false;
+        }
+        if n.span().end <= pos {
+            return true;
+        }
+        if n.span().start >= pos {
+            if let Some(s) = n.as_stmt() {
+                found = waits(std::slice::from_ref(s));
+                return false;
+            }
+        }
+        true
+    });
+    found
+}
+
 /// Whether the statements contain something that waits for a goroutine:
 /// a `Wait()` call (`sync.WaitGroup`, `errgroup.Group`), a receive, a `select`,
 /// or a `range` over a value (channels included). Function literals are not

@@ -19,19 +19,7 @@ pub struct DumpChecker<'a> {
 impl DumpChecker<'_> {
     /// A numeric option from `[rules.<name>]`, or its declared default.
     pub fn option_u64(&self, name: &str) -> u64 {
-        if let Some(v) = self
-            .options
-            .and_then(|o| o.get(name))
-            .and_then(|v| v.parse().ok())
-        {
-            return v;
-        }
-        self.rule
-            .options
-            .iter()
-            .find(|o| o.name == name)
-            .and_then(|o| o.default.parse().ok())
-            .unwrap_or_else(|| panic!("rule {} has no numeric option {name}", self.rule.name))
+        self.rule.option_u64(self.options, name)
     }
 }
 

@@ -86,6 +86,31 @@ pub enum Check {
 }
 
 impl Rule {
+    /// A numeric option: the value set in `[rules.<name>]` when it parses, or
+    /// the rule's declared default. Every engine's checker reads options here.
+    pub fn option_u64(&self, set: Option<&HashMap<String, String>>, name: &str) -> u64 {
+        if let Some(v) = set.and_then(|o| o.get(name)).and_then(|v| v.parse().ok()) {
+            return v;
+        }
+        self.options
+            .iter()
+            .find(|o| o.name == name)
+            .and_then(|o| o.default.parse().ok())
+            .unwrap_or_else(|| panic!("rule {} has no numeric option {name}", self.name))
+    }
+
+    /// A textual option as set in `[rules.<name>]`, or its declared default.
+    pub fn option_str(&self, set: Option<&HashMap<String, String>>, name: &str) -> String {
+        if let Some(v) = set.and_then(|o| o.get(name)) {
+            return v.clone();
+        }
+        self.options
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| o.default.to_string())
+            .unwrap_or_default()
+    }
+
     pub fn info(&self) -> RuleInfo {
         RuleInfo {
             name: self.name,
@@ -176,8 +201,7 @@ pub fn check_file<'a>(
             envs: envs.clone(),
             findings: Vec::new(),
         };
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut cx)));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut cx)));
         match outcome {
             Ok(()) => result.findings.append(&mut cx.findings),
             Err(e) => {
@@ -251,28 +275,12 @@ impl<'a> Checker<'a> {
 
     /// A numeric option from `[rules.<name>]`, or its declared default.
     pub fn option_u64(&self, name: &str) -> u64 {
-        if let Some(v) = self.options.get(name).and_then(|v| v.parse().ok()) {
-            return v;
-        }
-        self.rule
-            .options
-            .iter()
-            .find(|o| o.name == name)
-            .and_then(|o| o.default.parse().ok())
-            .unwrap_or_else(|| panic!("rule {} has no numeric option {name}", self.rule.name))
+        self.rule.option_u64(Some(self.options), name)
     }
 
     /// A textual option (e.g. a list, comma-separated), or its default.
     pub fn option_str(&self, name: &str) -> String {
-        if let Some(v) = self.options.get(name) {
-            return v.clone();
-        }
-        self.rule
-            .options
-            .iter()
-            .find(|o| o.name == name)
-            .map(|o| o.default.to_string())
-            .unwrap_or_default()
+        self.rule.option_str(Some(self.options), name)
     }
 
     /// Whether the module's `go` directive is at least `major.minor`.
@@ -283,7 +291,8 @@ impl<'a> Checker<'a> {
     /// Every `ctx, cancel := context.WithCancel/Timeout/Deadline(...)` of this
     /// file, whatever the import is called.
     pub fn cancel_derivations(&self) -> Vec<pitfall_go::ctxflow::Derivation<'a>> {
-        let is_deriver = |c: &'a CallExpr| self.is_pkg_call(c, "context", pitfall_go::ctxflow::CANCEL_DERIVERS);
+        let is_deriver =
+            |c: &'a CallExpr| self.is_pkg_call(c, "context", pitfall_go::ctxflow::CANCEL_DERIVERS);
         pitfall_go::ctxflow::derivations(&self.file.ast, &is_deriver)
     }
 
@@ -291,7 +300,9 @@ impl<'a> Checker<'a> {
     /// function's paths: (function body, the mutex as written, its trace).
     /// Mutexes whose paths cannot be followed are left out. Shared by the lock
     /// rules, which differ only in what they read from the trace.
-    pub fn lock_traces(&self) -> Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)> {
+    pub fn lock_traces(
+        &self,
+    ) -> Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)> {
         let sc = self.scope();
         let classify = |c: &'a CallExpr| {
             let env = self.env_at(c.span.start);
@@ -325,7 +336,10 @@ impl<'a> Checker<'a> {
         // Declarations are in source order: skip those that end before `pos`
         // (a linear scan per call made per-node lookups quadratic in big files).
         let first = file.ast.decls.partition_point(|d| d.span().end <= pos);
-        for decl in file.ast.decls[first..].iter().take_while(|d| d.span().start <= pos) {
+        for decl in file.ast.decls[first..]
+            .iter()
+            .take_while(|d| d.span().start <= pos)
+        {
             if !decl.span().contains(pos) {
                 continue;
             }

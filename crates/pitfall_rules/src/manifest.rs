@@ -6,6 +6,7 @@
 //! Suppression: the object annotation `pitfall.dev/ignore: "rule-a,rule-b"`
 //! (rule or category names, or `all`), or `# nolint[:names]` on the line.
 
+use crate::Reported;
 use crate::{Category, Check, FileResult, Finding, Rule, Settings, Severity};
 use pitfall_go::index::{Package, ProjectIndex};
 use pitfall_go::lifecycle::Lifecycle;
@@ -135,15 +136,6 @@ pub struct ManifestChecker<'a> {
     suppressed: Vec<Finding>,
 }
 
-/// A finding just reported; add a fix hint with [`Reported::fix`].
-pub struct Reported<'c>(&'c mut Finding);
-
-impl Reported<'_> {
-    pub fn fix(self, hint: impl Into<String>) {
-        self.0.fix = Some(hint.into());
-    }
-}
-
 impl<'a> ManifestChecker<'a> {
     /// Reports a finding on `node` (a key, or a container when a field is missing).
     pub fn report(
@@ -204,15 +196,7 @@ impl<'a> ManifestChecker<'a> {
 
     /// A numeric option from `[rules.<name>]`, or its declared default.
     pub fn option_u64(&self, name: &str) -> u64 {
-        if let Some(v) = self.options.get(name).and_then(|v| v.parse().ok()) {
-            return v;
-        }
-        self.rule
-            .options
-            .iter()
-            .find(|o| o.name == name)
-            .and_then(|o| o.default.parse().ok())
-            .unwrap_or_else(|| panic!("rule {} has no numeric option {name}", self.rule.name))
+        self.rule.option_u64(Some(self.options), name)
     }
 
     /// Whether a container receives traffic: it declares a port, or a

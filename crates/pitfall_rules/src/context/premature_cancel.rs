@@ -103,7 +103,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             true
         });
         let Some(go_stmt) = go_stmt else { continue };
-        if waits_after(d.body, go_stmt.span().end) || redefined(cx, ctx, go_stmt) {
+        if ctxflow::waits_after(d.body, go_stmt.span().end) || redefined(cx, ctx, go_stmt) {
             continue;
         }
         let (line, _) = cx.file.line_col(go_stmt.span().start);
@@ -124,27 +124,6 @@ fn is_defer_call_of(s: &Stmt, name: &str) -> bool {
     d.call
         .as_call()
         .is_some_and(|c| c.args.is_empty() && c.fun.ident_name() == Some(name))
-}
-
-/// Whether the function waits for something after `pos` (outside closures).
-fn waits_after(body: &Block, pos: u32) -> bool {
-    let mut found = false;
-    walk::walk_body(body, &mut |n, _| {
-        if found {
-            return false;
-        }
-        if n.span().end <= pos {
-            return true;
-        }
-        if n.span().start >= pos {
-            if let Some(s) = n.as_stmt() {
-                found = ctxflow::waits(std::slice::from_ref(s));
-                return false;
-            }
-        }
-        true
-    });
-    found
 }
 
 /// Whether the context name the goroutine uses is rebound between the

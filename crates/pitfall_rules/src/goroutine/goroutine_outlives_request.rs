@@ -106,7 +106,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             let Some(used) = names.iter().find(|p| goroutine_uses(cx, g, p)) else {
                 continue;
             };
-            if waits_after(body, s.span().end) {
+            if ctxflow::waits_after(body, s.span().end) {
                 continue;
             }
             let what = if r.is_some_and(|r| r.name == used.name) {
@@ -169,23 +169,3 @@ fn goroutine_uses<'a>(cx: &Checker<'a>, g: &'a CallStmt, p: &'a Ident) -> bool {
     }) || matches!(call.fun.unparen(), Expr::Selector(s) if s.x.ident_name().is_some() && refers(&s.x))
 }
 
-/// Whether the handler waits for something after `pos` (outside closures).
-fn waits_after(body: &Block, pos: u32) -> bool {
-    let mut found = false;
-    walk::walk_body(body, &mut |n, _| {
-        if found {
-            return false;
-        }
-        if n.span().end <= pos {
-            return true;
-        }
-        if n.span().start >= pos {
-            if let Some(s) = n.as_stmt() {
-                found = ctxflow::waits(std::slice::from_ref(s));
-                return false;
-            }
-        }
-        true
-    });
-    found
-}
