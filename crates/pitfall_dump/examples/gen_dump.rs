@@ -5,10 +5,21 @@
 
 use std::io::{BufWriter, Write};
 
-const STATES: &[&str] = &["chan send", "chan receive", "select", "sync.Mutex.Lock", "IO wait", "sleep", "sync.WaitGroup.Wait"];
+const STATES: &[&str] = &[
+    "chan send",
+    "chan receive",
+    "select",
+    "sync.Mutex.Lock",
+    "IO wait",
+    "sleep",
+    "sync.WaitGroup.Wait",
+];
 
 fn main() -> std::io::Result<()> {
-    let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let out = std::io::stdout();
     let mut w = BufWriter::with_capacity(1 << 20, out.lock());
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -30,14 +41,20 @@ fn main() -> std::io::Result<()> {
             "sync.Mutex.Lock" => {
                 writeln!(w, "internal/sync.runtime_SemacquireMutex(0x0?, 0x0?, 0x0?)\n\t/usr/local/go/src/runtime/sema.go:95 +0x25")?;
                 writeln!(w, "internal/sync.(*Mutex).lockSlow(0xc0000b0000)\n\t/usr/local/go/src/internal/sync/mutex.go:149 +0x15d")?;
-                writeln!(w, "sync.(*Mutex).Lock(...)\n\t/usr/local/go/src/sync/mutex.go:46")?;
+                writeln!(
+                    w,
+                    "sync.(*Mutex).Lock(...)\n\t/usr/local/go/src/sync/mutex.go:46"
+                )?;
             }
             "IO wait" => {
                 writeln!(w, "internal/poll.runtime_pollWait(0x7f3b1c2d4f08, 0x72)\n\t/usr/local/go/src/runtime/netpoll.go:351 +0x85")?;
                 writeln!(w, "internal/poll.(*pollDesc).wait(0xc0001a2000?, 0xc0001b4000?, 0x0)\n\t/usr/local/go/src/internal/poll/fd_poll_runtime.go:84 +0x27")?;
                 writeln!(w, "net.(*conn).Read(0xc0000a4010, {{0xc0001b4000?, 0x1000?, 0x1000?}})\n\t/usr/local/go/src/net/net.go:196 +0x45")?;
             }
-            "sleep" => writeln!(w, "time.Sleep(0x3b9aca00)\n\t/usr/local/go/src/runtime/time.go:363 +0x165")?,
+            "sleep" => writeln!(
+                w,
+                "time.Sleep(0x3b9aca00)\n\t/usr/local/go/src/runtime/time.go:363 +0x165"
+            )?,
             "sync.WaitGroup.Wait" => {
                 writeln!(w, "sync.runtime_SemacquireWaitGroup(0xc0000ba0c8?, 0x0?)\n\t/usr/local/go/src/runtime/sema.go:114 +0x2e")?;
                 writeln!(w, "sync.(*WaitGroup).Wait(0xc0000ba0c0)\n\t/usr/local/go/src/sync/waitgroup.go:206 +0x85")?;

@@ -310,7 +310,10 @@ impl Builder {
             let same = merged.get(&h).and_then(|is| {
                 is.iter().copied().find(|&i| {
                     let g = &groups[i];
-                    g.state == state && g.stack == stack && g.created_by == created_by && g.labels == labels
+                    g.state == state
+                        && g.stack == stack
+                        && g.created_by == created_by
+                        && g.labels == labels
                 })
             });
             if let Some(i) = same {
@@ -446,7 +449,9 @@ fn state_from_frames(frames: &[Frame]) -> Option<&'static str> {
             _ if n.starts_with("runtime.chansend") => "chan send",
             "runtime.selectgo" => "select",
             "runtime.block" => "select (no cases)",
-            "sync.(*Mutex).Lock" | "sync.(*Mutex).lockSlow" | "internal/sync.(*Mutex).Lock"
+            "sync.(*Mutex).Lock"
+            | "sync.(*Mutex).lockSlow"
+            | "internal/sync.(*Mutex).Lock"
             | "internal/sync.(*Mutex).lockSlow" => "sync.Mutex.Lock",
             "sync.(*RWMutex).RLock" => "sync.RWMutex.RLock",
             "sync.(*RWMutex).Lock" => "sync.RWMutex.Lock",
@@ -491,12 +496,57 @@ fn state_from_frames(frames: &[Frame]) -> Option<&'static str> {
 
 /// Top-level directories of the standard library (`net` for `net/http`, ...).
 const STD_ROOTS: &[&str] = &[
-    "archive", "bufio", "builtin", "bytes", "cmp", "compress", "container", "context", "crypto",
-    "database", "debug", "embed", "encoding", "errors", "expvar", "flag", "fmt", "go", "hash",
-    "html", "image", "index", "internal", "io", "iter", "log", "maps", "math", "mime", "net",
-    "os", "path", "plugin", "reflect", "regexp", "runtime", "slices", "sort", "strconv",
-    "strings", "structs", "sync", "syscall", "testing", "text", "time", "unicode", "unique",
-    "unsafe", "vendor", "weak",
+    "archive",
+    "bufio",
+    "builtin",
+    "bytes",
+    "cmp",
+    "compress",
+    "container",
+    "context",
+    "crypto",
+    "database",
+    "debug",
+    "embed",
+    "encoding",
+    "errors",
+    "expvar",
+    "flag",
+    "fmt",
+    "go",
+    "hash",
+    "html",
+    "image",
+    "index",
+    "internal",
+    "io",
+    "iter",
+    "log",
+    "maps",
+    "math",
+    "mime",
+    "net",
+    "os",
+    "path",
+    "plugin",
+    "reflect",
+    "regexp",
+    "runtime",
+    "slices",
+    "sort",
+    "strconv",
+    "strings",
+    "structs",
+    "sync",
+    "syscall",
+    "testing",
+    "text",
+    "time",
+    "unicode",
+    "unique",
+    "unsafe",
+    "vendor",
+    "weak",
 ];
 
 /// The import path of a function's package: `net/http` for
@@ -584,18 +634,33 @@ mod tests {
         assert_eq!(package_of("net/http.(*conn).serve"), "net/http");
         assert_eq!(package_of("main.main.func1"), "main");
         assert_eq!(package_of("github.com/a/b.(*T).M"), "github.com/a/b");
-        assert_eq!(package_of("example.com/x/v2/pkg.F[...]"), "example.com/x/v2/pkg");
+        assert_eq!(
+            package_of("example.com/x/v2/pkg.F[...]"),
+            "example.com/x/v2/pkg"
+        );
     }
 
     #[test]
     fn std_frames_are_told_by_their_file() {
         let roots = vec!["/usr/local/go".to_string()];
-        assert!(is_std_frame("net/http.(*conn).serve", "/usr/local/go/src/net/http/server.go", &roots));
+        assert!(is_std_frame(
+            "net/http.(*conn).serve",
+            "/usr/local/go/src/net/http/server.go",
+            &roots
+        ));
         assert!(!is_std_frame("main.main", "/home/u/svc/main.go", &roots));
         // A user package named like a standard one, outside GOROOT.
-        assert!(!is_std_frame("sync.helper", "/home/u/svc/sync/x.go", &roots));
+        assert!(!is_std_frame(
+            "sync.helper",
+            "/home/u/svc/sync/x.go",
+            &roots
+        ));
         // -trimpath.
-        assert!(is_std_frame("net/http.(*conn).serve", "net/http/server.go", &[]));
+        assert!(is_std_frame(
+            "net/http.(*conn).serve",
+            "net/http/server.go",
+            &[]
+        ));
         assert!(!is_std_frame("main.main", "example.com/svc/main.go", &[]));
         assert!(!is_std_frame("main.main", "myapp/main.go", &[]));
     }
@@ -606,18 +671,61 @@ mod tests {
             let frames: Vec<Frame> = fs.iter().map(|n| f(n, "/go/src/x.go")).collect();
             infer_state("", &frames)
         };
-        assert_eq!(s(&["runtime.gopark", "runtime.chanrecv", "runtime.chanrecv1", "main.f"]), "chan receive");
-        assert_eq!(s(&["runtime.gopark", "runtime.chansend", "runtime.chansend1", "main.f"]), "chan send");
-        assert_eq!(s(&["runtime.gopark", "runtime.selectgo", "main.f"]), "select");
         assert_eq!(
-            s(&["runtime.gopark", "runtime.goparkunlock", "runtime.semacquire1", "sync.runtime_SemacquireMutex", "internal/sync.(*Mutex).lockSlow", "internal/sync.(*Mutex).Lock", "sync.(*Mutex).Lock", "main.f"]),
+            s(&[
+                "runtime.gopark",
+                "runtime.chanrecv",
+                "runtime.chanrecv1",
+                "main.f"
+            ]),
+            "chan receive"
+        );
+        assert_eq!(
+            s(&[
+                "runtime.gopark",
+                "runtime.chansend",
+                "runtime.chansend1",
+                "main.f"
+            ]),
+            "chan send"
+        );
+        assert_eq!(
+            s(&["runtime.gopark", "runtime.selectgo", "main.f"]),
+            "select"
+        );
+        assert_eq!(
+            s(&[
+                "runtime.gopark",
+                "runtime.goparkunlock",
+                "runtime.semacquire1",
+                "sync.runtime_SemacquireMutex",
+                "internal/sync.(*Mutex).lockSlow",
+                "internal/sync.(*Mutex).Lock",
+                "sync.(*Mutex).Lock",
+                "main.f"
+            ]),
             "sync.Mutex.Lock"
         );
-        assert_eq!(s(&["runtime.gopark", "sync.runtime_SemacquireWaitGroup", "sync.(*WaitGroup).Wait", "main.f"]), "sync.WaitGroup.Wait");
+        assert_eq!(
+            s(&[
+                "runtime.gopark",
+                "sync.runtime_SemacquireWaitGroup",
+                "sync.(*WaitGroup).Wait",
+                "main.f"
+            ]),
+            "sync.WaitGroup.Wait"
+        );
         assert_eq!(s(&["main.f"]), "unknown");
         // Go 1.19 said semacquire for all of them.
-        let frames = vec![f("sync.runtime_SemacquireMutex", "/x"), f("sync.(*Mutex).lockSlow", "/x"), f("main.f", "/y")];
+        let frames = vec![
+            f("sync.runtime_SemacquireMutex", "/x"),
+            f("sync.(*Mutex).lockSlow", "/x"),
+            f("main.f", "/y"),
+        ];
         assert_eq!(infer_state("semacquire", &frames), "sync.Mutex.Lock");
-        assert_eq!(infer_state("semacquire", &[f("main.f", "/y")]), "semacquire");
+        assert_eq!(
+            infer_state("semacquire", &[f("main.f", "/y")]),
+            "semacquire"
+        );
     }
 }

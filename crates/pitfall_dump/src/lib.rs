@@ -129,7 +129,11 @@ pub fn parse<R: Read>(input: R, limits: &Limits) -> Result<Dump, Error> {
     parse_buffered(&mut reader, limits, true)
 }
 
-fn parse_buffered(reader: &mut dyn BufRead, limits: &Limits, may_gunzip: bool) -> Result<Dump, Error> {
+fn parse_buffered(
+    reader: &mut dyn BufRead,
+    limits: &Limits,
+    may_gunzip: bool,
+) -> Result<Dump, Error> {
     let head = fill_head(reader)?;
     if head.is_empty() {
         return err("empty input: not a goroutine dump");
@@ -203,8 +207,11 @@ mod tests {
             max_bytes: 10,
             ..Limits::default()
         };
-        let e = parse(&b"goroutine 1 [running]:\nmain.main()\n\t/a/m.go:3 +0x1\n"[..], &l)
-            .unwrap_err();
+        let e = parse(
+            &b"goroutine 1 [running]:\nmain.main()\n\t/a/m.go:3 +0x1\n"[..],
+            &l,
+        )
+        .unwrap_err();
         assert!(e.0.contains("larger than the limit"), "{e}");
     }
 }

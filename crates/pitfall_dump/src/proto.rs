@@ -67,7 +67,8 @@ impl<'a> Reader<'a> {
             }
             2 => {
                 let n = self.varint()?;
-                let n = usize::try_from(n).map_err(|_| Error("invalid protobuf profile: length".into()))?;
+                let n = usize::try_from(n)
+                    .map_err(|_| Error("invalid protobuf profile: length".into()))?;
                 let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
                 let Some(end) = end else {
                     return bad("truncated length-delimited field");

@@ -123,7 +123,10 @@ fn trim_cr(l: &[u8]) -> &[u8] {
 }
 
 fn trim_end(l: &[u8]) -> &[u8] {
-    let n = l.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    let n = l
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
     &l[..n]
 }
 
@@ -159,7 +162,10 @@ pub(crate) fn parse_header(line: &[u8]) -> Option<Header> {
     }
     let inner = rest[open + 1..].strip_suffix("]:")?;
     let (inner, labels) = match inner.find(" labels:{") {
-        Some(i) => (&inner[..i], parse_labels(&inner[i + " labels:{".len() - 1..])?),
+        Some(i) => (
+            &inner[..i],
+            parse_labels(&inner[i + " labels:{".len() - 1..])?,
+        ),
         None => (inner, Vec::new()),
     };
     let mut parts = inner.split(", ");
@@ -282,7 +288,9 @@ fn function_name(line: &[u8]) -> Option<&[u8]> {
 /// A file line: `\t/path/to/file.go:42 +0x1d` (the offset, and `fp= sp= pc=`
 /// with GOTRACEBACK=system, are optional) → (`/path/to/file.go`, 42).
 fn file_line(line: &[u8]) -> Option<(&[u8], u32)> {
-    let l = line.strip_prefix(b"\t").or_else(|| line.strip_prefix(b"        "))?;
+    let l = line
+        .strip_prefix(b"\t")
+        .or_else(|| line.strip_prefix(b"        "))?;
     let l = trim_end(l);
     // The last `:<digits>` that ends the line or is followed by a space.
     let mut i = l.len();
@@ -350,7 +358,11 @@ fn debug2<R: BufRead>(
                 None => break,
             },
         };
-        if let Some(h) = line.starts_with(b"goroutine ").then(|| parse_header(line)).flatten() {
+        if let Some(h) = line
+            .starts_with(b"goroutine ")
+            .then(|| parse_header(line))
+            .flatten()
+        {
             if let Some(p) = cur.take() {
                 flush(p, b, &mut labels_buf)?;
             }
@@ -587,7 +599,11 @@ fn debug1<R: BufRead>(
                     let mut fields = rest.splitn(3, |&c| c == b'\t');
                     let _addr = fields.next();
                     let (Some(func), Some(loc)) = (fields.next(), fields.next()) else {
-                        return err(format!("line {}: malformed frame line {:?}", lno, preview(t)));
+                        return err(format!(
+                            "line {}: malformed frame line {:?}",
+                            lno,
+                            preview(t)
+                        ));
                     };
                     let func = trim_end(func);
                     let func = match func.iter().rposition(|&c| c == b'+') {
@@ -601,7 +617,11 @@ fn debug1<R: BufRead>(
                     with_tab.push(b'\t');
                     with_tab.extend_from_slice(loc);
                     let Some((file, n)) = file_line(&with_tab) else {
-                        return err(format!("line {}: malformed frame location {:?}", lno, preview(t)));
+                        return err(format!(
+                            "line {}: malformed frame location {:?}",
+                            lno,
+                            preview(t)
+                        ));
                     };
                     if frames.len() < limits.max_frames {
                         let fid = b.intern_bytes(func);
@@ -610,11 +630,19 @@ fn debug1<R: BufRead>(
                     }
                 } else if let Some(i) = find(t, b" @ ") {
                     if count.is_some() {
-                        return err(format!("line {lno}: a new record starts before the previous one ended"));
+                        return err(format!(
+                            "line {lno}: a new record starts before the previous one ended"
+                        ));
                     }
-                    let n = std::str::from_utf8(&t[..i]).ok().and_then(|s| s.parse().ok());
+                    let n = std::str::from_utf8(&t[..i])
+                        .ok()
+                        .and_then(|s| s.parse().ok());
                     let Some(n) = n else {
-                        return err(format!("line {}: malformed record count {:?}", lno, preview(t)));
+                        return err(format!(
+                            "line {}: malformed record count {:?}",
+                            lno,
+                            preview(t)
+                        ));
                     };
                     count = Some(n);
                     start = lno;
@@ -637,30 +665,61 @@ mod tests {
     #[test]
     fn headers_of_every_go_version() {
         let h = parse_header(b"goroutine 7 [chan send]:").unwrap();
-        assert_eq!((h.id, h.state.as_str(), h.wait_minutes), (7, "chan send", None));
-        let h = parse_header(b"goroutine 12 gp=0xc000003c00 m=nil [sync.Mutex.Lock, 42 minutes, locked to thread]:").unwrap();
-        assert_eq!((h.id, h.state.as_str(), h.wait_minutes, h.locked), (12, "sync.Mutex.Lock", Some(42), true));
+        assert_eq!(
+            (h.id, h.state.as_str(), h.wait_minutes),
+            (7, "chan send", None)
+        );
+        let h = parse_header(
+            b"goroutine 12 gp=0xc000003c00 m=nil [sync.Mutex.Lock, 42 minutes, locked to thread]:",
+        )
+        .unwrap();
+        assert_eq!(
+            (h.id, h.state.as_str(), h.wait_minutes, h.locked),
+            (12, "sync.Mutex.Lock", Some(42), true)
+        );
         let h = parse_header(b"goroutine 1 gp=0xc000002380 m=0 mp=0x5f8c00 [running]:").unwrap();
         assert_eq!(h.state, "running");
         let h = parse_header(b"goroutine 9 [chan receive (durable), synctest bubble 4]:").unwrap();
         assert_eq!((h.state.as_str(), h.bubble), ("chan receive", Some(4)));
         let h = parse_header(b"goroutine 9 [select (leaked), 3 minutes]:").unwrap();
-        assert_eq!((h.state.as_str(), h.leaked, h.wait_minutes), ("select", true, Some(3)));
-        let h = parse_header(br#"goroutine 5 [IO wait labels:{"route": "/a]b", "x": "\"q\""}]:"#).unwrap();
-        assert_eq!(h.labels, vec![("route".into(), "/a]b".into()), ("x".into(), "\"q\"".into())]);
+        assert_eq!(
+            (h.state.as_str(), h.leaked, h.wait_minutes),
+            ("select", true, Some(3))
+        );
+        let h = parse_header(br#"goroutine 5 [IO wait labels:{"route": "/a]b", "x": "\"q\""}]:"#)
+            .unwrap();
+        assert_eq!(
+            h.labels,
+            vec![
+                ("route".into(), "/a]b".into()),
+                ("x".into(), "\"q\"".into())
+            ]
+        );
         assert!(parse_header(b"goroutine profile: total 4").is_none());
         assert!(parse_header(b"goroutine 5 is fine [x]").is_none());
     }
 
     #[test]
     fn function_and_file_lines() {
-        assert_eq!(function_name(b"main.(*T).run(0xc000010000, {0x1, 0x2})"), Some(&b"main.(*T).run"[..]));
+        assert_eq!(
+            function_name(b"main.(*T).run(0xc000010000, {0x1, 0x2})"),
+            Some(&b"main.(*T).run"[..])
+        );
         assert_eq!(function_name(b"main.main()"), Some(&b"main.main"[..]));
-        assert_eq!(function_name(b"sync.(*Mutex).Lock(...)"), Some(&b"sync.(*Mutex).Lock"[..]));
+        assert_eq!(
+            function_name(b"sync.(*Mutex).Lock(...)"),
+            Some(&b"sync.(*Mutex).Lock"[..])
+        );
         assert_eq!(function_name(b"exit status 2"), None);
-        assert_eq!(file_line(b"\t/a b/m.go:12 +0x1d"), Some((&b"/a b/m.go"[..], 12)));
+        assert_eq!(
+            file_line(b"\t/a b/m.go:12 +0x1d"),
+            Some((&b"/a b/m.go"[..], 12))
+        );
         assert_eq!(file_line(b"\t/a/m.go:12"), Some((&b"/a/m.go"[..], 12)));
-        assert_eq!(file_line(b"\t/a/m.go:7 +0x1d fp=0xc sp=0xc pc=0x4"), Some((&b"/a/m.go"[..], 7)));
+        assert_eq!(
+            file_line(b"\t/a/m.go:7 +0x1d fp=0xc sp=0xc pc=0x4"),
+            Some((&b"/a/m.go"[..], 7))
+        );
         assert_eq!(file_line(b"main.main()"), None);
     }
 }

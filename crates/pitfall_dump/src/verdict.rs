@@ -19,8 +19,15 @@ pub enum Class {
 
 pub fn class_of(state: &str) -> Class {
     match state {
-        "chan send" | "chan receive" | "select" | "select (no cases)" | "chan send (nil chan)"
-        | "chan receive (nil chan)" | "sync.WaitGroup.Wait" | "sync.Cond.Wait" | "semacquire"
+        "chan send"
+        | "chan receive"
+        | "select"
+        | "select (no cases)"
+        | "chan send (nil chan)"
+        | "chan receive (nil chan)"
+        | "sync.WaitGroup.Wait"
+        | "sync.Cond.Wait"
+        | "semacquire"
         | crate::group::CHAN_OR_SELECT => Class::Parked,
         "sync.Mutex.Lock" | "sync.RWMutex.Lock" | "sync.RWMutex.RLock" => Class::Mutex,
         _ => Class::Other,
@@ -119,7 +126,12 @@ fn describe(s: &Site) -> String {
         s.frame.line
     );
     if let Some(c) = &s.created_by {
-        m += &format!(", started by {} ({}:{})", c.function, short(&c.file), c.line);
+        m += &format!(
+            ", started by {} ({}:{})",
+            c.function,
+            short(&c.file),
+            c.line
+        );
     }
     if let Some(w) = s.wait_minutes {
         m += &format!("; the oldest has waited {w} minutes");
@@ -195,7 +207,11 @@ pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdi
                 o.min_count_waiting, o.min_wait_minutes
             ))
         } else if let Some((b, g)) = grew.filter(|&(_, g)| g >= o.min_growth) {
-            Some(format!("grew from {} to {} between the dumps", thousands(b), thousands(b + g)))
+            Some(format!(
+                "grew from {} to {} between the dumps",
+                thousands(b),
+                thousands(b + g)
+            ))
         } else {
             None
         };
@@ -253,8 +269,7 @@ fn can_progress(g: &Group) -> bool {
         g.state.as_str(),
         "running" | "runnable" | "syscall" | "IO wait" | "sleep" | "preempted"
     ) || g.state.starts_with("GC ") && g.state.contains("active")
-        || g
-            .stack
+        || g.stack
             .iter()
             .any(|f| f.function.starts_with("os/signal.") || f.function.starts_with("time."))
 }
@@ -265,13 +280,16 @@ pub fn deadlock(dump: &Dump, o: &DeadlockOptions) -> Vec<Verdict> {
         .iter()
         .filter(|s| class_of(&s.state) != Class::Other)
         .collect();
-    let user_groups = dump.groups.iter().filter(|g| g.user_frame.is_some()).count();
+    let user_groups = dump
+        .groups
+        .iter()
+        .filter(|g| g.user_frame.is_some())
+        .count();
     let all_blocked = user_groups > 0
         && !blocked.is_empty()
-        && dump
-            .groups
-            .iter()
-            .all(|g| !can_progress(g) && (g.user_frame.is_none() || class_of(&g.state) != Class::Other));
+        && dump.groups.iter().all(|g| {
+            !can_progress(g) && (g.user_frame.is_none() || class_of(&g.state) != Class::Other)
+        });
     let mut out = Vec::new();
     if dump.runtime_deadlock() || all_blocked {
         let why = if dump.runtime_deadlock() {
@@ -290,7 +308,10 @@ pub fn deadlock(dump: &Dump, o: &DeadlockOptions) -> Vec<Verdict> {
         }
         return out;
     }
-    for s in all_sites.iter().filter(|s| class_of(&s.state) == Class::Mutex) {
+    for s in all_sites
+        .iter()
+        .filter(|s| class_of(&s.state) == Class::Mutex)
+    {
         if let Some(w) = s.wait_minutes.filter(|&w| w >= o.min_wait_minutes) {
             out.push(Verdict {
                 frame: s.frame.clone(),
@@ -351,6 +372,10 @@ pub fn grew(before: &Dump, after: &Dump) -> Vec<Growth> {
             })
         })
         .collect();
-    out.sort_by(|a, b| (b.after - b.before).cmp(&(a.after - a.before)).then(a.group.cmp(&b.group)));
+    out.sort_by(|a, b| {
+        (b.after - b.before)
+            .cmp(&(a.after - a.before))
+            .then(a.group.cmp(&b.group))
+    });
     out
 }

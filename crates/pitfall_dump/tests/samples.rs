@@ -7,7 +7,11 @@ use pitfall_dump::{parse, Dump, Format, Limits};
 use std::io::Write;
 
 fn sample(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/samples/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/samples/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn dump(bytes: &[u8]) -> Dump {
@@ -33,21 +37,40 @@ fn go_1_19_semacquire_is_told_apart_by_the_frames() {
     assert_eq!(lock.wait_minutes, Some(12));
     assert_eq!(lock.user().unwrap().line, 61);
     // `created by` without `in goroutine N` (before Go 1.21).
-    assert_eq!(&*lock.created_by.as_ref().unwrap().function, "net/http.(*Server).Serve");
+    assert_eq!(
+        &*lock.created_by.as_ref().unwrap().function,
+        "net/http.(*Server).Serve"
+    );
     let wg = group(&d, "github.com/acme/inventory/stock.(*Ledger).Flush");
     assert_eq!(wg.state, "sync.WaitGroup.Wait");
     let main = group(&d, "main.main");
     assert_eq!(main.state, "IO wait");
     // The pprof handler's own goroutine is all standard library.
-    assert!(d.groups.iter().any(|g| g.state == "running" && g.user_frame.is_none()));
+    assert!(d
+        .groups
+        .iter()
+        .any(|g| g.state == "running" && g.user_frame.is_none()));
 
     let c = verdict::contention(&d, &ContentionOptions { min_count: 2 });
     assert_eq!(c.len(), 1);
-    assert_eq!(&*c[0].frame.file, "/home/ci/build/inventory/stock/ledger.go");
-    let dl = verdict::deadlock(&d, &DeadlockOptions { min_wait_minutes: 10 });
+    assert_eq!(
+        &*c[0].frame.file,
+        "/home/ci/build/inventory/stock/ledger.go"
+    );
+    let dl = verdict::deadlock(
+        &d,
+        &DeadlockOptions {
+            min_wait_minutes: 10,
+        },
+    );
     assert_eq!(dl.len(), 1, "a mutex waited on for 12 minutes");
     assert!(dl[0].message.contains("12 minutes"), "{}", dl[0].message);
-    let dl = verdict::deadlock(&d, &DeadlockOptions { min_wait_minutes: 13 });
+    let dl = verdict::deadlock(
+        &d,
+        &DeadlockOptions {
+            min_wait_minutes: 13,
+        },
+    );
     assert!(dl.is_empty());
 }
 
@@ -55,7 +78,10 @@ fn go_1_19_semacquire_is_told_apart_by_the_frames() {
 fn go_1_20_waits_decide_small_leaks() {
     let d = dump(&sample("go1.20-no-goid.txt"));
     let send = group(&d, "main.(*Notifier).deliver");
-    assert_eq!((send.count, send.wait_minutes, send.wait_min_minutes), (3, Some(25), Some(11)));
+    assert_eq!(
+        (send.count, send.wait_minutes, send.wait_min_minutes),
+        (3, Some(25), Some(11))
+    );
     assert_eq!(send.created_by.as_ref().unwrap().line, 40);
     let o = LeakOptions {
         min_count: 100,
@@ -67,9 +93,14 @@ fn go_1_20_waits_decide_small_leaks() {
     assert_eq!(v.len(), 1, "{v:#?}");
     assert_eq!((v[0].frame.line, v[0].count), (52, 3));
     // One goroutine in a select is a background loop, not a leak.
-    assert!(!v.iter().any(|v| &*v.frame.function == "main.(*Notifier).run"));
+    assert!(!v
+        .iter()
+        .any(|v| &*v.frame.function == "main.(*Notifier).run"));
     // Without the wait, 3 goroutines are nothing.
-    let o2 = LeakOptions { min_wait_minutes: 30, ..o };
+    let o2 = LeakOptions {
+        min_wait_minutes: 30,
+        ..o
+    };
     assert!(verdict::leaked(&d, None, &o2).is_empty());
     // A sleeping goroutine is never a leak, and its stack is kept whole.
     let hb = group(&d, "main.heartbeat");
@@ -81,7 +112,10 @@ fn go_1_20_waits_decide_small_leaks() {
 fn go_1_26_traceback_features() {
     let d = dump(&sample("go1.26-features.txt"));
     assert_eq!(d.format, Format::Traceback);
-    assert_eq!(d.reason.as_deref(), Some("panic: boom [recovered, repanicked]"));
+    assert_eq!(
+        d.reason.as_deref(),
+        Some("panic: boom [recovered, repanicked]")
+    );
     assert_eq!(d.total, 5);
     let w = group(&d, "main.explode");
     assert!(w.elided);
@@ -95,18 +129,36 @@ fn go_1_26_traceback_features() {
     let b = group(&d, "main.TestQueue.func1");
     assert_eq!((b.state.as_str(), b.in_bubble), ("chan receive", 1));
     let l = group(&d, "main.pump");
-    assert_eq!((l.state.as_str(), l.leaked, l.wait_minutes), ("select", 1, Some(3)));
+    assert_eq!(
+        (l.state.as_str(), l.leaked, l.wait_minutes),
+        ("select", 1, Some(3))
+    );
     assert_eq!(l.labels, vec![("job".to_string(), "sync".to_string())]);
     let m = group(&d, "main.(*Cache).Put");
-    assert_eq!((m.state.as_str(), m.locked_to_thread), ("sync.Mutex.Lock", 1));
-    assert!(d.groups.iter().any(|g| g.stack.is_empty() && g.state == "running"));
+    assert_eq!(
+        (m.state.as_str(), m.locked_to_thread),
+        ("sync.Mutex.Lock", 1)
+    );
+    assert!(d
+        .groups
+        .iter()
+        .any(|g| g.stack.is_empty() && g.state == "running"));
 
     let v = verdict::leaked(&d, None, &LeakOptions::default());
-    assert_eq!(v.len(), 1, "the runtime's (leaked) mark decides alone: {v:#?}");
+    assert_eq!(
+        v.len(),
+        1,
+        "the runtime's (leaked) mark decides alone: {v:#?}"
+    );
     assert_eq!(&*v[0].frame.function, "main.pump");
     // The bubble's goroutine is a test's, never a service leak.
-    let o = LeakOptions { min_count: 1, ..LeakOptions::default() };
-    assert!(!verdict::leaked(&d, None, &o).iter().any(|v| &*v.frame.function == "main.TestQueue.func1"));
+    let o = LeakOptions {
+        min_count: 1,
+        ..LeakOptions::default()
+    };
+    assert!(!verdict::leaked(&d, None, &o)
+        .iter()
+        .any(|v| &*v.frame.function == "main.TestQueue.func1"));
 }
 
 #[test]
@@ -125,14 +177,25 @@ created by main.main in goroutine 1
 \t/w/main.go:8 +0x1d
 ";
     let d = dump(text.as_bytes());
-    let v = verdict::deadlock(&d, &DeadlockOptions { min_wait_minutes: 10 });
+    let v = verdict::deadlock(
+        &d,
+        &DeadlockOptions {
+            min_wait_minutes: 10,
+        },
+    );
     assert_eq!(v.len(), 2, "{v:#?}");
     // The same program with a goroutine in IO wait can still be woken.
     let more = format!(
         "{text}\ngoroutine 9 [IO wait]:\ninternal/poll.runtime_pollWait(0x1, 0x72)\n\t/usr/local/go/src/runtime/netpoll.go:351 +0x85\nmain.serve()\n\t/w/main.go:30 +0x1\n"
     );
     let d = dump(more.as_bytes());
-    assert!(verdict::deadlock(&d, &DeadlockOptions { min_wait_minutes: 10 }).is_empty());
+    assert!(verdict::deadlock(
+        &d,
+        &DeadlockOptions {
+            min_wait_minutes: 10
+        }
+    )
+    .is_empty());
 }
 
 #[test]
@@ -151,7 +214,11 @@ fn two_dumps_show_what_grew() {
     assert_eq!((g[0].before, g[0].after), (3, 63));
     let v = verdict::leaked(&after, Some(&before), &LeakOptions::default());
     assert_eq!(v.len(), 1);
-    assert!(v[0].message.contains("grew from 3 to 63"), "{}", v[0].message);
+    assert!(
+        v[0].message.contains("grew from 3 to 63"),
+        "{}",
+        v[0].message
+    );
 }
 
 // --- protobuf -------------------------------------------------------------
@@ -184,9 +251,20 @@ fn field_int(out: &mut Vec<u8>, num: u64, v: u64) {
 /// label, and one goroutine in select.
 fn profile() -> Vec<u8> {
     let strings = [
-        "", "goroutine", "count", "runtime.gopark", "runtime.chansend1", "main.leak.func1",
-        "/usr/local/go/src/runtime/proc.go", "/usr/local/go/src/runtime/chan.go", "/w/main.go",
-        "runtime.selectgo", "main.loop", "/usr/local/go/src/runtime/select.go", "tenant", "a",
+        "",
+        "goroutine",
+        "count",
+        "runtime.gopark",
+        "runtime.chansend1",
+        "main.leak.func1",
+        "/usr/local/go/src/runtime/proc.go",
+        "/usr/local/go/src/runtime/chan.go",
+        "/w/main.go",
+        "runtime.selectgo",
+        "main.loop",
+        "/usr/local/go/src/runtime/select.go",
+        "tenant",
+        "a",
         "runtime.chansend",
     ];
     let mut p = Vec::new();
@@ -195,7 +273,14 @@ fn profile() -> Vec<u8> {
     field_int(&mut vt, 2, 2);
     field_bytes(&mut p, 1, &vt);
     // functions: id, name, filename
-    for (id, name, file) in [(1, 3, 6), (2, 4, 7), (3, 5, 8), (4, 9, 11), (5, 10, 8), (6, 14, 7)] {
+    for (id, name, file) in [
+        (1, 3, 6),
+        (2, 4, 7),
+        (3, 5, 8),
+        (4, 9, 11),
+        (5, 10, 8),
+        (6, 14, 7),
+    ] {
         let mut f = Vec::new();
         field_int(&mut f, 1, id);
         field_int(&mut f, 2, name);
@@ -222,8 +307,11 @@ fn profile() -> Vec<u8> {
         }
         field_bytes(&mut p, 4, &l);
     }
-    let samples: &[(&[u64], u64, bool)] =
-        &[(&[1, 2, 3], 80, false), (&[1, 2, 3], 40, true), (&[1, 4, 5], 1, false)];
+    let samples: &[(&[u64], u64, bool)] = &[
+        (&[1, 2, 3], 80, false),
+        (&[1, 2, 3], 40, true),
+        (&[1, 4, 5], 1, false),
+    ];
     for (locs, n, labelled) in samples {
         let mut s = Vec::new();
         let mut packed = Vec::new();
@@ -264,7 +352,11 @@ fn protobuf_profiles_plain_and_gzipped() {
         assert_eq!(sends.len(), 2, "labels split the groups");
         for g in &sends {
             assert_eq!(g.state, "chan send");
-            assert_eq!(g.stack.len(), 1, "runtime frames, inlined ones too, are dropped");
+            assert_eq!(
+                g.stack.len(),
+                1,
+                "runtime frames, inlined ones too, are dropped"
+            );
         }
         let lp = group(&d, "main.loop");
         assert_eq!(lp.state, "select");
@@ -279,10 +371,14 @@ fn protobuf_profiles_plain_and_gzipped() {
 /// Every prefix of every sample parses or fails cleanly, and never panics.
 #[test]
 fn every_truncation_is_handled() {
-    let mut inputs: Vec<Vec<u8>> = ["go1.19-semacquire.txt", "go1.20-no-goid.txt", "go1.26-features.txt"]
-        .iter()
-        .map(|n| sample(n))
-        .collect();
+    let mut inputs: Vec<Vec<u8>> = [
+        "go1.19-semacquire.txt",
+        "go1.20-no-goid.txt",
+        "go1.26-features.txt",
+    ]
+    .iter()
+    .map(|n| sample(n))
+    .collect();
     inputs.push(profile());
     for input in &inputs {
         for cut in 0..input.len() {
@@ -310,7 +406,11 @@ fn corrupted_bytes_never_panic() {
         state ^= state << 17;
         state
     };
-    let inputs = [profile(), sample("go1.26-features.txt"), sample("go1.19-semacquire.txt")];
+    let inputs = [
+        profile(),
+        sample("go1.26-features.txt"),
+        sample("go1.19-semacquire.txt"),
+    ];
     for input in &inputs {
         for _ in 0..3000 {
             let mut m = input.clone();
@@ -326,19 +426,36 @@ fn corrupted_bytes_never_panic() {
 #[test]
 fn limits_bound_lines_groups_and_frames() {
     let long = format!("goroutine 1 [running]:\nmain.{}()\n", "x".repeat(2000));
-    let l = Limits { max_line: 1000, ..Limits::default() };
-    assert!(parse(long.as_bytes(), &l).unwrap_err().0.contains("longer than"));
+    let l = Limits {
+        max_line: 1000,
+        ..Limits::default()
+    };
+    assert!(parse(long.as_bytes(), &l)
+        .unwrap_err()
+        .0
+        .contains("longer than"));
     let mut many = String::new();
     for i in 0..50 {
-        many.push_str(&format!("goroutine {i} [select]:\nmain.f{i}()\n\t/w/m.go:{i} +0x1\n\n"));
+        many.push_str(&format!(
+            "goroutine {i} [select]:\nmain.f{i}()\n\t/w/m.go:{i} +0x1\n\n"
+        ));
     }
-    let l = Limits { max_groups: 10, ..Limits::default() };
-    assert!(parse(many.as_bytes(), &l).unwrap_err().0.contains("distinct goroutine groups"));
+    let l = Limits {
+        max_groups: 10,
+        ..Limits::default()
+    };
+    assert!(parse(many.as_bytes(), &l)
+        .unwrap_err()
+        .0
+        .contains("distinct goroutine groups"));
     let mut deep = String::from("goroutine 1 [select]:\n");
     for i in 0..500 {
         deep.push_str(&format!("main.f{i}()\n\t/w/m.go:{i} +0x1\n"));
     }
-    let l = Limits { max_frames: 100, ..Limits::default() };
+    let l = Limits {
+        max_frames: 100,
+        ..Limits::default()
+    };
     let d = parse(deep.as_bytes(), &l).unwrap();
     assert_eq!(d.groups[0].stack.len(), 100);
     assert!(d.groups[0].elided);

@@ -167,11 +167,21 @@ fn generated_marker() {
 
 #[test]
 fn build_ignore_marker() {
-    assert!(pitfall_go::is_build_ignored("//go:build ignore\n\npackage main\n"));
-    assert!(pitfall_go::is_build_ignored("// Copyright\n\n//go:build linux && ignore\n\npackage main\n"));
-    assert!(!pitfall_go::is_build_ignored("//go:build linux\n\npackage p\n"));
-    assert!(!pitfall_go::is_build_ignored("//go:build ignored_tag\npackage p\n"));
-    assert!(!pitfall_go::is_build_ignored("package p\n\n//go:build ignore\n"));
+    assert!(pitfall_go::is_build_ignored(
+        "//go:build ignore\n\npackage main\n"
+    ));
+    assert!(pitfall_go::is_build_ignored(
+        "// Copyright\n\n//go:build linux && ignore\n\npackage main\n"
+    ));
+    assert!(!pitfall_go::is_build_ignored(
+        "//go:build linux\n\npackage p\n"
+    ));
+    assert!(!pitfall_go::is_build_ignored(
+        "//go:build ignored_tag\npackage p\n"
+    ));
+    assert!(!pitfall_go::is_build_ignored(
+        "package p\n\n//go:build ignore\n"
+    ));
 }
 
 fn with_env<R>(src: &str, f: impl FnOnce(&GoFile, &Scope, &Env, &FuncDecl) -> R) -> R {

@@ -41,7 +41,10 @@ fn a_panicking_rule_is_reported_and_the_others_still_run() {
     std::panic::set_hook(quiet);
     assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
     let w = &result.warnings[0];
-    assert!(w.contains("svc/a.go") && w.contains("internal error in rule boom"), "{w}");
+    assert!(
+        w.contains("svc/a.go") && w.contains("internal error in rule boom"),
+        "{w}"
+    );
     assert!(w.contains("index out of bounds in a buggy rule"), "{w}");
     let rules: Vec<&str> = result.findings.iter().map(|f| f.rule).collect();
     assert_eq!(rules, ["deprecated-ioutil"]);
