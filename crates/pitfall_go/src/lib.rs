@@ -10,6 +10,7 @@ pub mod ast;
 pub mod chans;
 pub mod ctxflow;
 pub mod exits;
+pub mod facts;
 pub mod flow;
 pub mod http_facts;
 pub mod index;
