@@ -94,6 +94,10 @@ mod tests {
             store.get_or_compute::<u16>(|| panic!("boom"))
         }));
         assert!(p.is_err());
-        assert_eq!(*store.get_or_compute(|| 7u16), 7, "a panicked fact is retried");
+        assert_eq!(
+            *store.get_or_compute(|| 7u16),
+            7,
+            "a panicked fact is retried"
+        );
     }
 }

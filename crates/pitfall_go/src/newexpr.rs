@@ -94,7 +94,8 @@ fn arg_is_expression(b: &[u8], start: usize) -> bool {
         if rest.len() == n && matches!(word, "true" | "false" | "nil" | "iota") && arg == word {
             return true;
         }
-        if matches!(word, "map" | "chan" | "func" | "struct" | "interface") && arg.starts_with(word) {
+        if matches!(word, "map" | "chan" | "func" | "struct" | "interface") && arg.starts_with(word)
+        {
             return false;
         }
         rest = rest[n..].trim_start();
@@ -139,7 +140,10 @@ mod tests {
             ("x := new(func(int) error)", "x := new(func(int) error)"),
             ("x := renew(f())", "x := renew(f())"),
             ("x := a.new(f())", "x := a.new(f())"),
-            ("// new(f())\ns := \"new(1)\"", "// new(f())\ns := \"new(1)\""),
+            (
+                "// new(f())\ns := \"new(1)\"",
+                "// new(f())\ns := \"new(1)\"",
+            ),
         ] {
             assert_eq!(respelled(src), want, "{src}");
         }
@@ -159,7 +163,10 @@ mod parse_tests {
         crate::walk::walk_file(&f.ast, &mut |n, _| {
             if let crate::walk::Node::Expr(Expr::Call(c)) = n {
                 if c.fun.ident_name() == Some("new") {
-                    news.push((f.text(c.span).to_string(), f.text(c.args[0].span()).to_string()));
+                    news.push((
+                        f.text(c.span).to_string(),
+                        f.text(c.args[0].span()).to_string(),
+                    ));
                 }
             }
             true

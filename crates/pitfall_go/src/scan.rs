@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(h.package, f.ast.package.as_ref().unwrap().name);
         let parsed: Vec<String> = f.ast.imports.iter().map(|i| i.path.clone()).collect();
         assert_eq!(h.imports, parsed);
-        assert_eq!(h.imports, ["fmt", "net/http", "io", "embed", "strings", "os", "sort"]);
+        assert_eq!(
+            h.imports,
+            ["fmt", "net/http", "io", "embed", "strings", "os", "sort"]
+        );
     }
 
     #[test]
@@ -150,6 +153,11 @@ mod tests {
         assert_eq!(scan_header("func main() {}").package, "");
         let h = scan_header("package p\nimport (\n\t\"a\"\n\t42\n");
         assert_eq!((h.package.as_str(), h.imports.len()), ("p", 1));
-        assert_eq!(scan_header("package p\nimport \"unterminated").imports.len(), 0);
+        assert_eq!(
+            scan_header("package p\nimport \"unterminated")
+                .imports
+                .len(),
+            0
+        );
     }
 }

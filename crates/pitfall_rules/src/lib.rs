@@ -24,9 +24,9 @@ include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 pub mod prelude {
     pub use crate::manifest::{Link, ManifestChecker};
     pub use crate::{Check, Checker, Rule, RuleOption, TestFiles};
+    pub use pitfall_go::ast::*;
     pub use pitfall_go::facts::{PackageFact, ProjectFact};
     pub use pitfall_go::index::{Package, ProjectIndex};
-    pub use pitfall_go::ast::*;
     pub use pitfall_go::types::Ty;
     pub use pitfall_go::walk::{self, enclosing_func, enclosing_loop, Func, Node};
     pub use pitfall_report::{Category, Severity};
