@@ -201,13 +201,14 @@ fn call_facts<'a>(
                 out.shutdowns.push(shutdown_call(sc, env, file, c, *func));
             }
             if c.args.is_empty() && c.method_name() == Some("GracefulStop") {
-                let mut call = shutdown_call(sc, env, file, c, *func);
-                // The race with a timer is usually written around the
-                // goroutine that calls GracefulStop: look in the declaration.
+                // The wait for SIGTERM, the delay and the race with a timer
+                // are usually written around the goroutine that calls
+                // GracefulStop: look in the whole declaration.
                 let outer = anc
                     .iter()
                     .find(|n| matches!(n, Node::FuncDecl(_)))
                     .unwrap_or(func);
+                let mut call = shutdown_call(sc, env, file, c, *outer);
                 let bound = graceful_stop_bound(sc, env, file, c, *outer);
                 call.grpc = true;
                 call.unbounded = bound.is_none();

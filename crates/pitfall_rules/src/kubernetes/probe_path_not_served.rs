@@ -8,9 +8,9 @@ pub static RULE: Rule = Rule {
     name: "probe-path-not-served",
     category: Category::Kubernetes,
     severity: Severity::Error,
-    summary: "httpGet probe path that the linked Go code never registers on that port",
+    summary: "Probe the linked Go code cannot answer: an httpGet path it never registers, a gRPC probe without the health service",
     reports_on:
-        "the probe's `path:` key (its `httpGet:` key when the path is left to the default `/`)",
+        "the probe's `path:` key (its `httpGet:` key when the path is left to the default `/`, or when the port serves gRPC); `grpc:` for a gRPC probe",
     test_files: TestFiles::Include,
     options: &[],
     doc: r#"
@@ -23,7 +23,17 @@ listens on, but whose path matches none of the routes served there. Routes
 come from `pitfall routes`: `net/http` patterns (a trailing `/` matches the
 subtree, `{name}` and `{name...}` wildcards), gorilla/mux, chi, gin, echo and
 fiber, including sub-router prefixes; a route for another method than GET
-does not count.
+does not count. A prefix read from configuration (`baseUrl + "/cart"` with
+`baseUrl = os.Getenv("BASE_URL")`, shown as `$BASE_URL/cart` by `pitfall
+routes`) takes the container's value of that variable (empty when unset;
+unknown, hence silent, with `envFrom`).
+
+gRPC (`grpc.NewServer()` then `Serve(lis)`):
+- a `grpc:` probe on a port whose gRPC server does not register the health
+  service (`grpc_health_v1.RegisterHealthServer`), or on a port where a
+  program without any gRPC server serves plain HTTP: reported on `grpc:`;
+- an `httpGet` probe on a port only a gRPC server listens on: reported on
+  `httpGet:`.
 
 The rule is silent whenever the route map is uncertain (`pitfall routes`
 lists the reasons: a router handed to code outside the tree, an address that
@@ -51,7 +61,9 @@ copied from another service.
 
 ## How to fix
 Point the probe at a path the service registers on that port (see
-`pitfall routes`), or register the endpoint.
+`pitfall routes`), or register the endpoint. For gRPC, register the health
+service (`healthpb.RegisterHealthServer(s, health.NewServer())`) and probe
+with `grpc: {port: N}`.
 
 ## How to suppress
 `# nolint:probe-path-not-served` at the end of the reported line, or the
