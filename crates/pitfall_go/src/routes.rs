@@ -488,7 +488,9 @@ impl<'m, 'a> Collector<'m, 'a> {
                         None,
                     );
                 }
-                (_, _) if self.grpc_register(file, line, func_key, params, routers, pkg, name, c) => {
+                (_, _)
+                    if self.grpc_register(file, line, func_key, params, routers, pkg, name, c) =>
+                {
                     return;
                 }
                 ("net/http", "ListenAndServe" | "ListenAndServeTLS") => {
@@ -521,11 +523,8 @@ impl<'m, 'a> Collector<'m, 'a> {
                         handled.insert(inner.span);
                         let r = r.clone();
                         // "GET" or http.MethodGet; one we cannot read counts as any method.
-                        let methods: Vec<Option<String>> = c
-                            .args
-                            .iter()
-                            .map(|a| method_value(env, file, a))
-                            .collect();
+                        let methods: Vec<Option<String>> =
+                            c.args.iter().map(|a| method_value(env, file, a)).collect();
                         let methods = if methods.iter().any(Option::is_none) {
                             vec![None]
                         } else {
@@ -842,14 +841,11 @@ impl<'m, 'a> Collector<'m, 'a> {
             "Bind",
             "Use",
         ];
-        let passes_router = c
-            .args
-            .iter()
-            .any(|a| {
-                a.ident_name()
-                    .and_then(|n| routers.get(n))
-                    .is_some_and(|r| !r.wrapped)
-            });
+        let passes_router = c.args.iter().any(|a| {
+            a.ident_name()
+                .and_then(|n| routers.get(n))
+                .is_some_and(|r| !r.wrapped)
+        });
         if !passes_router {
             return;
         }
@@ -972,7 +968,8 @@ impl<'m, 'a> Collector<'m, 'a> {
                 // that already holds the port makes the left one's variable
                 // (a host) irrelevant to it.
                 let y_has_port = y.text.as_deref().is_some_and(|t| {
-                    t.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                    t.rsplit_once(':')
+                        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
                 });
                 let env = match y.env {
                     Some(v) => Some(v),
@@ -1365,7 +1362,9 @@ impl<'m, 'a> Collector<'m, 'a> {
                 }
                 Some((var, x + &y))
             }
-            other => self.config_var(sc, env, other).map(|v| (Some(v), String::new())),
+            other => self
+                .config_var(sc, env, other)
+                .map(|v| (Some(v), String::new())),
         }
     }
 
@@ -1420,9 +1419,7 @@ fn method_value(env: &Env<'_>, file: &GoFile, e: &Expr) -> Option<String> {
         return Some(s.to_ascii_uppercase());
     }
     match env.pkg_member(file, e) {
-        Some(("net/http", name)) => name
-            .strip_prefix("Method")
-            .map(str::to_ascii_uppercase),
+        Some(("net/http", name)) => name.strip_prefix("Method").map(str::to_ascii_uppercase),
         _ => None,
     }
 }
@@ -1481,7 +1478,9 @@ fn fallback_assignment(env: &Env<'_>, file: &GoFile, id: &Ident) -> Option<Fallb
                 }
                 if b.op == "!=" && b.y.as_string_lit().as_deref() == Some("") {
                     if let Some(var) = getenv_name(env, file, &b.x) {
-                        if assigned(i).and_then(|r| getenv_name(env, file, r)).as_deref()
+                        if assigned(i)
+                            .and_then(|r| getenv_name(env, file, r))
+                            .as_deref()
                             == Some(var.as_str())
                         {
                             found = Some(Fallback::Override(var));
