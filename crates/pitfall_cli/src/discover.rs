@@ -162,6 +162,8 @@ pub struct RawFile {
     pub dir: PathBuf,
     pub src: String,
     pub header: pitfall_go::scan::Header,
+    /// Generated code loaded for its declarations only (never reported on).
+    pub generated: bool,
 }
 
 /// The files of one package, read but not parsed.
@@ -203,7 +205,10 @@ pub fn read(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Read {
     for (i, l) in loaded.into_iter().enumerate() {
         match l {
             ReadOne::File(f) => {
-                bytes += f.src.len() as u64;
+                // Generated files kept for their declarations are not checked.
+                if !f.generated {
+                    bytes += f.src.len() as u64;
+                }
                 let g = groups
                     .entry((f.dir.clone(), f.header.package.clone()))
                     .or_default();
@@ -257,6 +262,8 @@ pub struct Parsed {
     pub package: SourcePackage,
     pub warnings: Vec<(usize, String)>,
     pub files_with_syntax_errors: usize,
+    /// Files parsed that are checked (generated ones are not).
+    pub files_checked: usize,
 }
 
 /// Parses the files of a package (in parallel) into a [`SourcePackage`].
@@ -272,12 +279,15 @@ pub fn parse(raw: &RawPackage) -> Parsed {
         })
         .collect();
     let mut warnings = Vec::new();
-    let mut with_errors = 0;
+    let (mut with_errors, mut files_checked) = (0, 0);
     let mut files = Vec::new();
     for (i, r) in parsed {
         match r {
             Ok(f) => {
-                if f.ast.syntax_errors > 0 {
+                if !f.is_generated {
+                    files_checked += 1;
+                }
+                if f.ast.syntax_errors > 0 && !f.is_generated {
                     with_errors += 1;
                     warnings.push((
                         i,
@@ -314,6 +324,7 @@ pub fn parse(raw: &RawPackage) -> Parsed {
         },
         warnings,
         files_with_syntax_errors: with_errors,
+        files_checked,
     }
 }
 
@@ -325,7 +336,7 @@ pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
     let mut packages = Vec::new();
     let parsed: Vec<Parsed> = read.packages.par_iter().map(parse).collect();
     for p in parsed {
-        files_checked += p.package.files.len();
+        files_checked += p.files_checked;
         with_errors += p.files_with_syntax_errors;
         warnings.extend(p.warnings);
         packages.push(p.package);
@@ -370,7 +381,9 @@ fn read_one(p: &Path, cwd: &Path, max_file_size: u64) -> ReadOne {
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         }
     };
-    if pitfall_go::is_generated(&src) || pitfall_go::is_build_ignored(&src) {
+    if pitfall_go::is_build_ignored(&src)
+        || (pitfall_go::is_generated(&src) && !pitfall_go::keeps_generated(&shown, &src))
+    {
         return ReadOne::Skipped;
     }
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -383,6 +396,7 @@ fn read_one(p: &Path, cwd: &Path, max_file_size: u64) -> ReadOne {
     ReadOne::File(RawFile {
         path: shown,
         dir,
+        generated: pitfall_go::is_generated(&src),
         src,
         header,
     })
