@@ -67,6 +67,8 @@ pub struct Edge<'a> {
     pub cond: Option<(&'a Expr, bool)>,
     /// The `break`/`continue`/`goto`/`fallthrough`/`return` that made the jump.
     pub jump: Option<Jump<'a>>,
+    /// For `break`/`continue`: the loop, switch or select statement it targets.
+    pub target: Option<&'a Stmt>,
 }
 
 #[derive(Clone, Debug)]
@@ -180,6 +182,7 @@ pub fn build(body: &Block_) -> Cfg<'_> {
 }
 
 struct Target<'a> {
+    stmt: &'a Stmt,
     label: Option<&'a str>,
     brk: BlockId,
     /// Where `continue` goes (loops only).
@@ -218,7 +221,12 @@ impl<'a> Builder<'a> {
         cond: Option<(&'a Expr, bool)>,
         jump: Option<Jump<'a>>,
     ) {
-        self.blocks[from].succs.push(Edge { to, cond, jump });
+        self.blocks[from].succs.push(Edge {
+            to,
+            cond,
+            jump,
+            target: None,
+        });
     }
 
     /// Ends the current block with a jump; what follows is unreachable.
@@ -286,8 +294,8 @@ impl<'a> Builder<'a> {
                 self.stmt(&l.stmt, Some(&l.label.name));
             }
             Stmt::If(i) => self.if_stmt(i),
-            Stmt::For(f) => self.for_stmt(f, label),
-            Stmt::Range(r) => self.range_stmt(r, label),
+            Stmt::For(f) => self.for_stmt(s, f, label),
+            Stmt::Range(r) => self.range_stmt(s, r, label),
             Stmt::Switch(sw) => {
                 if let Some(init) = &sw.init {
                     self.stmt(init, None);
@@ -295,7 +303,7 @@ impl<'a> Builder<'a> {
                 if let Some(tag) = &sw.tag {
                     self.add(Elem::Expr(tag));
                 }
-                self.cases(&sw.cases, sw.tag.is_none(), label);
+                self.cases(s, &sw.cases, sw.tag.is_none(), label);
             }
             Stmt::TypeSwitch(sw) => {
                 if let Some(init) = &sw.init {
@@ -303,33 +311,41 @@ impl<'a> Builder<'a> {
                 }
                 self.add(Elem::Expr(&sw.x));
                 self.add(Elem::TypeSwitchBind(sw));
-                self.cases(&sw.cases, false, label);
+                self.cases(s, &sw.cases, false, label);
             }
-            Stmt::Select(sel) => self.select(sel, label),
+            Stmt::Select(sel) => self.select(s, sel, label),
         }
     }
 
     fn branch(&mut self, br: &'a BranchStmt) {
         let want = br.label.as_ref().map(|l| l.name.as_str());
-        let to = match br.kind {
+        let (to, target) = match br.kind {
             BranchKind::Break => self
                 .targets
                 .iter()
                 .rev()
                 .find(|t| want.is_none() || t.label == want)
-                .map(|t| t.brk),
+                .map(|t| (t.brk, Some(t.stmt)))
+                .unzip(),
             BranchKind::Continue => self
                 .targets
                 .iter()
                 .rev()
                 .filter(|t| t.cont.is_some())
                 .find(|t| want.is_none() || t.label == want)
-                .and_then(|t| t.cont),
-            BranchKind::Goto => want.map(|l| self.label_block(l)),
-            BranchKind::Fallthrough => self.fallthrough,
+                .and_then(|t| Some((t.cont?, Some(t.stmt))))
+                .unzip(),
+            BranchKind::Goto => (want.map(|l| self.label_block(l)), None),
+            BranchKind::Fallthrough => (self.fallthrough, None),
         };
         match to {
-            Some(to) => self.jump_to(to, Jump::Branch(br)),
+            Some(to) => {
+                let from = self.cur;
+                self.jump_to(to, Jump::Branch(br));
+                if let Some(e) = self.blocks[from].succs.last_mut() {
+                    e.target = target.flatten();
+                }
+            }
             None => {
                 self.unresolved = true;
                 self.cur = self.new_block();
@@ -365,7 +381,7 @@ impl<'a> Builder<'a> {
         self.cur = after;
     }
 
-    fn for_stmt(&mut self, f: &'a ForStmt, label: Option<&'a str>) {
+    fn for_stmt(&mut self, stmt: &'a Stmt, f: &'a ForStmt, label: Option<&'a str>) {
         if let Some(init) = &f.init {
             self.stmt(init, None);
         }
@@ -384,6 +400,7 @@ impl<'a> Builder<'a> {
         }
         let cont = post.unwrap_or(header);
         self.targets.push(Target {
+            stmt,
             label,
             brk: after,
             cont: Some(cont),
@@ -399,7 +416,7 @@ impl<'a> Builder<'a> {
         self.cur = after;
     }
 
-    fn range_stmt(&mut self, r: &'a RangeStmt, label: Option<&'a str>) {
+    fn range_stmt(&mut self, stmt: &'a Stmt, r: &'a RangeStmt, label: Option<&'a str>) {
         self.add(Elem::Expr(&r.x));
         let header = self.new_block();
         self.edge(self.cur, header, None, None);
@@ -409,6 +426,7 @@ impl<'a> Builder<'a> {
         self.edge(header, body, None, None);
         self.edge(header, after, None, None);
         self.targets.push(Target {
+            stmt,
             label,
             brk: after,
             cont: Some(header),
@@ -419,7 +437,13 @@ impl<'a> Builder<'a> {
         self.cur = after;
     }
 
-    fn cases(&mut self, cases: &'a [CaseClause], tagless: bool, label: Option<&'a str>) {
+    fn cases(
+        &mut self,
+        stmt: &'a Stmt,
+        cases: &'a [CaseClause],
+        tagless: bool,
+        label: Option<&'a str>,
+    ) {
         for c in cases {
             for x in &c.list {
                 self.add(Elem::Expr(x));
@@ -436,6 +460,7 @@ impl<'a> Builder<'a> {
             self.edge(head, after, None, None);
         }
         self.targets.push(Target {
+            stmt,
             label,
             brk: after,
             cont: None,
@@ -451,11 +476,12 @@ impl<'a> Builder<'a> {
         self.cur = after;
     }
 
-    fn select(&mut self, sel: &'a SelectStmt, label: Option<&'a str>) {
+    fn select(&mut self, stmt: &'a Stmt, sel: &'a SelectStmt, label: Option<&'a str>) {
         self.add(Elem::Select(sel));
         let head = self.cur;
         let after = self.new_block();
         self.targets.push(Target {
+            stmt,
             label,
             brk: after,
             cont: None,
