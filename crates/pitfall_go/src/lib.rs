@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod chans;
 pub mod ctxflow;
+pub mod engine;
 pub mod exits;
 pub mod facts;
 pub mod flow;
