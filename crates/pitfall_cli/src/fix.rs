@@ -32,11 +32,6 @@ fn wanted(f: &Finding, unsafe_fixes: bool) -> bool {
     }
 }
 
-/// How many findings `--fix` (with or without `--unsafe-fixes`) would fix.
-pub fn fixable(findings: &[Finding], unsafe_fixes: bool) -> usize {
-    findings.iter().filter(|f| wanted(f, unsafe_fixes)).count()
-}
-
 /// Computes the fixed text of every file with fixable findings.
 pub fn plan(findings: &[Finding], sources: &BTreeMap<String, String>, unsafe_fixes: bool) -> Round {
     let mut by_file: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
@@ -133,4 +128,56 @@ pub fn write(round: &Round, cwd: &Path) -> Result<(), String> {
         write_atomic(&p, new).map_err(|e| format!("{path}: writing the fix: {e}"))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pitfall_report::Edit;
+
+    fn edit(start: usize, end: usize, text: &str) -> Edit {
+        Edit {
+            start_byte: start,
+            end_byte: end,
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+            replacement: text.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_result_that_parses_worse_is_refused() {
+        let src = "package a\n\nfunc f() {}\n";
+        let brace = src.rfind('}').unwrap();
+        assert_eq!(fix_text("a.go", src, &[edit(brace, brace + 1, "")]), None);
+        assert_eq!(
+            fix_text("a.go", src, &[edit(brace - 1, brace - 1, " return ")]).as_deref(),
+            Some("package a\n\nfunc f() { return }\n")
+        );
+    }
+
+    #[test]
+    fn atomic_write_keeps_the_mode_and_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("pitfall-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.go");
+        std::fs::write(&p, "old").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).unwrap();
+        }
+        write_atomic(&p, "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(m, 0o604);
+        }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -343,3 +343,149 @@ pub fn replace_import(file: &GoFile, old: &str, new: &str) -> Option<Vec<TextEdi
     edits.push(add_import(file, new)?);
     Some(edits)
 }
+
+/// Whether anything after `stmt` (in `body`) lets one of `names` outlive the
+/// function: a `go` statement, a closure or composite literal naming it, an
+/// assignment or `var` that copies it, a `return` of it. Also true when the
+/// statements after `stmt` cannot be found. A deferred release is safe to add
+/// only when this is false.
+pub fn may_escape(
+    body: &pitfall_go::ast::Block,
+    stmt: &pitfall_go::ast::Stmt,
+    names: &[&str],
+) -> bool {
+    use pitfall_go::ast::{Expr, Stmt};
+    use pitfall_go::walk::{walk, Node};
+    let Some(rest) = pitfall_go::flow::following(body, stmt) else {
+        return true;
+    };
+    // The value itself (or its address or a field), not a value computed
+    // from it: `return resp.Body` hands it on, `return io.ReadAll(resp.Body)` does not.
+    fn direct(e: &Expr, names: &[&str]) -> bool {
+        match e.unparen() {
+            Expr::Ident(id) => names.contains(&id.name.as_str()),
+            Expr::Unary(u) if u.op == "&" => direct(&u.x, names),
+            Expr::Selector(s) => direct(&s.x, names),
+            Expr::KeyValue(kv) => direct(&kv.value, names),
+            _ => false,
+        }
+    }
+    let mentions = |e: &Expr| {
+        let mut hit = false;
+        walk(Node::Expr(e), &mut |n, _| {
+            if let Node::Expr(Expr::Ident(id)) = n {
+                hit |= names.contains(&id.name.as_str());
+            }
+            !hit
+        });
+        hit
+    };
+    let mut escapes = false;
+    for s in rest {
+        walk(Node::Stmt(s), &mut |n, _| {
+            match n {
+                Node::Stmt(Stmt::Go(_)) => escapes = true,
+                Node::Stmt(Stmt::Return(r)) => {
+                    escapes |= r.results.iter().any(|e| direct(e, names))
+                }
+                Node::Stmt(Stmt::Assign(a)) => escapes |= a.rhs.iter().any(|e| direct(e, names)),
+                Node::ValueSpec(v) => escapes |= v.values.iter().any(|e| direct(e, names)),
+                Node::Expr(Expr::CompositeLit(c)) => {
+                    escapes |= c.elts.iter().any(|e| direct(e, names))
+                }
+                Node::Expr(e @ Expr::FuncLit(_)) => escapes |= mentions(e),
+                _ => {}
+            }
+            !escapes
+        });
+    }
+    escapes
+}
+
+/// Whether `stmt` runs inside a loop of `body` (a defer there runs only when
+/// the function returns, not at the end of each iteration).
+pub fn in_loop(body: &pitfall_go::ast::Block, stmt: &pitfall_go::ast::Stmt) -> bool {
+    use pitfall_go::walk::{enclosing_loop, walk, Node};
+    let target = stmt.span();
+    let mut looped = None;
+    walk(Node::Block(body), &mut |n, anc| {
+        if looped.is_some() || !n.span().encloses(target) {
+            return false;
+        }
+        if n.span() == target && matches!(n, Node::Stmt(_)) {
+            looped = Some(enclosing_loop(anc).is_some());
+            return false;
+        }
+        true
+    });
+    looped.unwrap_or(true)
+}
+
+/// A new line holding `code` after the `if err != nil { ...; return ... }`
+/// that directly follows `stmt` (or directly after `stmt` when `err` is
+/// `None`). `None` when the error check is not that simple shape.
+pub fn line_after_err_check(
+    src: &str,
+    body: &pitfall_go::ast::Block,
+    stmt: &pitfall_go::ast::Stmt,
+    err: Option<&str>,
+    code: &str,
+) -> Option<TextEdit> {
+    use pitfall_go::ast::{Expr, Stmt};
+    let Some(err) = err else {
+        return line_after(src, stmt.span(), code);
+    };
+    let next = pitfall_go::flow::following(body, stmt)?.first()?;
+    let Stmt::If(check) = next else { return None };
+    let is_check = check.init.is_none()
+        && check.els.is_none()
+        && matches!(&check.cond, Expr::Binary(b) if b.op == "!="
+            && b.x.as_ident().is_some_and(|x| x.name == err)
+            && b.y.as_ident().is_some_and(|y| y.name == "nil"))
+        && matches!(check.then.stmts.last(), Some(Stmt::Return(_)));
+    if !is_check {
+        return None;
+    }
+    line_after(src, next.span(), code)
+}
+
+/// `defer x.Close()` (the `code` given) on a new line after the error check
+/// that follows `stmt`: safe when `var` cannot outlive the function and
+/// `stmt` is not in a loop; unsafe otherwise; no edit when the error check
+/// is not the simple `if err != nil { ...; return }` right after `stmt`.
+pub fn defer_release(
+    src: &str,
+    body: &pitfall_go::ast::Block,
+    stmt: &pitfall_go::ast::Stmt,
+    var: &str,
+    err: Option<&str>,
+    code: &str,
+) -> (pitfall_report::Applicability, Vec<TextEdit>) {
+    use pitfall_report::Applicability;
+    let Some(edit) = line_after_err_check(src, body, stmt, err, code) else {
+        return (Applicability::Unsafe, Vec::new());
+    };
+    let risky = may_escape(body, stmt, &[var]) || in_loop(body, stmt);
+    let applicability = if risky {
+        Applicability::Unsafe
+    } else {
+        Applicability::Safe
+    };
+    (applicability, vec![edit])
+}
+
+/// `make(chan T)` / `make(chan T, 0)` -> `make(chan T, 1)`; empty for any
+/// other expression (a named constant capacity is left to the reader).
+pub fn buffer_of_one(make: &pitfall_go::ast::Expr) -> Vec<TextEdit> {
+    use pitfall_go::ast::Expr;
+    let Some(call) = make.as_call() else {
+        return Vec::new();
+    };
+    match (call.args.first(), call.args.get(1), call.args.len()) {
+        (Some(t), None, 1) => vec![TextEdit::insert(t.span().end, ", 1")],
+        (Some(_), Some(Expr::BasicLit(l)), 2) if l.int_value() == Some(0) => {
+            vec![TextEdit::replace(l.span, "1")]
+        }
+        _ => Vec::new(),
+    }
+}
