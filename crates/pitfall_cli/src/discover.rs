@@ -173,9 +173,11 @@ pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
     for l in loaded {
         match l {
             Loaded::File(f, dir) => {
-                files_checked += 1;
-                bytes += f.src.len() as u64;
-                if f.ast.syntax_errors > 0 {
+                if !f.is_generated {
+                    files_checked += 1;
+                    bytes += f.src.len() as u64;
+                }
+                if f.ast.syntax_errors > 0 && !f.is_generated {
                     with_errors += 1;
                     warnings.push(format!(
                         "{}: {} syntax error{} (the rest of the file was still checked)",
@@ -271,7 +273,9 @@ fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         }
     };
-    if pitfall_go::is_generated(&src) || pitfall_go::is_build_ignored(&src) {
+    if pitfall_go::is_build_ignored(&src)
+        || (pitfall_go::is_generated(&src) && !pitfall_go::keeps_generated(&shown, &src))
+    {
         return Loaded::Skipped;
     }
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -405,7 +405,7 @@ fn routes(paths: &[PathBuf], format: RoutesFormat) -> Result<u8, String> {
 fn route_json(r: &pitfall_go::routes::Route) -> serde_json::Value {
     serde_json::json!({
         "method": r.method, "path": r.path, "router": r.router,
-        "file": r.file, "line": r.line,
+        "config_prefix": r.config_prefix, "file": r.file, "line": r.line,
     })
 }
 
@@ -454,7 +454,7 @@ fn route_maps_text(maps: &[pitfall_go::routes::RouteMap]) -> String {
                 out,
                 "    {:7} {:30} {:8} {}:{}",
                 r.method.as_deref().unwrap_or("*"),
-                r.path,
+                r.shown_path(),
                 r.router,
                 r.file,
                 r.line

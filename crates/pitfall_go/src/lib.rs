@@ -9,6 +9,7 @@
 pub mod ast;
 pub mod chans;
 pub mod ctxflow;
+pub mod engine;
 pub mod exits;
 pub mod flow;
 pub mod http_facts;
@@ -38,6 +39,9 @@ pub struct GoFile {
     pub src: String,
     pub ast: File,
     pub is_test: bool,
+    /// A generated file (`// Code generated ... DO NOT EDIT.`) loaded for its
+    /// declarations only: rules never report in it (see [`keeps_generated`]).
+    pub is_generated: bool,
     lines: LineIndex,
     /// Local import name -> import path (blank and dot imports excluded).
     import_names: HashMap<String, String>,
@@ -102,6 +106,7 @@ pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
     Ok(GoFile {
         path: path.to_string(),
         lines: LineIndex::new(&src),
+        is_generated: is_generated(&src),
         src,
         ast,
         is_test: file_name.ends_with("_test.go"),
@@ -163,6 +168,22 @@ pub fn is_generated(src: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether a generated file is loaded for its declarations (it is never
+/// reported on): protobuf and gRPC code (`*.pb.go`, `protoc-gen-*` markers),
+/// whose messages, service interfaces and `Register...Server` functions the
+/// type index, the route map and `lock-copied` need. Other generated code
+/// (parser tables, SSA rewrite rules, stringers) stays unread: it is a third
+/// of the standard library's bytes and declares nothing a service rule asks
+/// about.
+pub fn keeps_generated(path: &str, src: &str) -> bool {
+    if path.ends_with(".pb.go") {
+        return true;
+    }
+    src.lines()
+        .take_while(|l| !l.trim_start().starts_with("package "))
+        .any(|l| l.contains("protoc-gen-"))
 }
 
 /// Whether the file is excluded from every build by `//go:build ignore` (the

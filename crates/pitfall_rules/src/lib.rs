@@ -178,6 +178,10 @@ pub fn check_file<'a>(
 ) -> FileResult {
     static NO_OPTIONS: std::sync::OnceLock<HashMap<String, String>> = std::sync::OnceLock::new();
     let mut result = FileResult::default();
+    if file.is_generated {
+        // Loaded for its declarations only (`pitfall_go::keeps_generated`).
+        return result;
+    }
     let envs = Rc::new(RefCell::new(HashMap::new()));
     for rule in &settings.enabled {
         let Check::Go(check) = rule.check else {

@@ -484,6 +484,7 @@ mod tests {
             method: method.map(str::to_string),
             path: path.into(),
             router,
+            config_prefix: None,
             origin: String::new(),
             file: String::new(),
             line: 0,
