@@ -153,7 +153,7 @@ mod tests {
         let brace = src.rfind('}').unwrap();
         assert_eq!(fix_text("a.go", src, &[edit(brace, brace + 1, "")]), None);
         assert_eq!(
-            fix_text("a.go", src, &[edit(brace - 1, brace - 1, " return ")]).as_deref(),
+            fix_text("a.go", src, &[edit(brace, brace, " return ")]).as_deref(),
             Some("package a\n\nfunc f() { return }\n")
         );
     }

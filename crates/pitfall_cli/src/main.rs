@@ -6,6 +6,7 @@ mod config;
 mod discover;
 mod dump;
 mod fix;
+mod lsp;
 mod manifests;
 mod newcode;
 
@@ -73,6 +74,8 @@ enum Command {
     },
     /// Analyse goroutine dumps (files, `-`, http:// URLs): groups, leaks, deadlocks, contention
     Dump(dump::DumpArgs),
+    /// Run the language server (LSP over stdin/stdout) for editors
+    Lsp(lsp::LspArgs),
     /// Write a commented default pitfall.toml in the current directory
     Init {
         /// Overwrite an existing pitfall.toml
@@ -156,6 +159,7 @@ fn main() -> ExitCode {
         Command::Init { force } => init(force),
         Command::Routes { paths, format } => routes(&paths, format),
         Command::Dump(args) => dump::run(args),
+        Command::Lsp(args) => lsp::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
