@@ -197,6 +197,9 @@ struct StoredFinding {
     end_column: u32,
     message: String,
     fix: Option<String>,
+    applicability: Option<pitfall_report::Applicability>,
+    edits: Vec<pitfall_report::Edit>,
+    related: Vec<pitfall_report::Related>,
     span: (usize, usize),
 }
 
@@ -229,6 +232,9 @@ impl Entry {
                     end_column: f.end_column,
                     message: f.message.clone(),
                     fix: f.fix.clone(),
+                    applicability: f.applicability,
+                    edits: f.edits.clone(),
+                    related: f.related.clone(),
                     span: f.span,
                 })
             })
@@ -261,6 +267,9 @@ impl Entry {
                     end_column: s.end_column,
                     message: s.message.clone(),
                     fix: s.fix.clone(),
+                    applicability: s.applicability,
+                    edits: s.edits.clone(),
+                    related: s.related.clone(),
                     span: s.span,
                 })
             })
