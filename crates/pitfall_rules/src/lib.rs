@@ -25,6 +25,8 @@ pub mod prelude {
     pub use crate::manifest::{Link, ManifestChecker};
     pub use crate::{Check, Checker, Rule, RuleOption, TestFiles};
     pub use pitfall_go::ast::*;
+    pub use pitfall_go::facts::{PackageFact, ProjectFact};
+    pub use pitfall_go::index::{Package, ProjectIndex};
     pub use pitfall_go::types::Ty;
     pub use pitfall_go::walk::{self, enclosing_func, enclosing_loop, Func, Node};
     pub use pitfall_report::{Category, Severity};
@@ -285,6 +287,18 @@ impl<'a> Checker<'a> {
     /// A textual option (e.g. a list, comma-separated), or its default.
     pub fn option_str(&self, name: &str) -> String {
         self.rule.option_str(Some(self.options), name)
+    }
+
+    /// A package-wide fact, computed once per package (by whichever file asks
+    /// first) and shared by every file of it: rules put package-wide work here
+    /// instead of redoing it for each file.
+    pub fn package_fact<F: pitfall_go::facts::PackageFact>(&self) -> std::sync::Arc<F> {
+        self.pkg.fact::<F>(self.project)
+    }
+
+    /// A run-wide fact, computed once per run.
+    pub fn project_fact<F: pitfall_go::facts::ProjectFact>(&self) -> std::sync::Arc<F> {
+        self.project.fact::<F>()
     }
 
     /// Whether the module's `go` directive is at least `major.minor`.
