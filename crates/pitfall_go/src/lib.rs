@@ -9,7 +9,9 @@
 pub mod ast;
 pub mod chans;
 pub mod ctxflow;
+pub mod engine;
 pub mod exits;
+pub mod facts;
 pub mod flow;
 pub mod http_facts;
 pub mod index;
@@ -17,7 +19,9 @@ pub mod lifecycle;
 pub mod locks;
 mod lower;
 pub mod module;
+mod newexpr;
 pub mod routes;
+pub mod scan;
 pub mod sizes;
 pub mod types;
 pub mod walk;
@@ -75,9 +79,19 @@ thread_local! {
 /// generous stack (the CLI's workers have 64 MiB; 8 MiB covers the limit).
 pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
     let tree = PARSER.with(|p| p.borrow_mut().parse(src.as_bytes(), None));
-    let Some(tree) = tree else {
+    let Some(mut tree) = tree else {
         return Err(ParseError::NotGo("the parser gave up on this file".into()));
     };
+    // Go 1.26 `new(expr)`: reparse with those calls respelled (same offsets).
+    if tree.root_node().has_error() && src.contains("new") {
+        if let Some(patched) = newexpr::respell_new_exprs(&src) {
+            if let Some(t) = PARSER.with(|p| p.borrow_mut().parse(&patched, None)) {
+                if count_errors(t.root_node()) < count_errors(tree.root_node()) {
+                    tree = t;
+                }
+            }
+        }
+    }
     let root = tree.root_node();
     let lowerer = lower::Lowerer::new(&src);
     let mut ast = lowerer.file(root);
