@@ -272,9 +272,7 @@ impl<'a> Scope<'a> {
                 let sc = self.in_file(file, pkg);
                 sc.held_lock_depth(&sc.type_expr(&spec.ty), depth + 1)
             }
-            Ty::Array(_, elem) => {
-                self.held_lock_depth(elem, depth + 1)
-            }
+            Ty::Array(_, elem) => self.held_lock_depth(elem, depth + 1),
             Ty::Struct(st, file, path) => {
                 let pkg = self.project.package(path)?;
                 let sc = self.in_file(file, pkg);
