@@ -71,6 +71,7 @@ fn verdict_with(body: &str, drains: bool) -> String {
                 ExitKind::EndOfFunction => "end",
                 ExitKind::EndOfScope => "scope",
                 ExitKind::Branch => "branch",
+                ExitKind::Overwritten => "overwritten",
             };
             format!("leak {} {kind}", line - 3)
         }
