@@ -5,6 +5,7 @@
 //! only records references) and shared read-only by all rule threads.
 
 use crate::ast::*;
+use crate::facts::{FactStore, PackageFact, ProjectFact};
 use crate::module::GoMod;
 use crate::GoFile;
 use std::collections::HashMap;
@@ -53,6 +54,8 @@ pub struct Package<'a> {
     /// `*testing.T`/`B`/`F` or `testing.TB`. Its code runs only under `go test`,
     /// so production-risk rules treat it like `_test.go` files.
     pub test_helper: bool,
+    /// Package-wide facts, computed once on first request ([`Package::fact`]).
+    pub facts: FactStore,
 }
 
 impl<'a> Package<'a> {
@@ -64,6 +67,7 @@ impl<'a> Package<'a> {
             methods: HashMap::new(),
             vars: HashMap::new(),
             test_helper: src.files.iter().any(is_test_helper_file),
+            facts: FactStore::default(),
         };
         for file in &src.files {
             for decl in &file.ast.decls {
@@ -115,6 +119,12 @@ impl<'a> Package<'a> {
         file.is_test || self.test_helper
     }
 
+    /// The package's fact of type `F`, computed on first request and shared
+    /// by every file and thread after that.
+    pub fn fact<F: PackageFact>(&'a self, project: &'a ProjectIndex<'a>) -> Arc<F> {
+        self.facts.get_or_compute(|| F::compute(self, project))
+    }
+
     pub fn import_path(&self) -> &'a str {
         &self.src.import_path
     }
@@ -149,6 +159,7 @@ impl<'a> Package<'a> {
 pub struct ProjectIndex<'a> {
     pub packages: Vec<Package<'a>>,
     by_path: HashMap<&'a str, usize>,
+    facts: FactStore,
 }
 
 impl<'a> ProjectIndex<'a> {
@@ -162,7 +173,16 @@ impl<'a> ProjectIndex<'a> {
             }
             by_path.insert(p.import_path.as_str(), i);
         }
-        ProjectIndex { packages, by_path }
+        ProjectIndex {
+            packages,
+            by_path,
+            facts: FactStore::default(),
+        }
+    }
+
+    /// The run-wide fact of type `F`, computed once.
+    pub fn fact<F: ProjectFact>(&'a self) -> Arc<F> {
+        self.facts.get_or_compute(|| F::compute(self))
     }
 
     pub fn package(&self, import_path: &str) -> Option<&Package<'a>> {
@@ -203,7 +223,10 @@ fn is_test_helper_file(file: &GoFile) -> bool {
             Expr::Star(s) => &s.x,
             e => e,
         };
-        matches!(file.pkg_member_unscoped(e), Some(("testing", "T" | "B" | "F" | "TB")))
+        matches!(
+            file.pkg_member_unscoped(e),
+            Some(("testing", "T" | "B" | "F" | "TB"))
+        )
     };
     file.ast.decls.iter().any(|d| match d {
         Decl::Func(f) => f.ty.params.iter().any(|p| is_testing_type(&p.ty)),

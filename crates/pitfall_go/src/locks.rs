@@ -10,7 +10,8 @@
 //! conditions, so rules only report states that hold on *every* path.
 
 use crate::ast::*;
-use crate::flow::is_terminator;
+use crate::engine::cfg::{is_terminator, BlockId, Edge, Elem, Jump, ENTRY, EXIT};
+use crate::engine::{forward, Analysis, Cfg};
 use crate::types::{Env, Scope, Ty};
 use crate::walk::{self, Node};
 use std::collections::HashMap;
@@ -338,6 +339,10 @@ fn map(st: States, f: impl Fn(u8, bool) -> (u8, bool)) -> States {
 pub fn always_held(st: States) -> bool {
     st != 0 && each(st).all(|(m, _)| m != FREE)
 }
+/// Whether no state holds it.
+pub fn never_held(st: States) -> bool {
+    st != 0 && each(st).all(|(m, _)| m == FREE)
+}
 /// Whether every state holds it for reading.
 pub fn always_read_held(st: States) -> bool {
     st != 0 && each(st).all(|(m, _)| m == R)
@@ -359,8 +364,15 @@ pub struct Trace {
     pub exits: Vec<(Span, States)>,
     /// Releases of the mutex (not deferred), by position.
     pub releases: Vec<Span>,
-    /// Something was not followed (`goto`, a `TryLock` outside an `if`):
-    /// the trace says nothing.
+    /// `break` statements that leave a loop: the break, the states it leaves
+    /// the loop in, and the loop statement's span.
+    pub breaks: Vec<(Span, States, Span)>,
+    /// The function releases the mutex before acquiring it: it runs with the
+    /// lock held on entry (write `W` = 1 or read `R` = 2 mode), and the trace
+    /// started from that state.
+    pub entry_held: Option<u8>,
+    /// Something was not followed (code that did not parse, a `TryLock`
+    /// outside an `if`): the trace says nothing.
     pub unknown: bool,
 }
 
@@ -404,50 +416,201 @@ pub fn acquired_keys<'a>(body: &'a Block, classify: Classify<'_, 'a>) -> Vec<Str
     keys
 }
 
-/// Follows the mutex `key` through `body` from a free state.
+/// Follows the mutex `key` through `body` from a free state — or, when the
+/// function releases the mutex before ever acquiring it (it runs with the lock
+/// held: "unlock, call out, lock again"), from the held state that release implies.
 pub fn trace<'a>(body: &'a Block, key: &str, classify: Classify<'_, 'a>) -> Trace {
-    let mut en = Engine {
+    let cfg = crate::engine::build(body);
+    trace_in(&cfg, key, classify)
+}
+
+/// [`trace`] on a CFG built once by the caller.
+pub fn trace_in<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> Trace {
+    let (t, free_release) = run(cfg, key, classify, bit(FREE, false));
+    // A release reached with the mutex free on some path: if some path from
+    // the entry reaches a release with no acquire before it, the function
+    // runs with the lock held on entry.
+    let entry_held = free_release
+        .filter(|_| released_before_acquired(cfg, key, classify))
+        .map(|op| if op == Op::Unlock { W } else { R });
+    match entry_held {
+        Some(mode) => {
+            let (mut t2, _) = run(cfg, key, classify, bit(mode, false));
+            t2.entry_held = Some(mode);
+            t2
+        }
+        None => t,
+    }
+}
+
+fn run<'a>(
+    cfg: &Cfg<'a>,
+    key: &str,
+    classify: Classify<'_, 'a>,
+    init: States,
+) -> (Trace, Option<Op>) {
+    let mut an = LockFlow {
         key,
         classify,
+        end: cfg.end,
         trace: Trace::default(),
-        targets: Vec::new(),
+        free_release: None,
     };
-    let end = en.list(&body.stmts, bit(FREE, false));
-    if end != 0 {
-        let span = Span {
-            start: body.span.end.saturating_sub(1),
-            end: body.span.end,
-        };
-        en.trace.merge_exit(span, end);
+    let sol = forward(cfg, &mut an, (ENTRY, 0), init);
+    if !sol.converged || cfg.unresolved {
+        an.trace.unknown = true;
     }
-    en.trace
+    (an.trace, an.free_release)
 }
 
-struct Target {
-    label: Option<String>,
-    is_loop: bool,
-    brk: States,
-    cont: States,
+/// Whether the function releases `key` at a point that every path reaches
+/// without having acquired it: it was called with the lock held. (A release
+/// reached both with and without an earlier acquisition is conditional locking
+/// with correlated conditions, not a function entered with the lock held.)
+fn released_before_acquired<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> bool {
+    /// Paths that have not acquired the mutex yet (bit 1) / have (bit 2).
+    const PRISTINE: u8 = 1;
+    const TOUCHED: u8 = 2;
+    struct Pristine<'k, 'c, 'a> {
+        key: &'k str,
+        classify: Classify<'c, 'a>,
+        /// Per release site: the union of states reaching it.
+        releases: Vec<(Span, u8)>,
+    }
+    impl<'a> Analysis<'a> for Pristine<'_, '_, 'a> {
+        type State = u8;
+        fn bottom(&self) -> u8 {
+            0
+        }
+        fn join(&self, into: &mut u8, other: &u8) {
+            *into |= *other;
+        }
+        fn transfer(&mut self, e: &Elem<'a>, mut st: u8) -> u8 {
+            let mut calls = Vec::new();
+            elem_calls(e, &mut calls);
+            for c in calls {
+                let Some(op) = (self.classify)(c) else {
+                    continue;
+                };
+                if op.key != self.key {
+                    continue;
+                }
+                if op.op.is_release() {
+                    match self.releases.iter_mut().find(|r| r.0 == c.span) {
+                        Some(r) => r.1 |= st,
+                        None => self.releases.push((c.span, st)),
+                    }
+                } else if st != 0 {
+                    st = TOUCHED;
+                }
+            }
+            st
+        }
+    }
+    let mut p = Pristine {
+        key,
+        classify,
+        releases: Vec::new(),
+    };
+    forward(cfg, &mut p, (ENTRY, 0), PRISTINE);
+    p.releases.iter().any(|r| r.1 == PRISTINE)
 }
 
-struct Engine<'k, 'c, 'a> {
+/// The calls an element makes in evaluation order (closures and deferred or
+/// started calls not entered; their arguments are).
+fn elem_calls<'a>(e: &Elem<'a>, out: &mut Vec<&'a CallExpr>) {
+    let mut push = |x: &'a Expr| {
+        let mut calls = Vec::new();
+        walk::walk(Node::Expr(x), &mut |n, _| match n {
+            Node::Expr(Expr::FuncLit(_)) => false,
+            Node::Expr(Expr::Call(c)) => {
+                calls.push(c);
+                true
+            }
+            _ => true,
+        });
+        calls.reverse();
+        out.extend(calls.into_iter().map(|c| &**c));
+    };
+    match e {
+        Elem::Stmt(Stmt::Go(c) | Stmt::Defer(c)) => {
+            if let Some(call) = c.call.as_call() {
+                call.args.iter().for_each(&mut push);
+            }
+        }
+        Elem::Stmt(s) => {
+            walk::for_each_child(Node::Stmt(s), &mut |n| {
+                if let Node::Expr(x) = n {
+                    push(x)
+                }
+            });
+        }
+        Elem::Cond(x) | Elem::Expr(x) => push(x),
+        _ => {}
+    }
+}
+
+/// The lock state of one mutex as a dataflow analysis over the engine's CFG.
+struct LockFlow<'k, 'c, 'a> {
     key: &'k str,
     classify: Classify<'c, 'a>,
+    end: Span,
     trace: Trace,
-    targets: Vec<Target>,
+    /// A release reached with the mutex free on some path.
+    free_release: Option<Op>,
 }
 
-impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
-    fn list(&mut self, stmts: &'a [Stmt], mut st: States) -> States {
-        for s in stmts {
-            if st == 0 {
-                break;
-            }
-            st = self.stmt(s, st, None);
-        }
-        st
+impl<'a> Analysis<'a> for LockFlow<'_, '_, 'a> {
+    type State = States;
+    fn bottom(&self) -> States {
+        0
     }
+    fn join(&self, into: &mut States, other: &States) {
+        *into |= *other;
+    }
+    fn transfer(&mut self, e: &Elem<'a>, st: States) -> States {
+        match e {
+            Elem::Stmt(s) => self.simple(s, st),
+            Elem::Cond(c) => {
+                if self.try_lock_cond(c, st).is_some() {
+                    st
+                } else {
+                    self.expr(c, st)
+                }
+            }
+            Elem::Expr(x) => self.expr(x, st),
+            Elem::RangeNext(_) | Elem::TypeSwitchBind(_) | Elem::Select(_) => st,
+            Elem::Bad(_) => {
+                self.trace.unknown = true;
+                st
+            }
+        }
+    }
+    fn edge(&mut self, _from: BlockId, edge: &Edge<'a>, st: &States) -> States {
+        if edge.to == EXIT && edge.jump.is_none() {
+            self.trace.merge_exit(self.end, *st);
+        }
+        if let (Some(Jump::Branch(b)), Some(Stmt::For(_) | Stmt::Range(_))) =
+            (edge.jump, edge.target)
+        {
+            if b.kind == BranchKind::Break {
+                let lp = edge.target.map(|t| t.span()).unwrap_or_default();
+                match self.trace.breaks.iter_mut().find(|x| x.0 == b.span) {
+                    Some(x) => x.1 |= *st,
+                    None => self.trace.breaks.push((b.span, *st, lp)),
+                }
+            }
+        }
+        if let Some((c, val)) = edge.cond {
+            if let Some((t, e)) = self.try_lock_cond(c, *st) {
+                return if val { t } else { e };
+            }
+        }
+        *st
+    }
+}
 
+impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
     /// Applies the mutex calls inside `e` (closures not entered), in source order.
     fn expr(&mut self, e: &'a Expr, mut st: States) -> States {
         let mut calls = Vec::new();
@@ -489,6 +652,9 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
             Op::Unlock | Op::RUnlock => {
                 if !self.trace.releases.contains(&c.span) {
                     self.trace.releases.push(c.span);
+                }
+                if st & (bit(FREE, false) | bit(FREE, true)) != 0 {
+                    self.free_release = Some(op.op);
                 }
                 map(st, |_, d| (FREE, d))
             }
@@ -588,180 +754,16 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
                 }
                 st
             }
-            _ => st,
-        }
-    }
-
-    fn init(&mut self, init: &'a Option<Stmt>, st: States) -> States {
-        match init {
-            Some(s) => self.simple(s, st),
-            None => st,
-        }
-    }
-
-    fn push(&mut self, label: Option<&str>, is_loop: bool) {
-        self.targets.push(Target {
-            label: label.map(String::from),
-            is_loop,
-            brk: 0,
-            cont: 0,
-        });
-    }
-
-    fn stmt(&mut self, s: &'a Stmt, st: States, label: Option<&str>) -> States {
-        if st == 0 {
-            return 0;
-        }
-        match s {
             Stmt::Return(r) => {
                 let mut st = st;
                 for x in &r.results {
                     st = self.expr(x, st);
                 }
                 self.trace.merge_exit(r.span, st);
-                0
+                st
             }
-            Stmt::Branch(b) => {
-                match b.kind {
-                    BranchKind::Goto | BranchKind::Fallthrough => self.trace.unknown = true,
-                    BranchKind::Break | BranchKind::Continue => {
-                        let want = b.label.as_ref().map(|l| l.name.as_str());
-                        let is_cont = b.kind == BranchKind::Continue;
-                        let t = self.targets.iter_mut().rev().find(|t| {
-                            (!is_cont || t.is_loop)
-                                && match want {
-                                    Some(l) => t.label.as_deref() == Some(l),
-                                    None => true,
-                                }
-                        });
-                        match t {
-                            Some(t) if is_cont => t.cont |= st,
-                            Some(t) => t.brk |= st,
-                            None => self.trace.unknown = true,
-                        }
-                    }
-                }
-                0
-            }
-            Stmt::Block(b) => self.list(&b.stmts, st),
-            Stmt::Labeled(l) => self.stmt(&l.stmt, st, Some(&l.label.name)),
-            Stmt::If(i) => {
-                let st = self.init(&i.init, st);
-                if st == 0 {
-                    return 0;
-                }
-                let (t, e) = match self.try_lock_cond(&i.cond, st) {
-                    Some(te) => te,
-                    None => {
-                        let st = self.expr(&i.cond, st);
-                        (st, st)
-                    }
-                };
-                let mut out = self.list(&i.then.stmts, t);
-                out |= match &i.els {
-                    Some(els) => self.stmt(els, e, None),
-                    None => e,
-                };
-                out
-            }
-            Stmt::For(f) => {
-                let st = self.init(&f.init, st);
-                if st == 0 {
-                    return 0;
-                }
-                self.push(label, true);
-                let mut entry = st;
-                let mut exit = 0;
-                for _ in 0..6 {
-                    let mut body_in = entry;
-                    if let Some(c) = &f.cond {
-                        body_in = self.expr(c, entry);
-                        exit = body_in;
-                    }
-                    let end = self.list(&f.body.stmts, body_in);
-                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
-                    let mut back = end | cont;
-                    if let Some(p) = &f.post {
-                        back = self.simple(p, back);
-                    }
-                    let next = entry | back;
-                    if next == entry {
-                        break;
-                    }
-                    entry = next;
-                }
-                if f.cond.is_some() {
-                    exit |= entry;
-                }
-                let t = self.targets.pop().expect("pushed");
-                exit | t.brk
-            }
-            Stmt::Range(r) => {
-                let st = self.expr(&r.x, st);
-                self.push(label, true);
-                let mut entry = st;
-                for _ in 0..6 {
-                    let end = self.list(&r.body.stmts, entry);
-                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
-                    let next = entry | end | cont;
-                    if next == entry {
-                        break;
-                    }
-                    entry = next;
-                }
-                let t = self.targets.pop().expect("pushed");
-                entry | t.brk
-            }
-            Stmt::Switch(sw) => {
-                let mut st = self.init(&sw.init, st);
-                if let Some(tag) = &sw.tag {
-                    st = self.expr(tag, st);
-                }
-                self.cases(&sw.cases, st, label)
-            }
-            Stmt::TypeSwitch(sw) => {
-                let st = self.init(&sw.init, st);
-                let st = self.expr(&sw.x, st);
-                self.cases(&sw.cases, st, label)
-            }
-            Stmt::Select(sel) => {
-                self.push(label, false);
-                let mut out = 0;
-                for c in &sel.cases {
-                    let mut entry = st;
-                    if let Some(comm) = &c.comm {
-                        entry = self.simple(comm, entry);
-                    }
-                    out |= self.list(&c.body, entry);
-                }
-                let t = self.targets.pop().expect("pushed");
-                out | t.brk
-            }
-            Stmt::Bad(_) => {
-                self.trace.unknown = true;
-                0
-            }
-            other => self.simple(other, st),
+            _ => st,
         }
-    }
-
-    fn cases(&mut self, cases: &'a [CaseClause], st: States, label: Option<&str>) -> States {
-        self.push(label, false);
-        let mut out = 0;
-        let mut has_default = false;
-        for c in cases {
-            has_default |= c.is_default;
-            let mut entry = st;
-            for x in &c.list {
-                entry = self.expr(x, entry);
-            }
-            out |= self.list(&c.body, entry);
-        }
-        if !has_default {
-            out |= st;
-        }
-        let t = self.targets.pop().expect("pushed");
-        out | t.brk
     }
 }
 

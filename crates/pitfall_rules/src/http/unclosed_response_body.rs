@@ -88,12 +88,13 @@ const CLIENT_METHODS: &[&str] = &["Do", "Get", "Post", "Head", "PostForm"];
 const FIELDS: &[&str] = &["Body"];
 
 fn check(cx: &mut Checker) {
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, (applicability, edits)) in find(cx) {
+        cx.report(span, msg).fix(fix).edits(applicability, edits);
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+#[allow(clippy::type_complexity)]
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<TextEdit>))> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
     for e in walk::first_result_discarded(&file.ast) {
@@ -102,6 +103,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 e.span(),
                 format!("the response of {what} is thrown away, so its Body is never closed and the connection leaks"),
                 "keep the response and `defer resp.Body.Close()` after the error check".to_string(),
+                (Applicability::Unsafe, Vec::new()),
             ));
         }
     }
@@ -129,6 +131,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 d.call.span,
                 format!("response `{var}` from {what} is not closed on every path: its Body leaks {} at line {line}", l.describe()),
                 format!("add `defer {var}.Body.Close()` right after the error check"),
+                crate::fixes::defer_release(&cx.file.src, d.body, d.stmt, var, err, &format!("defer {var}.Body.Close()")),
             ));
         }
     }

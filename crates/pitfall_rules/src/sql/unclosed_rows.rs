@@ -83,8 +83,8 @@ line before the statement or the function; `//nolint:sql` for the whole category
 const SQL: &str = "database/sql";
 
 fn check(cx: &mut Checker) {
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, (applicability, edits)) in find(cx) {
+        cx.report(span, msg).fix(fix).edits(applicability, edits);
     }
 }
 
@@ -105,7 +105,8 @@ fn opens<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<&'static str> {
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+#[allow(clippy::type_complexity)]
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<TextEdit>))> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
     for e in walk::first_result_discarded(&file.ast) {
@@ -123,7 +124,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                     "keep the statement and `defer stmt.Close()`".to_string(),
                 )
             };
-            out.push((call.span, msg, fix));
+            out.push((call.span, msg, fix, (Applicability::Unsafe, Vec::new())));
         }
     }
     for d in flow::assigning_calls(&file.ast) {
@@ -162,6 +163,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                     l.describe()
                 ),
                 format!("add `defer {var}.Close()` right after the error check"),
+                crate::fixes::defer_release(&file.src, d.body, d.stmt, var, err, &format!("defer {var}.Close()")),
             ));
         }
     }
