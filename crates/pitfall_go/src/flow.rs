@@ -402,6 +402,12 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
                     // `v = wrap(v)`: handed off before it is overwritten.
                     return 0;
                 }
+                if a.is_define() && a.lhs.iter().any(|l| self.is_var(l)) {
+                    // `v := ...` again: maybe a new variable in an inner
+                    // scope that shadows this one; not followed.
+                    self.unknown = true;
+                    return 0;
+                }
                 for l in &a.lhs {
                     let (s2, d) = self.assign_target(l, st);
                     st = s2;
