@@ -243,7 +243,9 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
     }
     for (path, src) in &manifests.sources {
         if findings.iter().any(|x| x.path == *path) {
-            sources.entry(path.clone()).or_insert_with(|| src.clone());
+            sources
+                .entry(path.clone())
+                .or_insert_with(|| src.to_string());
         }
     }
     let files_checked = found.files_checked + manifests.files_checked;
