@@ -5,7 +5,10 @@
 mod config;
 mod discover;
 mod dump;
+mod fix;
+mod lsp;
 mod manifests;
+mod newcode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use config::Config;
@@ -71,6 +74,8 @@ enum Command {
     },
     /// Analyse goroutine dumps (files, `-`, http:// URLs): groups, leaks, deadlocks, contention
     Dump(dump::DumpArgs),
+    /// Run the language server (LSP over stdin/stdout) for editors
+    Lsp(lsp::LspArgs),
     /// Write a commented default pitfall.toml in the current directory
     Init {
         /// Overwrite an existing pitfall.toml
@@ -79,7 +84,7 @@ enum Command {
     },
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct CheckArgs {
     /// Files or directories to check
     #[arg(default_value = ".")]
@@ -116,6 +121,26 @@ struct CheckArgs {
     /// `helm template . | pitfall check - --manifests-from-stdin`
     #[arg(long)]
     manifests_from_stdin: bool,
+    #[command(flatten)]
+    fixing: FixArgs,
+    #[command(flatten)]
+    newcode: newcode::NewCodeArgs,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct FixArgs {
+    /// Apply the safe fixes to the files, then report what is left
+    #[arg(long)]
+    fix: bool,
+    /// Print the safe fixes as a unified diff; write nothing (exit 1 when there is a diff)
+    #[arg(long, conflicts_with = "fix")]
+    diff: bool,
+    /// With --fix or --diff: also the unsafe fixes (they may change behaviour)
+    #[arg(long)]
+    unsafe_fixes: bool,
+    /// Rounds of fixing done so far (fixes that overlapped wait for a re-check)
+    #[arg(skip)]
+    round: u8,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +159,7 @@ fn main() -> ExitCode {
         Command::Init { force } => init(force),
         Command::Routes { paths, format } => routes(&paths, format),
         Command::Dump(args) => dump::run(args),
+        Command::Lsp(args) => lsp::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -224,6 +250,7 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
         findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         Ok((found, manifests, findings, warnings))
     })?;
+    let mut findings = findings;
 
     for w in found
         .warnings
@@ -246,6 +273,36 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
             sources
                 .entry(path.clone())
                 .or_insert_with(|| src.to_string());
+        }
+    }
+    newcode::filter(&args.newcode, &mut findings, &sources, &cwd)?;
+    if args.fixing.fix || args.fixing.diff {
+        if args.manifests_from_stdin {
+            return Err("--fix and --diff do not work with --manifests-from-stdin".into());
+        }
+        let round = fix::plan(&findings, &sources, args.fixing.unsafe_fixes);
+        for path in &round.refused {
+            eprintln!("pitfall: warning: {path}: not fixed, the fixed text would not parse");
+        }
+        if args.fixing.diff {
+            print_out(&fix::diff(&round))?;
+            return Ok(u8::from(!round.changed.is_empty()));
+        }
+        if !round.changed.is_empty() {
+            fix::write(&round, &cwd)?;
+            eprintln!(
+                "pitfall: fixed {} finding{} in {} file{}",
+                round.fixes_applied,
+                if round.fixes_applied == 1 { "" } else { "s" },
+                round.changed.len(),
+                if round.changed.len() == 1 { "" } else { "s" }
+            );
+            // Re-check what the fixes left (and apply fixes that overlapped).
+            if args.fixing.round < 8 {
+                let mut next = args.clone();
+                next.fixing.round += 1;
+                return check(next);
+            }
         }
     }
     let files_checked = found.files_checked + manifests.files_checked;
@@ -354,7 +411,7 @@ fn routes(paths: &[PathBuf], format: RoutesFormat) -> Result<u8, String> {
 fn route_json(r: &pitfall_go::routes::Route) -> serde_json::Value {
     serde_json::json!({
         "method": r.method, "path": r.path, "router": r.router,
-        "file": r.file, "line": r.line,
+        "config_prefix": r.config_prefix, "file": r.file, "line": r.line,
     })
 }
 
@@ -403,7 +460,7 @@ fn route_maps_text(maps: &[pitfall_go::routes::RouteMap]) -> String {
                 out,
                 "    {:7} {:30} {:8} {}:{}",
                 r.method.as_deref().unwrap_or("*"),
-                r.path,
+                r.shown_path(),
                 r.router,
                 r.file,
                 r.line

@@ -254,7 +254,9 @@ fn check_chan<'a>(
             format!("{} times", parent.len())
         };
         cx.report(op.span, format!("{who} is started once per iteration of the loop at line {loop_line}, but the unbuffered `{}` is received only {n} (line {recv_line}): the other senders block here forever", ch.name))
-            .fix("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine");
+            .fix("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine")
+            .related(parent[0].span, "the only receive")
+            .related(side.go.span(), "the goroutines are started here");
         return;
     }
     // Premature return / timeout: a path after the `go` that never touches the channel.
@@ -286,12 +288,16 @@ fn check_chan<'a>(
     } else {
         format!("receive from `{}`", ch.name)
     };
+    let buffer = if sending { crate::fixes::buffer_of_one(ch.make) } else { Vec::new() };
     cx.report(op.span, format!("{who} can block forever on this {what}: the parent leaves by {how} without {partner} it"))
         .fix(if sending {
             format!("give `{}` a buffer of 1 (`make(chan T, 1)`), or select on the send and `ctx.Done()`", ch.name)
         } else {
             format!("close `{}` on every path (e.g. `defer close({})` right after starting the goroutine)", ch.name, ch.name)
-        });
+        })
+        .edits(Applicability::Safe, buffer)
+        .related(leak.span, format!("the parent leaves here without {partner} `{}`", ch.name))
+        .related(side.go.span(), "the goroutine is started here");
 }
 
 /// The loop (its span) of the owner body around the `go` statement, if any.
