@@ -369,9 +369,10 @@ impl<'a> Checker<'a> {
         &self,
     ) -> Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)> {
         let sc = self.scope();
+        let summaries = pitfall_go::locks::Summaries::default();
         let classify = |c: &'a CallExpr| {
             let env = self.env_at(c.span.start);
-            pitfall_go::locks::mutex_op(&sc, &env, c)
+            summaries.classify(&sc, &env, c)
         };
         let mut out = Vec::new();
         for f in pitfall_go::walk::funcs(&self.file.ast) {
