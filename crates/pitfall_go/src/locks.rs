@@ -11,10 +11,15 @@
 
 use crate::ast::*;
 use crate::engine::cfg::{is_terminator, BlockId, Edge, Elem, Jump, ENTRY, EXIT};
+use crate::engine::object::{Obj, Root};
 use crate::engine::{forward, Analysis, Cfg};
+use crate::index::FuncDef;
 use crate::types::{Env, Scope, Ty};
 use crate::walk::{self, Node};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::HashSet;
+use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -60,6 +65,9 @@ pub struct MutexOp<'a> {
     /// package's type `T` (whatever the variable), `T` for a mutex embedded in
     /// `T`, the name of a package-level variable; `None` for locals.
     pub class: Option<String>,
+    /// Further operations of the same call, on other mutexes (a callee that
+    /// touches several), applied after this one.
+    pub also: Vec<MutexOp<'a>>,
 }
 
 fn is_mutex_type(t: &Ty<'_>) -> bool {
@@ -70,6 +78,22 @@ fn is_mutex_type(t: &Ty<'_>) -> bool {
 /// Whether values of `t` have a promoted `Lock` from an embedded
 /// `sync.Mutex`/`RWMutex` (and the type declares no `Lock` of its own).
 fn embeds_mutex<'a>(sc: &Scope<'a>, t: &Ty<'a>) -> bool {
+    // `mu struct{ sync.RWMutex; ... }`: an anonymous struct embedding one.
+    if let Ty::Struct(st, file, path) = t.deref() {
+        let Some(pkg) = sc.project.package(path) else {
+            return false;
+        };
+        let fsc = Scope {
+            project: sc.project,
+            pkg,
+            file,
+        };
+        return st
+            .fields
+            .iter()
+            .filter(|f| f.names.is_empty())
+            .any(|f| is_mutex_type(&fsc.type_expr(&f.ty)));
+    }
     let Ty::Named(path, name) = t.deref() else {
         return false;
     };
@@ -106,7 +130,7 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
     if !call.args.is_empty() {
         return None;
     }
-    let key = sel.x.dotted_name()?;
+    let key = key_of(&sel.x)?;
     let t = env.type_of(sc, &sel.x);
     if is_mutex_type(&t) || embeds_mutex(sc, &t) {
         let class = lock_class(sc, env, &sel.x, &t);
@@ -116,124 +140,10 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
             via: None,
             transient: false,
             class,
+            also: Vec::new(),
         })
     } else {
         None
-    }
-}
-
-/// The mutex operation of a call to a method of the package's own type that
-/// locks (as one of its top-level statements, before any unlock) or unlocks
-/// (anywhere outside closures) a mutex field of its receiver: `s.helper()`
-/// becomes `Lock` / `Unlock` of `s.mu`.
-pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
-    let Expr::Selector(sel) = call.fun.unparen() else {
-        return None;
-    };
-    let x = sel.x.dotted_name()?;
-    let t = env.type_of(sc, &sel.x);
-    let Ty::Named(path, tname) = t.deref() else {
-        return None;
-    };
-    if *path != sc.pkg.import_path() {
-        return None;
-    }
-    let def = sc.pkg.methods.get(&(*tname, sel.sel.name.as_str()))?;
-    let recv = def.decl.recv.as_ref()?.names.first()?;
-    if recv.is_blank() {
-        return None;
-    }
-    let body = def.decl.body.as_ref()?;
-    let msc = Scope {
-        project: sc.project,
-        pkg: sc.pkg,
-        file: def.file,
-    };
-    let field_of_recv = |c: &'a CallExpr| -> Option<(String, Op)> {
-        let Expr::Selector(s) = c.fun.unparen() else {
-            return None;
-        };
-        let op = Op::from_name(&s.sel.name)?;
-        let inner = s.x.dotted_name()?;
-        let rest = if inner == recv.name {
-            String::new()
-        } else {
-            inner.strip_prefix(&format!("{}.", recv.name))?.to_string()
-        };
-        // The field must be a mutex (or the receiver embed one).
-        let recv_ty = msc.type_expr(&def.decl.recv.as_ref()?.ty);
-        let ok = if rest.is_empty() {
-            embeds_mutex(&msc, &recv_ty)
-        } else if !rest.contains('.') {
-            is_mutex_type(&msc.field(&recv_ty, &rest))
-        } else {
-            false
-        };
-        ok.then_some((rest, op))
-    };
-    let key_for = |rest: &str| {
-        if rest.is_empty() {
-            x.clone()
-        } else {
-            format!("{x}.{rest}")
-        }
-    };
-    // What the method does to its receiver's mutexes outside closures.
-    let mut releases: Vec<String> = Vec::new();
-    let mut acquires = false;
-    walk::walk_body(body, &mut |n, _| {
-        if let Node::Expr(Expr::Call(c)) = n {
-            if let Some((rest, op)) = field_of_recv(c) {
-                if op.is_release() {
-                    releases.push(rest);
-                } else {
-                    acquires = true;
-                }
-            }
-        }
-        true
-    });
-    // Locks at entry: a top-level `recv.mu.Lock()` before anything unlocks.
-    for s in &body.stmts {
-        if let Stmt::Expr(e) = s {
-            if let Some(c) = e.as_call() {
-                if let Some((rest, op)) = field_of_recv(c) {
-                    if op.is_acquire() {
-                        let transient = releases.contains(&rest);
-                        return Some(MutexOp {
-                            key: key_for(&rest),
-                            op,
-                            via: Some(&def.decl.name.name),
-                            transient,
-                            class: Some(class_for(tname, &rest)),
-                        });
-                    }
-                    break;
-                }
-            }
-        }
-        if mentions_release(s) {
-            break;
-        }
-    }
-    // Unlocks: a release of a receiver mutex, and no acquire.
-    match releases.first() {
-        Some(rest) if !acquires => Some(MutexOp {
-            key: key_for(rest),
-            op: Op::Unlock,
-            via: Some(&def.decl.name.name),
-            transient: false,
-            class: Some(class_for(tname, rest)),
-        }),
-        _ => None,
-    }
-}
-
-fn class_for(tname: &str, rest: &str) -> String {
-    if rest.is_empty() {
-        tname.to_string()
-    } else {
-        format!("{tname}.{rest}")
     }
 }
 
@@ -256,6 +166,19 @@ fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Opt
                 }
             }
         }
+    }
+    // A field path from a local: the innermost owner of the package's type
+    // names the class (`r.store.mu` is `Store.mu`, `s.replicas[i].mu` is `Replica.mu`).
+    if let Some(Obj {
+        root: Root::Type(t),
+        path,
+    }) = crate::engine::object::class_of(sc, env, x)
+    {
+        return Some(if path.is_empty() {
+            t
+        } else {
+            format!("{t}.{path}")
+        });
     }
     // Split `base.f.g` into the base identifier and the field path.
     let mut path = Vec::new();
@@ -292,22 +215,6 @@ fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Opt
         Ty::Named(p, n) if *p == sc.pkg.import_path() => Some(format!("{n}.{}", path.join("."))),
         _ => None,
     }
-}
-
-fn mentions_release(s: &Stmt) -> bool {
-    let mut found = false;
-    walk::walk(Node::Stmt(s), &mut |n, _| {
-        if let Node::Expr(Expr::Call(c)) = n {
-            if matches!(
-                c.method_name(),
-                Some("Unlock" | "RUnlock" | "TryLock" | "Wait")
-            ) {
-                found = true;
-            }
-        }
-        !found
-    });
-    found
 }
 
 /// A mutex's state on a path: free, write-held or read-held, each with or
@@ -486,6 +393,15 @@ fn released_before_acquired<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_,
             *into |= *other;
         }
         fn transfer(&mut self, e: &Elem<'a>, mut st: u8) -> u8 {
+            if let Elem::Stmt(d @ Stmt::Defer(c)) = e {
+                if defers_release(self.classify, self.key, &c.call) {
+                    let span = d.span();
+                    match self.releases.iter_mut().find(|r| r.0 == span) {
+                        Some(r) => r.1 |= st,
+                        None => self.releases.push((span, st)),
+                    }
+                }
+            }
             let mut calls = Vec::new();
             elem_calls(e, &mut calls);
             for c in calls {
@@ -514,6 +430,33 @@ fn released_before_acquired<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_,
     };
     forward(cfg, &mut p, (ENTRY, 0), PRISTINE);
     p.releases.iter().any(|r| r.1 == PRISTINE)
+}
+
+/// `defer` of an unlock of `key` (direct, through a function, or in a closure).
+fn defers_release<'a>(classify: Classify<'_, 'a>, key: &str, call: &'a Expr) -> bool {
+    let Some(c) = call.as_call() else {
+        return false;
+    };
+    if let Some(op) = classify(c) {
+        return std::iter::once(&op)
+            .chain(&op.also)
+            .any(|o| o.key == key && o.op.is_release());
+    }
+    if let Expr::FuncLit(l) = c.fun.unparen() {
+        let mut found = false;
+        walk::walk_body(&l.body, &mut |n, _| {
+            if let Node::Expr(Expr::Call(inner)) = n {
+                if let Some(op) = classify(inner) {
+                    found |= std::iter::once(&op)
+                        .chain(&op.also)
+                        .any(|o| o.key == key && o.op.is_release());
+                }
+            }
+            !found
+        });
+        return found;
+    }
+    false
 }
 
 /// The calls an element makes in evaluation order (closures and deferred or
@@ -631,9 +574,15 @@ impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
     }
 
     fn call(&mut self, c: &'a CallExpr, st: States) -> States {
-        let Some(op) = (self.classify)(c) else {
+        let Some(mut op) = (self.classify)(c) else {
             return st;
         };
+        let also = std::mem::take(&mut op.also);
+        let st = self.apply(c, op, st);
+        also.into_iter().fold(st, |st, op| self.apply(c, op, st))
+    }
+
+    fn apply(&mut self, c: &'a CallExpr, op: MutexOp<'a>, st: States) -> States {
         if op.key != self.key {
             if op.op.is_acquire() {
                 self.trace.merge_other(c.span, op.key, st);
@@ -663,29 +612,6 @@ impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
                 st
             }
         }
-    }
-
-    /// `defer` of an unlock (direct, through a method, or in a closure).
-    fn deferred_release(&self, call: &'a Expr) -> bool {
-        let Some(c) = call.as_call() else {
-            return false;
-        };
-        if let Some(op) = (self.classify)(c) {
-            return op.key == self.key && op.op.is_release();
-        }
-        if let Expr::FuncLit(l) = c.fun.unparen() {
-            let mut found = false;
-            walk::walk_body(&l.body, &mut |n, _| {
-                if let Node::Expr(Expr::Call(inner)) = n {
-                    if let Some(op) = (self.classify)(inner) {
-                        found |= op.key == self.key && op.op.is_release();
-                    }
-                }
-                !found
-            });
-            return found;
-        }
-        false
     }
 
     /// `TryLock` of this mutex as an `if` condition: (then, else) states.
@@ -737,7 +663,10 @@ impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
                     Some(call) => call.args.iter().fold(st, |st, a| self.expr(a, st)),
                     None => st,
                 };
-                if self.deferred_release(&c.call) {
+                if defers_release(self.classify, self.key, &c.call) {
+                    if st & (bit(FREE, false) | bit(FREE, true)) != 0 {
+                        self.free_release = Some(Op::Unlock);
+                    }
                     map(st, |m, _| (m, true))
                 } else {
                     st
@@ -832,9 +761,11 @@ pub fn ops_by_key<'a>(body: &'a Block, classify: Classify<'_, 'a>) -> HashMap<St
 }
 
 /// The mutex operation of a call: a direct `Lock`/`Unlock`/... on a mutex, or
-/// a call to a method of the package's own type that locks or unlocks one.
+/// the summarized effect of a call to a function, method or local closure of
+/// the package (see [`Summaries`]; rules that classify many calls keep one
+/// `Summaries` so each callee is summarized once).
 pub fn mutex_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
-    direct_op(sc, env, call).or_else(|| method_op(sc, env, call))
+    Summaries::default().classify(sc, env, call)
 }
 
 /// Two mutexes held together: `second` acquired while `first` is held on
@@ -900,4 +831,325 @@ pub fn order_edges<'a>(body: &'a Block, func: &str, classify: Classify<'_, 'a>) 
     }
     out.sort_by_key(|e| e.at.start);
     out
+}
+
+/// The text that names a mutex within one function: `s.mu`, `mu`,
+/// `s.replicas[i].mu` (an index by a name or literal is kept; other indices
+/// make the mutex unnamed).
+pub fn key_of(e: &Expr) -> Option<String> {
+    match e.unparen() {
+        Expr::Ident(i) => Some(i.name.clone()),
+        Expr::Selector(s) => Some(format!("{}.{}", key_of(&s.x)?, s.sel.name)),
+        Expr::Star(s) => key_of(&s.x),
+        Expr::Index(i) if i.indices.len() == 1 => {
+            let idx = match i.indices[0].unparen() {
+                Expr::Ident(id) => id.name.clone(),
+                Expr::BasicLit(l) => l.raw.clone(),
+                _ => return None,
+            };
+            Some(format!("{}[{idx}]", key_of(&i.x)?))
+        }
+        _ => None,
+    }
+}
+
+/// How deep calls are followed for summaries.
+pub const MAX_DEPTH: u32 = 8;
+
+/// Where a callee's mutex lives, relative to the callee.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slot {
+    /// The receiver (`""`) or a field path of it.
+    Recv(String),
+    /// The i-th parameter or a field path of it.
+    Param(usize, String),
+    /// As written: a package variable, or (for closures) a captured name.
+    Same(String),
+}
+
+/// The net effect of calling a function on one mutex.
+#[derive(Clone, Debug)]
+struct Effect {
+    slot: Slot,
+    op: Op,
+    /// Acquires and releases inside (the mutex must be free at the call).
+    transient: bool,
+    class: Option<String>,
+}
+
+/// What calling a function does to the mutexes it can reach.
+#[derive(Clone, Debug, Default)]
+pub struct LockSummary {
+    effects: Vec<Effect>,
+}
+
+/// Memoized lock summaries of a package's functions, methods and local
+/// closures, followed through calls up to [`MAX_DEPTH`] levels; a recursive
+/// call (a function whose summary is being computed) is cut: it says nothing.
+pub struct Summaries<'a> {
+    cache: RefCell<HashMap<usize, Option<Rc<LockSummary>>>>,
+    busy: RefCell<HashSet<usize>>,
+    envs: RefCell<HashMap<usize, Rc<Env<'a>>>>,
+}
+
+impl Default for Summaries<'_> {
+    fn default() -> Self {
+        Summaries {
+            cache: RefCell::new(HashMap::new()),
+            busy: RefCell::new(HashSet::new()),
+            envs: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl<'a> Summaries<'a> {
+    /// The mutex operations of `call` (in function scope `sc`/`env`): a direct
+    /// `Lock`/`Unlock`/..., or the summarized effect of a call to a local
+    /// closure or to a function or method of the package.
+    pub fn classify(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        call: &'a CallExpr,
+    ) -> Option<MutexOp<'a>> {
+        self.classify_at(sc, env, call, 0)
+    }
+
+    fn classify_at(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        call: &'a CallExpr,
+        depth: u32,
+    ) -> Option<MutexOp<'a>> {
+        if let Some(op) = direct_op(sc, env, call) {
+            return Some(op);
+        }
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        match call.fun.unparen() {
+            Expr::Ident(id) => {
+                // A local closure: `unlock := func() { mu.Unlock() }; unlock()`.
+                if let Some(b) = env.resolve(id) {
+                    let Some(Expr::FuncLit(lit)) = b.init.map(|e| e.unparen()) else {
+                        return None;
+                    };
+                    let sum = self.summarize_lit(sc, env, lit, depth + 1)?;
+                    return apply(&sum, None, &[], None);
+                }
+                let def = sc.pkg.funcs.get(id.name.as_str())?;
+                let sum = self.summarize(sc, def, depth + 1)?;
+                apply(&sum, None, &call.args, Some(&def.decl.name.name))
+            }
+            Expr::Selector(sel) => {
+                let t = env.type_of(sc, &sel.x);
+                let Ty::Named(path, tname) = t.deref() else {
+                    return None;
+                };
+                if *path != sc.pkg.import_path() {
+                    return None;
+                }
+                let def = sc.pkg.methods.get(&(*tname, sel.sel.name.as_str()))?;
+                let sum = self.summarize(sc, def, depth + 1)?;
+                let recv = key_of(&sel.x)?;
+                apply(&sum, Some(&recv), &call.args, Some(&def.decl.name.name))
+            }
+            _ => None,
+        }
+    }
+
+    fn env_for(&self, sc: &Scope<'a>, decl: &'a FuncDecl) -> Rc<Env<'a>> {
+        let k = decl as *const FuncDecl as usize;
+        if let Some(e) = self.envs.borrow().get(&k) {
+            return e.clone();
+        }
+        let env = Rc::new(Env::build(sc, Node::FuncDecl(decl)));
+        self.envs.borrow_mut().insert(k, env.clone());
+        env
+    }
+
+    /// The summary of a package function or method (memoized).
+    fn summarize(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<Rc<LockSummary>> {
+        let k = def.decl as *const FuncDecl as usize;
+        if let Some(s) = self.cache.borrow().get(&k) {
+            return s.clone();
+        }
+        if !self.busy.borrow_mut().insert(k) {
+            return None; // recursion: cut
+        }
+        let out = self.compute(sc, def, depth).map(Rc::new);
+        self.busy.borrow_mut().remove(&k);
+        self.cache.borrow_mut().insert(k, out.clone());
+        out
+    }
+
+    fn compute(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<LockSummary> {
+        let body = def.decl.body.as_ref()?;
+        let fsc = Scope {
+            project: sc.project,
+            pkg: sc.pkg,
+            file: def.file,
+        };
+        let env = self.env_for(&fsc, def.decl);
+        let recv = def
+            .decl
+            .recv
+            .as_ref()
+            .and_then(|r| r.names.first())
+            .filter(|n| !n.is_blank())
+            .map(|n| n.name.as_str());
+        let params: Vec<&str> = def
+            .decl
+            .ty
+            .params
+            .iter()
+            .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
+            .collect();
+        let classify = |c: &'a CallExpr| self.classify_at(&fsc, &env, c, depth);
+        let slot = |key: &str| -> Option<Slot> {
+            let (head, rest) = match key.find(['.', '[']) {
+                Some(i) => (&key[..i], key[i..].trim_start_matches('.')),
+                None => (key, ""),
+            };
+            if Some(head) == recv {
+                return Some(Slot::Recv(rest.to_string()));
+            }
+            if let Some(i) = params.iter().position(|p| *p == head) {
+                return Some(Slot::Param(i, rest.to_string()));
+            }
+            fsc.pkg
+                .vars
+                .contains_key(head)
+                .then(|| Slot::Same(key.to_string()))
+        };
+        effects(body, &classify, &slot)
+    }
+
+    /// The summary of a local closure, in the names of the enclosing function.
+    fn summarize_lit(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        lit: &'a FuncLit,
+        depth: u32,
+    ) -> Option<Rc<LockSummary>> {
+        let k = lit as *const FuncLit as usize;
+        if let Some(s) = self.cache.borrow().get(&k) {
+            return s.clone();
+        }
+        if !self.busy.borrow_mut().insert(k) {
+            return None;
+        }
+        let classify = |c: &'a CallExpr| self.classify_at(sc, env, c, depth);
+        let slot = |key: &str| Some(Slot::Same(key.to_string()));
+        let out = effects(&lit.body, &classify, &slot).map(Rc::new);
+        self.busy.borrow_mut().remove(&k);
+        self.cache.borrow_mut().insert(k, out.clone());
+        out
+    }
+}
+
+/// Maps a callee's effects onto the caller's names.
+fn apply<'a>(
+    sum: &LockSummary,
+    recv: Option<&str>,
+    args: &'a [Expr],
+    via: Option<&'a str>,
+) -> Option<MutexOp<'a>> {
+    let join = |base: &str, path: &str| {
+        if path.is_empty() {
+            base.to_string()
+        } else if path.starts_with('[') {
+            format!("{base}{path}")
+        } else {
+            format!("{base}.{path}")
+        }
+    };
+    let mut ops: Vec<MutexOp<'a>> = Vec::new();
+    for e in &sum.effects {
+        let key = match &e.slot {
+            Slot::Recv(path) => match recv {
+                Some(r) => join(r, path),
+                None => continue,
+            },
+            Slot::Param(i, path) => match args.get(*i).and_then(key_of) {
+                Some(k) => join(&k, path),
+                None => continue,
+            },
+            Slot::Same(k) => k.clone(),
+        };
+        ops.push(MutexOp {
+            key,
+            op: e.op,
+            via,
+            transient: e.transient,
+            class: e.class.clone(),
+            also: Vec::new(),
+        });
+    }
+    let mut it = ops.into_iter();
+    let mut first = it.next()?;
+    first.also = it.collect();
+    Some(first)
+}
+
+/// Traces every mutex a body touches and keeps the net effects that hold on
+/// every path: acquired (held on every exit), released (the function runs
+/// with it held and every exit has let it go), or transient (taken and let go).
+fn effects<'a>(
+    body: &'a Block,
+    classify: Classify<'_, 'a>,
+    slot: &dyn Fn(&str) -> Option<Slot>,
+) -> Option<LockSummary> {
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    // Closures included: a deferred closure's unlock is part of the effect.
+    walk::walk(Node::Block(body), &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some(op) = classify(c) {
+                for o in std::iter::once(&op).chain(&op.also) {
+                    if !keys.iter().any(|k| k.0 == o.key) {
+                        keys.push((o.key.clone(), o.class.clone()));
+                    }
+                }
+            }
+        }
+        true
+    });
+    if keys.is_empty() {
+        return None;
+    }
+    let cfg = crate::engine::build(body);
+    let mut effects = Vec::new();
+    for (key, class) in keys {
+        let Some(sl) = slot(&key) else { continue };
+        let t = trace_in(&cfg, &key, classify);
+        if t.unknown || t.exits.is_empty() {
+            continue;
+        }
+        let exits_free = t.exits.iter().all(|(_, st)| released_at_exit(*st));
+        let exits_held = t.exits.iter().all(|(_, st)| always_held_undeferred(*st));
+        let first_acq = t.acquires.iter().min_by_key(|a| a.0.start).map(|a| a.1);
+        let (op, transient) = match (t.entry_held, first_acq) {
+            (Some(mode), _) if exits_free => {
+                (if mode == R { Op::RUnlock } else { Op::Unlock }, false)
+            }
+            (None, Some(acq)) if exits_held => (acq, false),
+            (None, Some(acq)) if exits_free => (acq, true),
+            _ => continue,
+        };
+        effects.push(Effect {
+            slot: sl,
+            op,
+            transient,
+            class,
+        });
+    }
+    (!effects.is_empty()).then_some(LockSummary { effects })
+}
+
+/// Whether every state is free or held with a deferred release (released
+/// when the function returns).
+fn released_at_exit(st: States) -> bool {
+    st != 0 && each(st).all(|(m, d)| m == FREE || d)
 }

@@ -25,6 +25,7 @@ fn classify(c: &CallExpr) -> Option<MutexOp<'_>> {
         via: None,
         transient: false,
         class: None,
+        also: Vec::new(),
     })
 }
 

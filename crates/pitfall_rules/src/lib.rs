@@ -279,7 +279,15 @@ impl<'c> Reported<'c> {
 
     /// A place in the same file that explains the finding.
     pub fn related(self, span: Span, message: impl Into<String>) -> Self {
-        if let Some(file) = self.1 {
+        match self.1 {
+            Some(file) => self.related_in(file, span, message),
+            None => self,
+        }
+    }
+
+    /// A place in `file` (another file of the package, say) that explains the finding.
+    pub fn related_in(self, file: &GoFile, span: Span, message: impl Into<String>) -> Self {
+        {
             let (line, column) = file.line_col(span.start);
             let (end_line, end_column) = file.line_col(span.end.max(span.start));
             self.0.related.push(pitfall_report::Related {
@@ -365,9 +373,10 @@ impl<'a> Checker<'a> {
         &self,
     ) -> Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)> {
         let sc = self.scope();
+        let summaries = pitfall_go::locks::Summaries::default();
         let classify = |c: &'a CallExpr| {
             let env = self.env_at(c.span.start);
-            pitfall_go::locks::mutex_op(&sc, &env, c)
+            summaries.classify(&sc, &env, c)
         };
         let mut out = Vec::new();
         for f in pitfall_go::walk::funcs(&self.file.ast) {

@@ -69,12 +69,13 @@ whole category.
 };
 
 fn check(cx: &mut Checker) {
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, (other_file, other, note)) in find(cx) {
+        cx.report(span, msg).fix(fix).related_in(other_file, other, note);
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+#[allow(clippy::type_complexity)]
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (&'a GoFile, Span, String))> {
     let mine = file_edges(cx.project, cx.pkg, cx.file);
     if mine.is_empty() {
         return Vec::new();
@@ -111,6 +112,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 e.func, e.second, e.first, rev.func, rev_file.path
             ),
             format!("acquire `{}` and `{}` in one order everywhere", e.first, e.second),
+            (*rev_file, rev.at, format!("{} acquires `{}` while holding `{}` here", rev.func, rev.second, rev.first)),
         ));
     }
     out
@@ -129,13 +131,14 @@ fn file_edges<'a>(
         return out;
     }
     let sc = Scope { project, pkg, file };
+    let summaries = locks::Summaries::default();
     for decl in &file.ast.decls {
         let Decl::Func(fd) = decl else { continue };
         if !file.text(fd.span).contains("Lock()") {
             continue;
         }
         let env = Env::build(&sc, Node::FuncDecl(fd));
-        let classify = |c: &'a CallExpr| locks::mutex_op(&sc, &env, c);
+        let classify = |c: &'a CallExpr| summaries.classify(&sc, &env, c);
         let name = match fd.recv_type_name() {
             Some(t) => format!("{t}.{}", fd.name.name),
             None => fd.name.name.clone(),
