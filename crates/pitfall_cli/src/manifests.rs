@@ -90,7 +90,11 @@ pub fn non_deployment_dir(p: &Path, roots: &[PathBuf]) -> Option<String> {
 /// Splits YAML files into those to judge and a note about the manifests
 /// left out by [`non_deployment_dir`] (only files that look like Kubernetes
 /// objects are counted in the note).
-pub fn deployments_only(files: Vec<PathBuf>, roots: &[PathBuf], cwd: &Path) -> (Vec<PathBuf>, Option<String>) {
+pub fn deployments_only(
+    files: Vec<PathBuf>,
+    roots: &[PathBuf],
+    cwd: &Path,
+) -> (Vec<PathBuf>, Option<String>) {
     let mut keep = Vec::new();
     let mut left_out = Vec::new();
     for f in files {

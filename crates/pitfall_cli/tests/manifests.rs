@@ -501,11 +501,21 @@ fn fixtures_docs_and_vendored_manifests_are_left_out_unless_asked() {
         v.sort();
         v
     };
-    let args = ["check", "--no-config", "--format", "json", "--select", "unpinned-image"];
+    let args = [
+        "check",
+        "--no-config",
+        "--format",
+        "json",
+        "--select",
+        "unpinned-image",
+    ];
     let o = run(&d, &args, None);
     assert_eq!(judged(&o), ["deploy/app.yaml", "overlays/test/app.yaml"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("3 manifest files") && err.contains("--all-manifests"), "{err}");
+    assert!(
+        err.contains("3 manifest files") && err.contains("--all-manifests"),
+        "{err}"
+    );
 
     let mut all = args.to_vec();
     all.push("--all-manifests");
