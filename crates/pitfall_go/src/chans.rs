@@ -212,8 +212,11 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
         Some(Node::Stmt(s @ Stmt::Send(snd))) if snd.chan.span().encloses(e.span()) => {
             op.kind = OpKind::Send;
             op.span = s.span();
-            if let Some(Node::Comm(_)) = grand {
-                op.select = select_of(anc, i - 2);
+            // A case of the select, not a statement in a clause's body.
+            if let Some(Node::Comm(c)) = grand {
+                if c.comm.as_ref().is_some_and(|x| x.span() == s.span()) {
+                    op.select = select_of(anc, i - 2);
+                }
             }
         }
         Some(Node::Expr(u @ Expr::Unary(un))) if un.op == "<-" => {
@@ -901,6 +904,11 @@ pub struct FieldChan<'a> {
     /// set from something other than `make`, the channel passed to a call,
     /// stored or returned...
     pub escapes: bool,
+    /// Code outside the package can receive from the channel (an exported
+    /// receive-only getter outside a `main` package).
+    pub outside_receivers: bool,
+    /// Some `make` of the channel has a buffer (constant or sized at run time).
+    pub buffered: bool,
 }
 
 impl<'a> FieldChan<'a> {
@@ -928,8 +936,12 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
         ..Default::default()
     };
     for g in &getters {
-        if !g.recv_only && !is_main && exported(g.name) {
-            out.escapes = true;
+        if !is_main && exported(g.name) {
+            if g.recv_only {
+                out.outside_receivers = true;
+            } else {
+                out.escapes = true;
+            }
         }
     }
     let in_getter = |span: Span| getters.iter().any(|g| g.def.decl.span.contains(span.start));
@@ -952,8 +964,30 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
             // Composite literal keys: `T{f: make(chan X)}`.
             walk(root, &mut |n, _| {
                 if let Node::Expr(Expr::KeyValue(kv)) = n {
-                    if kv.key.ident_name() == Some(field) && !makes_only(&fsc, env, &kv.value) {
+                    if kv.key.ident_name() == Some(field) {
+                        if !makes_only(&fsc, env, &kv.value) {
+                            out.escapes = true;
+                        }
+                        out.buffered |= makes_buffered(&fsc, env, &kv.value);
+                    }
+                }
+                // An unkeyed literal of the owner (`&T{a, b, c}`) sets every
+                // field from values the model does not follow.
+                if let Node::Expr(Expr::CompositeLit(c)) = n {
+                    if c.ty.as_ref().and_then(|t| t.ident_name()) == Some(owner)
+                        && c.elts
+                            .first()
+                            .is_some_and(|e| !matches!(e, Expr::KeyValue(_)))
+                    {
                         out.escapes = true;
+                    }
+                }
+                if let Node::Stmt(Stmt::Assign(a)) = n {
+                    if a.lhs
+                        .iter()
+                        .any(|l| matches!(l.unparen(), Expr::Selector(s) if s.sel.name == field))
+                    {
+                        out.buffered |= a.rhs.iter().any(|r| makes_buffered(&fsc, env, r));
                     }
                 }
                 true
@@ -1025,6 +1059,22 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
         }
     }
     Some(out)
+}
+
+/// Whether `e` makes a buffered channel (`make(chan T, n)`, n not 0), also
+/// inside a composite or an `append`.
+fn makes_buffered<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> bool {
+    if let Some(cap) = chan_make(sc, env, e) {
+        return !cap.is_zero();
+    }
+    match e.unparen() {
+        Expr::CompositeLit(c) => c.elts.iter().any(|x| makes_buffered(sc, env, x)),
+        Expr::KeyValue(kv) => makes_buffered(sc, env, &kv.value),
+        Expr::Call(c) if c.fun.ident_name() == Some("append") => {
+            c.args.iter().skip(1).any(|x| makes_buffered(sc, env, x))
+        }
+        _ => false,
+    }
 }
 
 /// Whether only one type of the package has a method called `name`.

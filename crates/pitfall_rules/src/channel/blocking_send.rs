@@ -237,8 +237,9 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
 }
 
 /// A select with a way out (a receive case that leaves: `case <-stop: return`)
-/// whose other clauses (or `default:`) send bare in their body: while that send
-/// waits, the way out cannot be taken.
+/// whose `default:` sends bare in its body: while that send waits, the way out
+/// cannot be taken. (Sends in the bodies of the other clauses are plain sends
+/// for the partner analyses: goroutine-leak, channel-without-partner.)
 fn select_clause_body(cx: &mut Checker, reported: &mut Vec<Span>) {
     let file = cx.file;
     let mut hits: Vec<(&SendStmt, &CommClause, &CommClause, bool)> = Vec::new();
@@ -252,21 +253,16 @@ fn select_clause_body(cx: &mut Checker, reported: &mut Vec<Span>) {
             return true;
         };
         let in_loop = enclosing_loop(anc).is_some();
-        for c in &sel.cases {
-            if std::ptr::eq(c, exit) {
-                continue;
-            }
-            let bound = comm_bound(c);
+        // The `default:` body: the select was meant not to wait, and the stop
+        // case was checked just before; a send there waits anyway.
+        for c in sel.cases.iter().filter(|c| c.comm.is_none()) {
             for st in &c.body {
                 walk::walk(Node::Stmt(st), &mut |m, a| {
-                    if matches!(m, Node::Expr(Expr::FuncLit(_))) {
+                    if matches!(m, Node::Expr(Expr::FuncLit(_)) | Node::Stmt(Stmt::Select(_))) {
                         return false;
                     }
                     if let Node::Stmt(Stmt::Send(snd)) = m {
-                        // A reply channel the case received (`case r := <-reqs: r.c <- v`).
-                        let reply = root_ident(&snd.chan)
-                            .is_some_and(|id| bound.contains(&id.name.as_str()));
-                        if !reply && is_bare_send(snd, a) {
+                        if is_bare_send(snd, a) {
                             hits.push((snd, c, exit, in_loop || enclosing_loop(a).is_some()));
                         }
                     }
@@ -294,14 +290,6 @@ fn select_clause_body(cx: &mut Checker, reported: &mut Vec<Span>) {
         let chan = cx.file.text(snd.chan.span()).to_string();
         cx.report(snd.span, format!("this send on `{chan}` is in the body of the select's {which}, not one of its cases: while it waits for a receiver, the `case {exit_text}` at line {line} cannot be taken, so once the receiver is gone the goroutine blocks here for good"))
             .fix(format!("make the send a case of a select beside `{exit_text}` (`select {{ case {chan} <- v: case {exit_text}: return }}`)"));
-    }
-}
-
-/// The names a select case binds (`case r := <-reqs`, `case v, ok := <-c`).
-fn comm_bound(c: &CommClause) -> Vec<&str> {
-    match &c.comm {
-        Some(Stmt::Assign(a)) if a.is_define() => a.lhs.iter().filter_map(|l| l.ident_name()).collect(),
-        _ => Vec::new(),
     }
 }
 

@@ -145,7 +145,15 @@ fn check(cx: &mut Checker) {
             continue;
         }
         for o in &m.ops {
-            if !std::ptr::eq(o.file, file) || o.aliased || !o.op.is_bare() {
+            if !std::ptr::eq(o.file, file) || o.aliased {
+                continue;
+            }
+            if !o.op.is_bare() {
+                if let Some((span, msg, fix)) = dead_case(cx, field, m, o) {
+                    if !reports.iter().any(|(s, _, _)| *s == span) {
+                        reports.push((span, msg, fix));
+                    }
+                }
                 continue;
             }
             let verdict = match o.op.kind {
@@ -188,6 +196,9 @@ fn exit_text(o: &FieldOp) -> String {
 }
 
 fn send_verdict(cx: &Checker, field: &str, m: &FieldChan) -> Option<(String, String)> {
+    if m.outside_receivers {
+        return None;
+    }
     let recvs: Vec<&FieldOp> = m.of(&[OpKind::Recv, OpKind::Range]).collect();
     if recvs.is_empty() {
         return Some((
@@ -202,7 +213,8 @@ fn send_verdict(cx: &Checker, field: &str, m: &FieldChan) -> Option<(String, Str
             "make this send a `select` with `default` (drop or count when full), or give the channel a receiver that waits".to_string(),
         ));
     }
-    if kinds.iter().all(|k| *k != Partner::Stays) {
+    // A buffer absorbs sends after the receivers left; it is assumed sized for them.
+    if !m.buffered && kinds.iter().all(|k| *k != Partner::Stays) {
         let leaver = recvs
             .iter()
             .zip(&kinds)
@@ -214,6 +226,36 @@ fn send_verdict(cx: &Checker, field: &str, m: &FieldChan) -> Option<(String, Str
         ));
     }
     None
+}
+
+/// A receive case of a select (without `default`) on a channel that nothing
+/// sends on or closes: the case can never fire, so the select waits on its
+/// other cases alone — typically a stop channel nobody closes. Reported on the
+/// select.
+fn dead_case(
+    cx: &Checker,
+    field: &str,
+    m: &FieldChan,
+    o: &FieldOp,
+) -> Option<(Span, String, String)> {
+    let sel = o.op.select?;
+    if o.op.kind != OpKind::Recv || pitfall_go::chans::has_default(sel) {
+        return None;
+    }
+    if m.of(&[OpKind::Send, OpKind::Close]).next().is_some() {
+        return None;
+    }
+    let case = sel
+        .cases
+        .iter()
+        .find(|c| c.span.encloses(o.op.span))
+        .and_then(|c| c.comm.as_ref())
+        .map(|c| cx.file.text(c.span()).to_string())?;
+    Some((
+        sel.span,
+        format!("`case {case}` can never fire: nothing in the package sends on or closes `{field}`, so this select waits on its other cases alone and the stop it was written for never comes"),
+        format!("close `{field}` where the owner shuts down (Stop/Close), or drop the dead case"),
+    ))
 }
 
 fn recv_verdict(cx: &Checker, field: &str, m: &FieldChan) -> Option<(String, String)> {
