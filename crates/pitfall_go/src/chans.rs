@@ -945,8 +945,13 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
         }
     }
     let in_getter = |span: Span| getters.iter().any(|g| g.def.decl.span.contains(span.start));
+    // Code that can touch the field: it names the field, a getter, or the
+    // owner type (an unkeyed literal `T{a, b}` sets fields without naming them).
+    let relevant = |text: &str| {
+        text.contains(field) || text.contains(owner) || getters.iter().any(|g| text.contains(g.name))
+    };
     for file in pkg.files() {
-        if !file.src.contains(field) && !getters.iter().any(|g| file.src.contains(g.name)) {
+        if !relevant(&file.src) {
             continue;
         }
         let fsc = Scope {
@@ -955,8 +960,7 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
             file,
         };
         for root in crate::walk::top_level_roots(&file.ast) {
-            let text = file.text(root.span());
-            if !text.contains(field) && !getters.iter().any(|g| text.contains(g.name)) {
+            if !relevant(file.text(root.span())) {
                 continue;
             }
             let env = Env::build(&fsc, root);
