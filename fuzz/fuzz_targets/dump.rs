@@ -14,6 +14,6 @@ fuzz_target!(|data: &[u8]| {
     };
     let Ok(dump) = pitfall_dump::parse(data, &limits) else { return };
     let settings = pitfall_rules::Settings::all();
-    let _ = pitfall_rules::dump_check::check_dump(&dump, None, &settings);
-    let _ = pitfall_rules::dump_check::check_dump(&dump, Some(&dump), &settings);
+    let _ = pitfall_rules::dump_check::check_dump(&dump, None, None, &settings);
+    let _ = pitfall_rules::dump_check::check_dump(&dump, Some(&dump), None, &settings);
 });

@@ -15,9 +15,6 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
 pub struct Discovered {
     pub packages: Vec<SourcePackage>,
-    pub files_checked: usize,
-    pub files_with_syntax_errors: usize,
-    pub bytes: u64,
     pub warnings: Vec<String>,
 }
 
@@ -154,58 +151,74 @@ impl ModuleFinder {
     }
 }
 
-enum Loaded {
-    File(Box<GoFile>, PathBuf),
+/// A Go file read from disk, not parsed yet: what grouping, the result cache
+/// and the progress count need.
+pub struct RawFile {
+    /// Path as shown to the user.
+    pub path: String,
+    pub dir: PathBuf,
+    pub src: String,
+    pub header: pitfall_go::scan::Header,
+    /// Generated code loaded for its declarations only (never reported on).
+    pub generated: bool,
+}
+
+/// The files of one package, read but not parsed.
+pub struct RawPackage {
+    pub dir: String,
+    pub name: String,
+    pub import_path: String,
+    pub gomod: Arc<GoMod>,
+    pub files: Vec<RawFile>,
+    /// Positions of the files in the run's sorted file list (for warning order).
+    pub order: Vec<usize>,
+}
+
+/// What reading and grouping found.
+pub struct Read {
+    pub packages: Vec<RawPackage>,
+    pub bytes: u64,
+    /// (position in the file list, message): unreadable, binary, too large.
+    pub warnings: Vec<(usize, String)>,
+}
+
+enum ReadOne {
+    File(RawFile),
     Skipped,
     Warning(String),
 }
 
-/// Reads and parses every file in parallel, then groups them by package.
-pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
+/// Reads every file in parallel and groups them by package (directory and
+/// package clause), without parsing them.
+pub fn read(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Read {
     let modules = ModuleFinder::default();
-    let loaded: Vec<Loaded> = files
+    let loaded: Vec<ReadOne> = files
         .par_iter()
-        .map(|p| load_one(p, cwd, max_file_size))
+        .map(|p| read_one(p, cwd, max_file_size))
         .collect();
-    let mut groups: BTreeMap<(PathBuf, String), Vec<GoFile>> = BTreeMap::new();
+    let mut groups: BTreeMap<(PathBuf, String), (Vec<RawFile>, Vec<usize>)> = BTreeMap::new();
     let mut warnings = Vec::new();
-    let (mut files_checked, mut with_errors, mut bytes) = (0, 0, 0u64);
-    for l in loaded {
+    let mut bytes = 0u64;
+    for (i, l) in loaded.into_iter().enumerate() {
         match l {
-            Loaded::File(f, dir) => {
-                files_checked += 1;
-                bytes += f.src.len() as u64;
-                if f.ast.syntax_errors > 0 {
-                    with_errors += 1;
-                    warnings.push(format!(
-                        "{}: {} syntax error{} (the rest of the file was still checked)",
-                        f.path,
-                        f.ast.syntax_errors,
-                        if f.ast.syntax_errors == 1 { "" } else { "s" }
-                    ));
+            ReadOne::File(f) => {
+                // Generated files kept for their declarations are not checked.
+                if !f.generated {
+                    bytes += f.src.len() as u64;
                 }
-                if f.ast.too_deep {
-                    warnings.push(format!(
-                        "{}: code nested deeper than {} levels was not analysed",
-                        f.path,
-                        pitfall_go::MAX_NESTING
-                    ));
-                }
-                let name = f
-                    .ast
-                    .package
-                    .as_ref()
-                    .map(|p| p.name.clone())
-                    .unwrap_or_default();
-                groups.entry((dir, name)).or_default().push(*f);
+                let g = groups
+                    .entry((f.dir.clone(), f.header.package.clone()))
+                    .or_default();
+                g.0.push(f);
+                g.1.push(i);
             }
-            Loaded::Skipped => {}
-            Loaded::Warning(w) => warnings.push(w),
+            ReadOne::Skipped => {}
+            ReadOne::Warning(w) => warnings.push((i, w)),
         }
     }
     let packages = groups
         .into_iter()
-        .map(|((dir, name), files)| {
+        .map(|((dir, name), (files, order))| {
             let abs_dir = std::path::absolute(&dir).unwrap_or_else(|_| dir.clone());
             let (gomod, import_path) = match modules.find(&abs_dir) {
                 Some((root, m)) => {
@@ -223,42 +236,130 @@ pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
                 }
                 None => (Arc::new(GoMod::default()), display_path(&dir, cwd)),
             };
-            SourcePackage {
+            RawPackage {
                 dir: display_path(&dir, cwd),
                 name,
                 import_path,
                 gomod,
                 files,
+                order,
             }
         })
         .collect();
-    Discovered {
+    Read {
         packages,
-        files_checked,
-        files_with_syntax_errors: with_errors,
         bytes,
         warnings,
     }
 }
 
-fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
+/// A parsed package and what parsing it said, per file: (position in the
+/// file list, warning).
+pub struct Parsed {
+    pub package: SourcePackage,
+    pub warnings: Vec<(usize, String)>,
+    pub files_with_syntax_errors: usize,
+    /// Files parsed that are checked (generated ones are not).
+    pub files_checked: usize,
+}
+
+/// Parses the files of a package (in parallel) into a [`SourcePackage`].
+pub fn parse(raw: &RawPackage) -> Parsed {
+    let parsed: Vec<(usize, Result<GoFile, String>)> = raw
+        .files
+        .par_iter()
+        .zip(raw.order.par_iter())
+        .map(|(f, &i)| {
+            let r = pitfall_go::parse_file(&f.path, f.src.clone())
+                .map_err(|e| format!("{}: {e}", f.path));
+            (i, r)
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let (mut with_errors, mut files_checked) = (0, 0);
+    let mut files = Vec::new();
+    for (i, r) in parsed {
+        match r {
+            Ok(f) => {
+                if !f.is_generated {
+                    files_checked += 1;
+                }
+                if f.ast.syntax_errors > 0 && !f.is_generated {
+                    with_errors += 1;
+                    warnings.push((
+                        i,
+                        format!(
+                            "{}: {} syntax error{} (the rest of the file was still checked)",
+                            f.path,
+                            f.ast.syntax_errors,
+                            if f.ast.syntax_errors == 1 { "" } else { "s" }
+                        ),
+                    ));
+                }
+                if f.ast.too_deep {
+                    warnings.push((
+                        i,
+                        format!(
+                            "{}: code nested deeper than {} levels was not analysed",
+                            f.path,
+                            pitfall_go::MAX_NESTING
+                        ),
+                    ));
+                }
+                files.push(f);
+            }
+            Err(w) => warnings.push((i, w)),
+        }
+    }
+    Parsed {
+        package: SourcePackage {
+            dir: raw.dir.clone(),
+            name: raw.name.clone(),
+            import_path: raw.import_path.clone(),
+            gomod: raw.gomod.clone(),
+            files,
+        },
+        warnings,
+        files_with_syntax_errors: with_errors,
+        files_checked,
+    }
+}
+
+/// Reads, parses and groups every file (for commands that need every tree).
+pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
+    let read = read(files, cwd, max_file_size);
+    let mut warnings = read.warnings;
+    let mut packages = Vec::new();
+    let parsed: Vec<Parsed> = read.packages.par_iter().map(parse).collect();
+    for p in parsed {
+        warnings.extend(p.warnings);
+        packages.push(p.package);
+    }
+    warnings.sort_by_key(|(i, _)| *i);
+    Discovered {
+        packages,
+        warnings: warnings.into_iter().map(|(_, w)| w).collect(),
+    }
+}
+
+fn read_one(p: &Path, cwd: &Path, max_file_size: u64) -> ReadOne {
     let shown = display_path(p, cwd);
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
-        Err(e) => return Loaded::Warning(format!("{shown}: {e}")),
+        Err(e) => return ReadOne::Warning(format!("{shown}: {e}")),
     };
     if meta.len() > max_file_size {
-        return Loaded::Warning(format!(
+        return ReadOne::Warning(format!(
             "{shown}: skipped, {} bytes is over the {max_file_size}-byte limit (--max-file-size)",
             meta.len()
         ));
     }
     let bytes = match std::fs::read(p) {
         Ok(b) => b,
-        Err(e) => return Loaded::Warning(format!("{shown}: {e}")),
+        Err(e) => return ReadOne::Warning(format!("{shown}: {e}")),
     };
     if bytes.contains(&0) {
-        return Loaded::Warning(format!(
+        return ReadOne::Warning(format!(
             "{shown}: skipped, not a text file (contains NUL bytes)"
         ));
     }
@@ -271,8 +372,10 @@ fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         }
     };
-    if pitfall_go::is_generated(&src) || pitfall_go::is_build_ignored(&src) {
-        return Loaded::Skipped;
+    if pitfall_go::is_build_ignored(&src)
+        || (pitfall_go::is_generated(&src) && !pitfall_go::keeps_generated(&shown, &src))
+    {
+        return ReadOne::Skipped;
     }
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
     let dir = if dir.as_os_str().is_empty() {
@@ -280,8 +383,12 @@ fn load_one(p: &Path, cwd: &Path, max_file_size: u64) -> Loaded {
     } else {
         dir
     };
-    match pitfall_go::parse_file(&shown, src) {
-        Ok(f) => Loaded::File(Box::new(f), dir),
-        Err(e) => Loaded::Warning(format!("{shown}: {e}")),
-    }
+    let header = pitfall_go::scan::scan_header(&src);
+    ReadOne::File(RawFile {
+        path: shown,
+        dir,
+        generated: pitfall_go::is_generated(&src),
+        src,
+        header,
+    })
 }

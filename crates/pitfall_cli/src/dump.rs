@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::discover;
-use pitfall_dump::verdict::{self, thousands, Growth};
+use pitfall_dump::verdict::{self, thousands, Growth, StaticFinding, Statics};
 use pitfall_dump::{Dump, Frame, Group, Limits};
 use pitfall_go::index::ProjectIndex;
 use pitfall_report::Finding;
@@ -84,13 +84,14 @@ pub fn run(args: DumpArgs) -> Result<u8, String> {
     }
     let dump = dumps.last().expect("at least one source");
     let earlier = (dumps.len() > 1).then(|| &dumps[0]);
-    let mut found = dump_check::check_dump(dump, earlier, &settings);
-    let growth = earlier.map(|e| verdict::grew(e, dump)).unwrap_or_default();
-
     let repo = match &args.source {
         Some(dir) => Some(Repo::load(dir, &settings)?),
         None => None,
     };
+    let statics = repo.as_ref().map(|r| r as &dyn Statics);
+    let mut found = dump_check::check_dump(dump, earlier, statics, &settings);
+    let growth = earlier.map(|e| verdict::grew(e, dump)).unwrap_or_default();
+
     if let Some(repo) = &repo {
         for f in &mut found {
             if let Some(path) = repo.map(&f.verdict.frame) {
@@ -472,6 +473,45 @@ impl Repo {
 
     fn suppressed(&self, f: &Finding) -> bool {
         self.nolint.get(&f.path).is_some_and(|d| d.suppresses(f))
+    }
+}
+
+/// The static findings a dump verdict may quote as its explanation: those
+/// not suppressed in the source.
+impl Statics for Repo {
+    fn concurrency_at(&self, frame: &Frame) -> Vec<StaticFinding> {
+        use pitfall_report::Category;
+        let Some(path) = self.map(frame) else {
+            return Vec::new();
+        };
+        self.static_at(path, frame.line)
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.category,
+                    Category::Goroutine | Category::Channel | Category::Sync
+                ) && !self.suppressed(f)
+            })
+            .map(static_finding)
+            .collect()
+    }
+
+    fn of_rule(&self, rule: &str) -> Vec<StaticFinding> {
+        self.findings
+            .values()
+            .flatten()
+            .filter(|f| f.rule == rule && !self.suppressed(f))
+            .map(static_finding)
+            .collect()
+    }
+}
+
+fn static_finding(f: &Finding) -> StaticFinding {
+    StaticFinding {
+        rule: f.rule.to_string(),
+        path: f.path.clone(),
+        line: f.line,
+        message: f.message.clone(),
     }
 }
 

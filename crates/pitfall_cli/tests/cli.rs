@@ -148,11 +148,15 @@ fn json_has_the_documented_shape() {
             "rule",
             "severity",
         ];
-        if f.get("fix").is_some() {
-            want.push("fix");
-            want.sort();
+        // Optional keys, each present only when it has a value.
+        for key in ["fix", "edits", "applicability", "related"] {
+            if f.get(key).is_some() {
+                want.push(key);
+            }
         }
+        want.sort();
         assert_eq!(keys, want);
+        assert_eq!(f.get("edits").is_some(), f.get("applicability").is_some());
         assert!(f["line"].as_u64().unwrap() >= 1 && f["column"].as_u64().unwrap() >= 1);
         assert!(
             !f["path"].as_str().unwrap().starts_with('/'),

@@ -828,3 +828,209 @@ fn a_url_that_never_answers_or_never_ends_is_cut_off() {
         started.elapsed()
     );
 }
+
+/// Starts the `certain` program and waits until every goroutine it parks is
+/// in place; returns it with its debug=2 dump as JSON.
+fn start_certain() -> (Service, Value) {
+    let mut child = Command::new(build("certain"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start certain");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let svc = Service {
+        child,
+        addr: line.trim().to_string(),
+        tls_url: String::new(),
+    };
+    assert!(!svc.addr.is_empty(), "certain printed its address");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let j = dump_json(&[&svc.url("debug=2")], &[]).1;
+        let at = |func: &str, text: &str, nth: usize| -> u64 {
+            let line = line_of("certain", text, nth);
+            groups_at(&j, func)
+                .iter()
+                .filter(|g| g["line"] == line)
+                .map(|g| g["count"].as_u64().unwrap())
+                .sum()
+        };
+        let read_loops: u64 = j["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| {
+                g["stack"][0]["function"] == "net/http.(*persistConn).readLoop"
+                    && g["state"] == "select"
+            })
+            .map(|g| g["count"].as_u64().unwrap())
+            .sum();
+        let counts = [
+            at("main.(*dispatcher).report", "d.results <- v", 0),
+            at("main.(*dispatcher).awaitDone", "<-d.done", 0),
+            at("main.forever", "\tselect {}", 0),
+            at("main.lookup.func1", "ch <- 42", 0),
+            at("main.probe.func1", "ch <- \"pong\"", 0),
+            at("main.(*pool).work", "for job := range p.jobs", 0),
+            read_loops,
+        ];
+        if counts == [3, 2, 1, 40, 1, 40, 120] {
+            return (svc, j);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "goroutines never settled: {counts:?}\n{j}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The connection-leak verdict of a dump (its finding has no user frame).
+fn connection_leak(j: &Value) -> Option<&Value> {
+    findings(j, "leaked-goroutines").into_iter().find(|f| {
+        f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("connection leak:")
+    })
+}
+
+#[test]
+fn verdicts_that_need_no_threshold() {
+    let (svc, j) = start_certain();
+    let send_nil = line_of("certain", "d.results <- v", 0);
+    let recv_nil = line_of("certain", "<-d.done", 0);
+    let no_cases = line_of("certain", "\tselect {}", 0);
+    let main_select = line_of("certain", "\tselect {}", 1);
+    let lookup = line_of("certain", "ch <- 42", 0);
+    let probe = line_of("certain", "ch <- \"pong\"", 0);
+    let workers = line_of("certain", "for job := range p.jobs", 0);
+    let unclosed = line_of("certain", "resp, err := c.Get(url)", 0);
+    let closed = line_of("certain", "resp, err := c.Get(url)", 1);
+
+    // debug=2 shows the wait reasons: nil channels and `select {}` are leaks
+    // at any count and age; main's own `select {}` is not; 40 goroutines on
+    // one send are below the thresholds without the source.
+    let user_lines = |j: &Value| -> Vec<u64> {
+        let mut v: Vec<u64> = findings(j, "leaked-goroutines")
+            .iter()
+            .filter(|f| f["path"].as_str().unwrap().ends_with("certain/main.go"))
+            .map(|f| f["line"].as_u64().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(user_lines(&j), vec![send_nil, recv_nil, no_cases], "{j:#}");
+    for (line, words) in [
+        (send_nil, "an operation on a nil channel never completes"),
+        (recv_nil, "an operation on a nil channel never completes"),
+        (no_cases, "a select with no cases never returns"),
+    ] {
+        let f = findings(&j, "leaked-goroutines")
+            .into_iter()
+            .find(|f| f["line"] == line)
+            .unwrap();
+        assert!(f["message"].as_str().unwrap().contains(words), "{f}");
+    }
+    let f = findings(&j, "leaked-goroutines")
+        .into_iter()
+        .find(|f| f["line"] == send_nil)
+        .unwrap();
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("goroutine leak: 3 goroutines blocked in chan send (nil chan)"));
+
+    // Connections held by unclosed bodies: no user frame, still a leak, in
+    // every format; the two idle pooled connections of the client that closes
+    // its bodies are not counted.
+    for (what, j) in [
+        ("debug=2", j.clone()),
+        ("debug=1", dump_json(&[&svc.url("debug=1")], &[]).1),
+        ("protobuf", dump_json(&[&svc.url("debug=0")], &[]).1),
+    ] {
+        let c = connection_leak(&j).unwrap_or_else(|| panic!("{what}: {j:#}"));
+        let m = c["message"].as_str().unwrap();
+        assert!(
+            m.starts_with(
+                "connection leak: 120 HTTP client connections held open by response bodies nobody closed"
+            ),
+            "{what}: {m}"
+        );
+        assert!(
+            c["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("net/http/transport.go"),
+            "{what}: {c}"
+        );
+        assert!(
+            c["fix"]
+                .as_str()
+                .unwrap()
+                .contains("defer resp.Body.Close()"),
+            "{what}: {c}"
+        );
+        assert!(
+            !m.contains("unclosed-response-body"),
+            "{what}: no source, no static finding: {m}"
+        );
+        // The send of 40 and the idle pool: no verdict without the source.
+        let lines = finding_lines(&j, "leaked-goroutines");
+        for quiet in [lookup, probe, workers, main_select] {
+            assert!(!lines.contains(&quiet), "{what}: line {quiet}: {lines:?}");
+        }
+    }
+
+    // With the source: the send that `pitfall check` reports as goroutine-leak
+    // is a leak at 40 goroutines, explained by that finding; the same bug run
+    // once (one goroutine, no wait known) and the idle pool stay quiet; the
+    // connection leak names the unclosed-response-body finding, not the
+    // client call that closes its body.
+    let src = testdata("certain");
+    let src = src.to_str().unwrap();
+    let (o, js) = dump_json(&[&svc.url("debug=2")], &["--source", src]);
+    assert_eq!(o.status.code(), Some(1));
+    let mut want = vec![send_nil, recv_nil, no_cases, lookup];
+    want.sort();
+    assert_eq!(user_lines(&js), want, "{js:#}");
+    let f = findings(&js, "leaked-goroutines")
+        .into_iter()
+        .find(|f| f["line"] == lookup)
+        .unwrap();
+    let m = f["message"].as_str().unwrap();
+    assert!(
+        m.starts_with("goroutine leak: 40 goroutines blocked in chan send at main.lookup.func1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("parked where the code has a blocking bug")
+            && m.contains(&format!(
+                "goroutine-leak at {}:{lookup}",
+                f["path"].as_str().unwrap()
+            )),
+        "{m}"
+    );
+    let c = connection_leak(&js).unwrap();
+    let m = c["message"].as_str().unwrap();
+    assert!(
+        m.contains("`pitfall check` reports unclosed-response-body at ")
+            && m.contains(&format!("certain/main.go:{unclosed}"))
+            && !m.contains(&format!("certain/main.go:{closed}")),
+        "{m}"
+    );
+    // The text report carries the explanation and the fix.
+    let o = run(
+        &["dump", "--no-config", &svc.url("debug=2"), "--source", src],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("`pitfall check` explains it: goroutine-leak at "),
+        "{text}"
+    );
+    assert!(text.contains("fix: close every response body"), "{text}");
+}

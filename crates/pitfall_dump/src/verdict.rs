@@ -174,7 +174,65 @@ impl Default for LeakOptions {
     }
 }
 
+/// A finding of `pitfall check` on the source the dump came from
+/// (`pitfall dump --source`), as a verdict quotes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticFinding {
+    pub rule: String,
+    pub path: String,
+    pub line: u32,
+    pub message: String,
+}
+
+/// What the source says about a dump: the static findings a verdict can use
+/// as its explanation.
+pub trait Statics {
+    /// Concurrency findings (goroutine, channel and sync rules) on the line
+    /// of `frame`.
+    fn concurrency_at(&self, frame: &Frame) -> Vec<StaticFinding>;
+    /// Every finding of one rule in the source.
+    fn of_rule(&self, rule: &str) -> Vec<StaticFinding>;
+}
+
+/// States that no other goroutine can ever end: an operation on a nil
+/// channel, a `select {}`. The dump shows them only where it prints the wait
+/// reason (debug=2 and tracebacks; debug=1 and protobuf say `chan send` or
+/// nothing).
+pub fn parked_forever(state: &str) -> bool {
+    matches!(
+        state,
+        "chan send (nil chan)" | "chan receive (nil chan)" | "select (no cases)"
+    )
+}
+
+/// The main goroutine parked in `select {}` keeps a server's process alive
+/// while other goroutines serve: the idiom, not a leak.
+fn is_main_blocking_forever(dump: &Dump, s: &Site) -> bool {
+    s.state == "select (no cases)"
+        && s.groups.iter().all(|&i| {
+            let g = &dump.groups[i];
+            g.created_by.is_none() && g.stack.last().is_some_and(|f| &*f.function == "main.main")
+        })
+}
+
+/// `goroutine-leak at main.go:12 (...)`, for the explanation of a verdict.
+fn quote(f: &StaticFinding) -> String {
+    format!("{} at {}:{} ({})", f.rule, f.path, f.line, f.message)
+}
+
 pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdict> {
+    leaked_with(dump, earlier, o, None)
+}
+
+/// [`leaked`], with what the source says when it is known: a parked site on
+/// a line where `pitfall check` reports a concurrency finding is a leak from
+/// two goroutines (or one that has waited a minute), whatever the thresholds.
+pub fn leaked_with(
+    dump: &Dump,
+    earlier: Option<&Dump>,
+    o: &LeakOptions,
+    statics: Option<&dyn Statics>,
+) -> Vec<Verdict> {
     // By class and frame: debug=1 says `chan or select` where debug=2 says `chan send`.
     let mut before: BTreeMap<(Class, Frame), u64> = BTreeMap::new();
     for s in earlier.map(sites).unwrap_or_default() {
@@ -192,11 +250,21 @@ pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdi
                 .unwrap_or(0);
             (b, s.count.saturating_sub(b))
         });
+        let explained: Vec<StaticFinding> = match statics {
+            Some(st) if class_of(&s.state) == Class::Parked => st.concurrency_at(&s.frame),
+            _ => Vec::new(),
+        };
         let why = if s.leaked > 0 {
             Some(format!(
                 "the Go runtime marked {} as leaked (unreachable)",
                 goroutines(s.leaked)
             ))
+        } else if parked_forever(&s.state) && !is_main_blocking_forever(dump, &s) {
+            Some(if s.state == "select (no cases)" {
+                "a select with no cases never returns".to_string()
+            } else {
+                "an operation on a nil channel never completes".to_string()
+            })
         } else if s.count >= o.min_count {
             Some(format!("at least {} at one site", o.min_count))
         } else if s.count >= o.min_count_waiting
@@ -212,6 +280,9 @@ pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdi
                 thousands(b),
                 thousands(b + g)
             ))
+        } else if !explained.is_empty() && (s.count >= 2 || s.wait_minutes.is_some_and(|w| w >= 1))
+        {
+            Some("parked where the code has a blocking bug".to_string())
         } else {
             None
         };
@@ -226,6 +297,10 @@ pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdi
                 );
             }
         }
+        if !explained.is_empty() {
+            let quoted: Vec<String> = explained.iter().map(quote).collect();
+            message += &format!("; `pitfall check` explains it: {}", quoted.join("; "));
+        }
         out.push(Verdict {
             frame: s.frame.clone(),
             count: s.count,
@@ -234,7 +309,103 @@ pub fn leaked(dump: &Dump, earlier: Option<&Dump>, o: &LeakOptions) -> Vec<Verdi
             groups: s.groups.clone(),
         });
     }
+    out.extend(held_connections(dump, earlier, o, statics));
     out
+}
+
+/// The read loop of an HTTP client connection (`net/http.(*persistConn)`),
+/// parked in its select while the caller holds the response body.
+fn is_body_wait(g: &Group) -> bool {
+    class_of(&g.state) == Class::Parked
+        && g.stack
+            .first()
+            .is_some_and(|f| &*f.function == "net/http.(*persistConn).readLoop")
+}
+
+/// HTTP client connections held by response bodies nobody closed. Each
+/// connection has a read loop and a write loop and no user frame: an idle
+/// pooled connection reads (IO wait), while one whose body is still out waits
+/// in a select for the body to be read to the end or closed. Many of those,
+/// or old ones, are bodies that will never be closed.
+fn held_connections(
+    dump: &Dump,
+    earlier: Option<&Dump>,
+    o: &LeakOptions,
+    statics: Option<&dyn Statics>,
+) -> Vec<Verdict> {
+    let held = |d: &Dump| -> (u64, Option<u64>, Vec<usize>) {
+        let mut n = 0;
+        let mut wait = None;
+        let mut groups = Vec::new();
+        for (i, g) in d.groups.iter().enumerate().filter(|(_, g)| is_body_wait(g)) {
+            n += g.count.saturating_sub(g.in_bubble);
+            wait = match (wait, g.wait_minutes) {
+                (Some(a), Some(b)) => Some(u64::max(a, b)),
+                (a, b) => a.or(b),
+            };
+            groups.push(i);
+        }
+        (n, wait, groups)
+    };
+    let (count, wait, groups) = held(dump);
+    if count == 0 {
+        return Vec::new();
+    }
+    let before = earlier.map(|e| held(e).0);
+    let why = if count >= o.min_count {
+        format!("at least {}", o.min_count)
+    } else if count >= o.min_count_waiting && wait.is_some_and(|w| w >= o.min_wait_minutes) {
+        format!(
+            "at least {} with the oldest waiting {}+ minutes",
+            o.min_count_waiting, o.min_wait_minutes
+        )
+    } else if let Some(b) = before.filter(|&b| count.saturating_sub(b) >= o.min_growth) {
+        format!(
+            "grew from {} to {} between the dumps",
+            thousands(b),
+            thousands(count)
+        )
+    } else {
+        return Vec::new();
+    };
+    let first = &dump.groups[groups[0]];
+    let frame = first.stack[0].clone();
+    let plural = if count == 1 { "" } else { "s" };
+    let mut message = format!(
+        "connection leak: {n} HTTP client connection{plural} held open by response bodies nobody closed \
+         ({n} net/http.(*persistConn).readLoop goroutine{plural} waiting for the body to be read or closed, \
+         each with its writeLoop; {why})",
+        n = thousands(count),
+    );
+    if let Some(w) = wait {
+        message += &format!("; the oldest has waited {w} minutes");
+    }
+    if let Some(st) = statics {
+        let found = st.of_rule("unclosed-response-body");
+        if !found.is_empty() {
+            let shown: Vec<String> = found
+                .iter()
+                .take(5)
+                .map(|f| format!("{}:{}", f.path, f.line))
+                .collect();
+            message += &format!(
+                "; `pitfall check` reports unclosed-response-body at {}{}",
+                shown.join(", "),
+                if found.len() > 5 {
+                    format!(" and {} more", found.len() - 5)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    vec![Verdict {
+        frame,
+        count,
+        message,
+        fix: "close every response body: `defer resp.Body.Close()` right after the error check, on every path (non-2xx statuses too), and read it to the end first if the connection should be reused".into(),
+        groups,
+    }]
 }
 
 /// Thresholds of `lock-contention`.

@@ -460,3 +460,141 @@ fn limits_bound_lines_groups_and_frames() {
     assert_eq!(d.groups[0].stack.len(), 100);
     assert!(d.groups[0].elided);
 }
+
+/// A debug=2 dump of `n` goroutines in one state at one frame, each with an
+/// optional wait.
+fn blocks(first_id: u64, n: u64, state: &str, wait: Option<u64>, frames: &str) -> String {
+    let mut s = String::new();
+    for id in first_id..first_id + n {
+        let w = wait.map(|m| format!(", {m} minutes")).unwrap_or_default();
+        s += &format!("goroutine {id} [{state}{w}]:\n{frames}\n");
+    }
+    s
+}
+
+const WORKER: &str = "main.worker()\n\t/srv/app/worker.go:12 +0x1d\ncreated by main.start in goroutine 1\n\t/srv/app/worker.go:30 +0x2a\n";
+const READ_LOOP: &str = "net/http.(*persistConn).readLoop(0xc000123440)\n\t/usr/local/go/src/net/http/transport.go:2450 +0xc05\ncreated by net/http.(*Transport).dialConn in goroutine 7\n\t/usr/local/go/src/net/http/transport.go:1994 +0x16ac\n";
+const READ_LOOP_IDLE: &str = "internal/poll.runtime_pollWait(0x7f, 0x72)\n\t/usr/local/go/src/runtime/netpoll.go:351 +0x85\nbufio.(*Reader).Peek(0xc0001, 0x1)\n\t/usr/local/go/src/bufio/bufio.go:152 +0x5d\nnet/http.(*persistConn).readLoop(0xc000123440)\n\t/usr/local/go/src/net/http/transport.go:2330 +0x1ac\ncreated by net/http.(*Transport).dialConn in goroutine 7\n\t/usr/local/go/src/net/http/transport.go:1994 +0x16ac\n";
+const MAIN_SELECT: &str = "main.main()\n\t/srv/app/main.go:40 +0x1d\n";
+
+/// A fixed answer for what `pitfall check` says about the source.
+struct Said(Vec<verdict::StaticFinding>);
+
+impl verdict::Statics for Said {
+    fn concurrency_at(&self, frame: &pitfall_dump::Frame) -> Vec<verdict::StaticFinding> {
+        self.0
+            .iter()
+            .filter(|f| frame.file.ends_with(&f.path) && f.line == frame.line)
+            .cloned()
+            .collect()
+    }
+    fn of_rule(&self, rule: &str) -> Vec<verdict::StaticFinding> {
+        self.0.iter().filter(|f| f.rule == rule).cloned().collect()
+    }
+}
+
+fn leak_lines(d: &Dump, statics: Option<&dyn verdict::Statics>) -> Vec<(String, u32)> {
+    verdict::leaked_with(d, None, &LeakOptions::default(), statics)
+        .into_iter()
+        .map(|v| (v.frame.file.to_string(), v.frame.line))
+        .collect()
+}
+
+#[test]
+fn nil_channels_and_empty_selects_need_no_threshold_but_main_may_park() {
+    let text = blocks(1, 1, "select (no cases)", None, MAIN_SELECT)
+        + &blocks(10, 1, "chan receive (nil chan)", None, WORKER);
+    let d = dump(text.as_bytes());
+    assert_eq!(
+        leak_lines(&d, None),
+        vec![("/srv/app/worker.go".to_string(), 12)]
+    );
+    // The same goroutine on a channel that is not nil: one is no leak.
+    let d = dump(blocks(10, 1, "chan receive", Some(30), WORKER).as_bytes());
+    assert!(leak_lines(&d, None).is_empty());
+    // `select {}` in a started goroutine never returns either.
+    let d = dump(blocks(10, 1, "select (no cases)", None, WORKER).as_bytes());
+    assert_eq!(leak_lines(&d, None).len(), 1);
+}
+
+#[test]
+fn a_static_finding_on_the_parked_line_explains_two_goroutines_or_one_old_one() {
+    let said = Said(vec![verdict::StaticFinding {
+        rule: "goroutine-leak".into(),
+        path: "app/worker.go".into(),
+        line: 12,
+        message: "the parent returns without receiving".into(),
+    }]);
+    let elsewhere = Said(vec![verdict::StaticFinding {
+        line: 13,
+        ..said.0[0].clone()
+    }]);
+    let two = dump(blocks(10, 2, "chan send", None, WORKER).as_bytes());
+    let one_young = dump(blocks(10, 1, "chan send", None, WORKER).as_bytes());
+    let one_old = dump(blocks(10, 1, "chan send", Some(1), WORKER).as_bytes());
+    assert!(leak_lines(&two, None).is_empty(), "below the thresholds");
+    assert_eq!(leak_lines(&two, Some(&said)).len(), 1);
+    assert!(
+        leak_lines(&two, Some(&elsewhere)).is_empty(),
+        "another line"
+    );
+    assert!(leak_lines(&one_young, Some(&said)).is_empty());
+    assert_eq!(leak_lines(&one_old, Some(&said)).len(), 1);
+    let v = verdict::leaked_with(&two, None, &LeakOptions::default(), Some(&said));
+    assert!(
+        v[0].message
+            .contains("goroutine-leak at app/worker.go:12 (the parent returns without receiving)"),
+        "{}",
+        v[0].message
+    );
+    // Running or sleeping goroutines on that line are not parked there.
+    let running = dump(blocks(10, 5, "runnable", None, WORKER).as_bytes());
+    assert!(leak_lines(&running, Some(&said)).is_empty());
+}
+
+#[test]
+fn connections_held_by_unclosed_bodies() {
+    let o = LeakOptions::default();
+    // 150 read loops waiting for their bodies: a leak with no user frame.
+    let d = dump((blocks(100, 150, "select", None, READ_LOOP)).as_bytes());
+    let v = verdict::leaked(&d, None, &o);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert!(v[0].message.starts_with(
+        "connection leak: 150 HTTP client connections held open by response bodies nobody closed"
+    ));
+    assert!(v[0].frame.file.ends_with("net/http/transport.go"));
+    // Idle pooled connections read (IO wait): never a leak, however many.
+    let d = dump(blocks(100, 500, "IO wait", None, READ_LOOP_IDLE).as_bytes());
+    assert!(verdict::leaked(&d, None, &o).is_empty());
+    // 50 young ones: could be responses being streamed.
+    let few = dump(blocks(100, 50, "select", None, READ_LOOP).as_bytes());
+    assert!(verdict::leaked(&few, None, &o).is_empty());
+    // 20 waiting for 15 minutes, or 40 -> 99 between two dumps: leaks.
+    let old = dump(blocks(100, 20, "select", Some(15), READ_LOOP).as_bytes());
+    assert_eq!(verdict::leaked(&old, None, &o).len(), 1);
+    let more = dump(blocks(100, 99, "select", None, READ_LOOP).as_bytes());
+    assert!(verdict::leaked(&more, Some(&few), &o).is_empty(), "49 more");
+    let before = dump(blocks(100, 40, "select", None, READ_LOOP).as_bytes());
+    let v = verdict::leaked(&more, Some(&before), &o);
+    assert_eq!(v.len(), 1);
+    assert!(
+        v[0].message.contains("grew from 40 to 99"),
+        "{}",
+        v[0].message
+    );
+    // With the source, the unclosed-response-body findings are named.
+    let said = Said(vec![verdict::StaticFinding {
+        rule: "unclosed-response-body".into(),
+        path: "app/client.go".into(),
+        line: 21,
+        message: "response `resp` from c.Get is not closed on every path".into(),
+    }]);
+    let d = dump((blocks(100, 150, "select", None, READ_LOOP)).as_bytes());
+    let v = verdict::leaked_with(&d, None, &o, Some(&said));
+    assert!(
+        v[0].message
+            .contains("`pitfall check` reports unclosed-response-body at app/client.go:21"),
+        "{}",
+        v[0].message
+    );
+}

@@ -948,7 +948,9 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
     // Code that can touch the field: it names the field, a getter, or the
     // owner type (an unkeyed literal `T{a, b}` sets fields without naming them).
     let relevant = |text: &str| {
-        text.contains(field) || text.contains(owner) || getters.iter().any(|g| text.contains(g.name))
+        text.contains(field)
+            || text.contains(owner)
+            || getters.iter().any(|g| text.contains(g.name))
     };
     for file in pkg.files() {
         if !relevant(&file.src) {

@@ -5,6 +5,7 @@
 //! only records references) and shared read-only by all rule threads.
 
 use crate::ast::*;
+use crate::facts::{FactStore, PackageFact, ProjectFact};
 use crate::module::GoMod;
 use crate::GoFile;
 use std::collections::HashMap;
@@ -49,6 +50,8 @@ pub struct Package<'a> {
     /// (receiver base type name, method name) -> declaration.
     pub methods: HashMap<(&'a str, &'a str), FuncDef<'a>>,
     pub vars: HashMap<&'a str, VarDef<'a>>,
+    /// Package-wide facts, computed once on first request ([`Package::fact`]).
+    pub facts: FactStore,
 }
 
 impl<'a> Package<'a> {
@@ -59,6 +62,7 @@ impl<'a> Package<'a> {
             funcs: HashMap::new(),
             methods: HashMap::new(),
             vars: HashMap::new(),
+            facts: FactStore::default(),
         };
         for file in &src.files {
             for decl in &file.ast.decls {
@@ -104,6 +108,12 @@ impl<'a> Package<'a> {
         p
     }
 
+    /// The package's fact of type `F`, computed on first request and shared
+    /// by every file and thread after that.
+    pub fn fact<F: PackageFact>(&'a self, project: &'a ProjectIndex<'a>) -> Arc<F> {
+        self.facts.get_or_compute(|| F::compute(self, project))
+    }
+
     pub fn import_path(&self) -> &'a str {
         &self.src.import_path
     }
@@ -138,6 +148,7 @@ impl<'a> Package<'a> {
 pub struct ProjectIndex<'a> {
     pub packages: Vec<Package<'a>>,
     by_path: HashMap<&'a str, usize>,
+    facts: FactStore,
 }
 
 impl<'a> ProjectIndex<'a> {
@@ -151,7 +162,16 @@ impl<'a> ProjectIndex<'a> {
             }
             by_path.insert(p.import_path.as_str(), i);
         }
-        ProjectIndex { packages, by_path }
+        ProjectIndex {
+            packages,
+            by_path,
+            facts: FactStore::default(),
+        }
+    }
+
+    /// The run-wide fact of type `F`, computed once.
+    pub fn fact<F: ProjectFact>(&'a self) -> Arc<F> {
+        self.facts.get_or_compute(|| F::compute(self))
     }
 
     pub fn package(&self, import_path: &str) -> Option<&Package<'a>> {

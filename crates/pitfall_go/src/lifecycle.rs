@@ -30,6 +30,11 @@ pub struct ShutdownCall {
     /// Whether the function sleeps or waits on a timer before this call (a
     /// delay that lets endpoints be removed before the server stops).
     pub delayed: bool,
+    /// A gRPC `GracefulStop()`: it takes no deadline and waits for every RPC
+    /// and stream to end. `unbounded` when nothing races it with a timer and
+    /// `Stop()`; `timeout_secs` is that timer when it is bounded.
+    pub grpc: bool,
+    pub unbounded: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -84,7 +89,7 @@ pub fn lifecycle<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Li
         ..Default::default()
     };
     for pkg in project.reachable_from(main) {
-        for file in pkg.files().iter().filter(|f| !f.is_test) {
+        for file in pkg.files().iter().filter(|f| !f.is_test && !f.is_generated) {
             file_facts(project, pkg, file, &mut out);
         }
     }
@@ -186,13 +191,29 @@ fn call_facts<'a>(
         }
         Some(_) => {}
         None => {
+            let Some(func) = anc.iter().rev().find(|n| n.as_func().is_some()) else {
+                return;
+            };
             if c.args.len() == 1
                 && c.method_name()
                     .is_some_and(|m| SHUTDOWN_METHODS.contains(&m))
             {
-                if let Some(func) = anc.iter().rev().find(|n| n.as_func().is_some()) {
-                    out.shutdowns.push(shutdown_call(sc, env, file, c, *func));
-                }
+                out.shutdowns.push(shutdown_call(sc, env, file, c, *func));
+            }
+            if c.args.is_empty() && c.method_name() == Some("GracefulStop") {
+                // The wait for SIGTERM, the delay and the race with a timer
+                // are usually written around the goroutine that calls
+                // GracefulStop: look in the whole declaration.
+                let outer = anc
+                    .iter()
+                    .find(|n| matches!(n, Node::FuncDecl(_)))
+                    .unwrap_or(func);
+                let mut call = shutdown_call(sc, env, file, c, *outer);
+                let bound = graceful_stop_bound(sc, env, file, c, *outer);
+                call.grpc = true;
+                call.unbounded = bound.is_none();
+                call.timeout_secs = bound.flatten();
+                out.shutdowns.push(call);
             }
         }
     }
@@ -205,10 +226,9 @@ fn shutdown_call<'a>(
     c: &'a CallExpr,
     func: Node<'a>,
 ) -> ShutdownCall {
-    let arg = &c.args[0];
     let mut timeout = None;
     let mut delayed = false;
-    let direct = arg.as_call().filter(|call| {
+    let direct = c.args.first().and_then(|a| a.as_call()).filter(|call| {
         matches!(
             env.pkg_member(file, &call.fun),
             Some(("context", "WithTimeout"))
@@ -220,7 +240,7 @@ fn shutdown_call<'a>(
             .get(1)
             .and_then(|d| duration_secs(sc, env, file, d, 0));
     }
-    let ctx_name = arg.ident_name();
+    let ctx_name = c.args.first().and_then(|a| a.ident_name());
     walk::walk(func, &mut |n, _| {
         if n.span().start >= c.span.start {
             return false;
@@ -258,6 +278,55 @@ fn shutdown_call<'a>(
         site: site(file, c.span),
         timeout_secs: timeout,
         delayed,
+        grpc: false,
+        unbounded: false,
+    }
+}
+
+/// How `srv.GracefulStop()` is bounded in `func`: `None` when it is not
+/// (no `srv.Stop` in the function); `Some(timer)` when `srv.Stop` is called
+/// or scheduled there together with a timer (`time.After(d)`,
+/// `time.NewTimer(d)`, `time.AfterFunc(d, srv.Stop)`,
+/// `context.WithTimeout(ctx, d)`), the timer's seconds when readable.
+fn graceful_stop_bound<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    file: &'a GoFile,
+    c: &'a CallExpr,
+    func: Node<'a>,
+) -> Option<Option<f64>> {
+    let text = |e: &Expr| {
+        let s = e.span();
+        file.src.get(s.start as usize..s.end as usize)
+    };
+    let recv = text(c.receiver()?)?;
+    let mut stop = false;
+    let mut timer: Option<Option<f64>> = None;
+    walk::walk(func, &mut |n, _| {
+        match n {
+            Node::Expr(Expr::Selector(s)) if s.sel.name == "Stop" && text(&s.x) == Some(recv) => {
+                stop = true;
+            }
+            Node::Expr(Expr::Call(t)) => {
+                let d = match env.pkg_member(file, &t.fun) {
+                    Some(("time", "After" | "NewTimer" | "AfterFunc")) => t.args.first(),
+                    Some(("context", "WithTimeout")) => t.args.get(1),
+                    _ => return true,
+                };
+                let secs = d.and_then(|d| duration_secs(sc, env, file, d, 0));
+                timer = Some(match (timer.flatten(), secs) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                });
+            }
+            _ => {}
+        }
+        true
+    });
+    if stop {
+        timer.or(Some(None))
+    } else {
+        None
     }
 }
 

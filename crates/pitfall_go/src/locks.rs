@@ -10,10 +10,16 @@
 //! conditions, so rules only report states that hold on *every* path.
 
 use crate::ast::*;
-use crate::flow::is_terminator;
+use crate::engine::cfg::{is_terminator, BlockId, Edge, Elem, Jump, ENTRY, EXIT};
+use crate::engine::object::{Obj, Root};
+use crate::engine::{forward, Analysis, Cfg};
+use crate::index::FuncDef;
 use crate::types::{Env, Scope, Ty};
 use crate::walk::{self, Node};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::HashSet;
+use std::rc::Rc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -59,6 +65,9 @@ pub struct MutexOp<'a> {
     /// package's type `T` (whatever the variable), `T` for a mutex embedded in
     /// `T`, the name of a package-level variable; `None` for locals.
     pub class: Option<String>,
+    /// Further operations of the same call, on other mutexes (a callee that
+    /// touches several), applied after this one.
+    pub also: Vec<MutexOp<'a>>,
 }
 
 fn is_mutex_type(t: &Ty<'_>) -> bool {
@@ -69,6 +78,22 @@ fn is_mutex_type(t: &Ty<'_>) -> bool {
 /// Whether values of `t` have a promoted `Lock` from an embedded
 /// `sync.Mutex`/`RWMutex` (and the type declares no `Lock` of its own).
 fn embeds_mutex<'a>(sc: &Scope<'a>, t: &Ty<'a>) -> bool {
+    // `mu struct{ sync.RWMutex; ... }`: an anonymous struct embedding one.
+    if let Ty::Struct(st, file, path) = t.deref() {
+        let Some(pkg) = sc.project.package(path) else {
+            return false;
+        };
+        let fsc = Scope {
+            project: sc.project,
+            pkg,
+            file,
+        };
+        return st
+            .fields
+            .iter()
+            .filter(|f| f.names.is_empty())
+            .any(|f| is_mutex_type(&fsc.type_expr(&f.ty)));
+    }
     let Ty::Named(path, name) = t.deref() else {
         return false;
     };
@@ -105,7 +130,7 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
     if !call.args.is_empty() {
         return None;
     }
-    let key = sel.x.dotted_name()?;
+    let key = key_of(&sel.x)?;
     let t = env.type_of(sc, &sel.x);
     if is_mutex_type(&t) || embeds_mutex(sc, &t) {
         let class = lock_class(sc, env, &sel.x, &t);
@@ -115,124 +140,10 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
             via: None,
             transient: false,
             class,
+            also: Vec::new(),
         })
     } else {
         None
-    }
-}
-
-/// The mutex operation of a call to a method of the package's own type that
-/// locks (as one of its top-level statements, before any unlock) or unlocks
-/// (anywhere outside closures) a mutex field of its receiver: `s.helper()`
-/// becomes `Lock` / `Unlock` of `s.mu`.
-pub fn method_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
-    let Expr::Selector(sel) = call.fun.unparen() else {
-        return None;
-    };
-    let x = sel.x.dotted_name()?;
-    let t = env.type_of(sc, &sel.x);
-    let Ty::Named(path, tname) = t.deref() else {
-        return None;
-    };
-    if *path != sc.pkg.import_path() {
-        return None;
-    }
-    let def = sc.pkg.methods.get(&(*tname, sel.sel.name.as_str()))?;
-    let recv = def.decl.recv.as_ref()?.names.first()?;
-    if recv.is_blank() {
-        return None;
-    }
-    let body = def.decl.body.as_ref()?;
-    let msc = Scope {
-        project: sc.project,
-        pkg: sc.pkg,
-        file: def.file,
-    };
-    let field_of_recv = |c: &'a CallExpr| -> Option<(String, Op)> {
-        let Expr::Selector(s) = c.fun.unparen() else {
-            return None;
-        };
-        let op = Op::from_name(&s.sel.name)?;
-        let inner = s.x.dotted_name()?;
-        let rest = if inner == recv.name {
-            String::new()
-        } else {
-            inner.strip_prefix(&format!("{}.", recv.name))?.to_string()
-        };
-        // The field must be a mutex (or the receiver embed one).
-        let recv_ty = msc.type_expr(&def.decl.recv.as_ref()?.ty);
-        let ok = if rest.is_empty() {
-            embeds_mutex(&msc, &recv_ty)
-        } else if !rest.contains('.') {
-            is_mutex_type(&msc.field(&recv_ty, &rest))
-        } else {
-            false
-        };
-        ok.then_some((rest, op))
-    };
-    let key_for = |rest: &str| {
-        if rest.is_empty() {
-            x.clone()
-        } else {
-            format!("{x}.{rest}")
-        }
-    };
-    // What the method does to its receiver's mutexes outside closures.
-    let mut releases: Vec<String> = Vec::new();
-    let mut acquires = false;
-    walk::walk_body(body, &mut |n, _| {
-        if let Node::Expr(Expr::Call(c)) = n {
-            if let Some((rest, op)) = field_of_recv(c) {
-                if op.is_release() {
-                    releases.push(rest);
-                } else {
-                    acquires = true;
-                }
-            }
-        }
-        true
-    });
-    // Locks at entry: a top-level `recv.mu.Lock()` before anything unlocks.
-    for s in &body.stmts {
-        if let Stmt::Expr(e) = s {
-            if let Some(c) = e.as_call() {
-                if let Some((rest, op)) = field_of_recv(c) {
-                    if op.is_acquire() {
-                        let transient = releases.contains(&rest);
-                        return Some(MutexOp {
-                            key: key_for(&rest),
-                            op,
-                            via: Some(&def.decl.name.name),
-                            transient,
-                            class: Some(class_for(tname, &rest)),
-                        });
-                    }
-                    break;
-                }
-            }
-        }
-        if mentions_release(s) {
-            break;
-        }
-    }
-    // Unlocks: a release of a receiver mutex, and no acquire.
-    match releases.first() {
-        Some(rest) if !acquires => Some(MutexOp {
-            key: key_for(rest),
-            op: Op::Unlock,
-            via: Some(&def.decl.name.name),
-            transient: false,
-            class: Some(class_for(tname, rest)),
-        }),
-        _ => None,
-    }
-}
-
-fn class_for(tname: &str, rest: &str) -> String {
-    if rest.is_empty() {
-        tname.to_string()
-    } else {
-        format!("{tname}.{rest}")
     }
 }
 
@@ -255,6 +166,19 @@ fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Opt
                 }
             }
         }
+    }
+    // A field path from a local: the innermost owner of the package's type
+    // names the class (`r.store.mu` is `Store.mu`, `s.replicas[i].mu` is `Replica.mu`).
+    if let Some(Obj {
+        root: Root::Type(t),
+        path,
+    }) = crate::engine::object::class_of(sc, env, x)
+    {
+        return Some(if path.is_empty() {
+            t
+        } else {
+            format!("{t}.{path}")
+        });
     }
     // Split `base.f.g` into the base identifier and the field path.
     let mut path = Vec::new();
@@ -293,22 +217,6 @@ fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Opt
     }
 }
 
-fn mentions_release(s: &Stmt) -> bool {
-    let mut found = false;
-    walk::walk(Node::Stmt(s), &mut |n, _| {
-        if let Node::Expr(Expr::Call(c)) = n {
-            if matches!(
-                c.method_name(),
-                Some("Unlock" | "RUnlock" | "TryLock" | "Wait")
-            ) {
-                found = true;
-            }
-        }
-        !found
-    });
-    found
-}
-
 /// A mutex's state on a path: free, write-held or read-held, each with or
 /// without a deferred unlock registered. Sets of states are bitsets.
 pub type States = u8;
@@ -338,6 +246,10 @@ fn map(st: States, f: impl Fn(u8, bool) -> (u8, bool)) -> States {
 pub fn always_held(st: States) -> bool {
     st != 0 && each(st).all(|(m, _)| m != FREE)
 }
+/// Whether no state holds it.
+pub fn never_held(st: States) -> bool {
+    st != 0 && each(st).all(|(m, _)| m == FREE)
+}
 /// Whether every state holds it for reading.
 pub fn always_read_held(st: States) -> bool {
     st != 0 && each(st).all(|(m, _)| m == R)
@@ -359,8 +271,15 @@ pub struct Trace {
     pub exits: Vec<(Span, States)>,
     /// Releases of the mutex (not deferred), by position.
     pub releases: Vec<Span>,
-    /// Something was not followed (`goto`, a `TryLock` outside an `if`):
-    /// the trace says nothing.
+    /// `break` statements that leave a loop: the break, the states it leaves
+    /// the loop in, and the loop statement's span.
+    pub breaks: Vec<(Span, States, Span)>,
+    /// The function releases the mutex before acquiring it: it runs with the
+    /// lock held on entry (write `W` = 1 or read `R` = 2 mode), and the trace
+    /// started from that state.
+    pub entry_held: Option<u8>,
+    /// Something was not followed (code that did not parse, a `TryLock`
+    /// outside an `if`): the trace says nothing.
     pub unknown: bool,
 }
 
@@ -404,50 +323,237 @@ pub fn acquired_keys<'a>(body: &'a Block, classify: Classify<'_, 'a>) -> Vec<Str
     keys
 }
 
-/// Follows the mutex `key` through `body` from a free state.
+/// Follows the mutex `key` through `body` from a free state — or, when the
+/// function releases the mutex before ever acquiring it (it runs with the lock
+/// held: "unlock, call out, lock again"), from the held state that release implies.
 pub fn trace<'a>(body: &'a Block, key: &str, classify: Classify<'_, 'a>) -> Trace {
-    let mut en = Engine {
+    let cfg = crate::engine::build(body);
+    trace_in(&cfg, key, classify)
+}
+
+/// [`trace`] on a CFG built once by the caller.
+pub fn trace_in<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> Trace {
+    let (t, free_release) = run(cfg, key, classify, bit(FREE, false));
+    // A release reached with the mutex free on some path: if some path from
+    // the entry reaches a release with no acquire before it, the function
+    // runs with the lock held on entry.
+    let entry_held = free_release
+        .filter(|_| released_before_acquired(cfg, key, classify))
+        .map(|op| if op == Op::Unlock { W } else { R });
+    match entry_held {
+        Some(mode) => {
+            let (mut t2, _) = run(cfg, key, classify, bit(mode, false));
+            t2.entry_held = Some(mode);
+            t2
+        }
+        None => t,
+    }
+}
+
+fn run<'a>(
+    cfg: &Cfg<'a>,
+    key: &str,
+    classify: Classify<'_, 'a>,
+    init: States,
+) -> (Trace, Option<Op>) {
+    let mut an = LockFlow {
         key,
         classify,
+        end: cfg.end,
         trace: Trace::default(),
-        targets: Vec::new(),
+        free_release: None,
     };
-    let end = en.list(&body.stmts, bit(FREE, false));
-    if end != 0 {
-        let span = Span {
-            start: body.span.end.saturating_sub(1),
-            end: body.span.end,
-        };
-        en.trace.merge_exit(span, end);
+    let sol = forward(cfg, &mut an, (ENTRY, 0), init);
+    if !sol.converged || cfg.unresolved {
+        an.trace.unknown = true;
     }
-    en.trace
+    (an.trace, an.free_release)
 }
 
-struct Target {
-    label: Option<String>,
-    is_loop: bool,
-    brk: States,
-    cont: States,
+/// Whether the function releases `key` at a point that every path reaches
+/// without having acquired it: it was called with the lock held. (A release
+/// reached both with and without an earlier acquisition is conditional locking
+/// with correlated conditions, not a function entered with the lock held.)
+fn released_before_acquired<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> bool {
+    /// Paths that have not acquired the mutex yet (bit 1) / have (bit 2).
+    const PRISTINE: u8 = 1;
+    const TOUCHED: u8 = 2;
+    struct Pristine<'k, 'c, 'a> {
+        key: &'k str,
+        classify: Classify<'c, 'a>,
+        /// Per release site: the union of states reaching it.
+        releases: Vec<(Span, u8)>,
+    }
+    impl<'a> Analysis<'a> for Pristine<'_, '_, 'a> {
+        type State = u8;
+        fn bottom(&self) -> u8 {
+            0
+        }
+        fn join(&self, into: &mut u8, other: &u8) {
+            *into |= *other;
+        }
+        fn transfer(&mut self, e: &Elem<'a>, mut st: u8) -> u8 {
+            if let Elem::Stmt(d @ Stmt::Defer(c)) = e {
+                if defers_release(self.classify, self.key, &c.call) {
+                    let span = d.span();
+                    match self.releases.iter_mut().find(|r| r.0 == span) {
+                        Some(r) => r.1 |= st,
+                        None => self.releases.push((span, st)),
+                    }
+                }
+            }
+            let mut calls = Vec::new();
+            elem_calls(e, &mut calls);
+            for c in calls {
+                let Some(op) = (self.classify)(c) else {
+                    continue;
+                };
+                if op.key != self.key {
+                    continue;
+                }
+                if op.op.is_release() {
+                    match self.releases.iter_mut().find(|r| r.0 == c.span) {
+                        Some(r) => r.1 |= st,
+                        None => self.releases.push((c.span, st)),
+                    }
+                } else if st != 0 {
+                    st = TOUCHED;
+                }
+            }
+            st
+        }
+    }
+    let mut p = Pristine {
+        key,
+        classify,
+        releases: Vec::new(),
+    };
+    forward(cfg, &mut p, (ENTRY, 0), PRISTINE);
+    p.releases.iter().any(|r| r.1 == PRISTINE)
 }
 
-struct Engine<'k, 'c, 'a> {
+/// `defer` of an unlock of `key` (direct, through a function, or in a closure).
+fn defers_release<'a>(classify: Classify<'_, 'a>, key: &str, call: &'a Expr) -> bool {
+    let Some(c) = call.as_call() else {
+        return false;
+    };
+    if let Some(op) = classify(c) {
+        return std::iter::once(&op)
+            .chain(&op.also)
+            .any(|o| o.key == key && o.op.is_release());
+    }
+    if let Expr::FuncLit(l) = c.fun.unparen() {
+        let mut found = false;
+        walk::walk_body(&l.body, &mut |n, _| {
+            if let Node::Expr(Expr::Call(inner)) = n {
+                if let Some(op) = classify(inner) {
+                    found |= std::iter::once(&op)
+                        .chain(&op.also)
+                        .any(|o| o.key == key && o.op.is_release());
+                }
+            }
+            !found
+        });
+        return found;
+    }
+    false
+}
+
+/// The calls an element makes in evaluation order (closures and deferred or
+/// started calls not entered; their arguments are).
+fn elem_calls<'a>(e: &Elem<'a>, out: &mut Vec<&'a CallExpr>) {
+    let mut push = |x: &'a Expr| {
+        let mut calls = Vec::new();
+        walk::walk(Node::Expr(x), &mut |n, _| match n {
+            Node::Expr(Expr::FuncLit(_)) => false,
+            Node::Expr(Expr::Call(c)) => {
+                calls.push(c);
+                true
+            }
+            _ => true,
+        });
+        calls.reverse();
+        out.extend(calls.into_iter().map(|c| &**c));
+    };
+    match e {
+        Elem::Stmt(Stmt::Go(c) | Stmt::Defer(c)) => {
+            if let Some(call) = c.call.as_call() {
+                call.args.iter().for_each(&mut push);
+            }
+        }
+        Elem::Stmt(s) => {
+            walk::for_each_child(Node::Stmt(s), &mut |n| {
+                if let Node::Expr(x) = n {
+                    push(x)
+                }
+            });
+        }
+        Elem::Cond(x) | Elem::Expr(x) => push(x),
+        _ => {}
+    }
+}
+
+/// The lock state of one mutex as a dataflow analysis over the engine's CFG.
+struct LockFlow<'k, 'c, 'a> {
     key: &'k str,
     classify: Classify<'c, 'a>,
+    end: Span,
     trace: Trace,
-    targets: Vec<Target>,
+    /// A release reached with the mutex free on some path.
+    free_release: Option<Op>,
 }
 
-impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
-    fn list(&mut self, stmts: &'a [Stmt], mut st: States) -> States {
-        for s in stmts {
-            if st == 0 {
-                break;
-            }
-            st = self.stmt(s, st, None);
-        }
-        st
+impl<'a> Analysis<'a> for LockFlow<'_, '_, 'a> {
+    type State = States;
+    fn bottom(&self) -> States {
+        0
     }
+    fn join(&self, into: &mut States, other: &States) {
+        *into |= *other;
+    }
+    fn transfer(&mut self, e: &Elem<'a>, st: States) -> States {
+        match e {
+            Elem::Stmt(s) => self.simple(s, st),
+            Elem::Cond(c) => {
+                if self.try_lock_cond(c, st).is_some() {
+                    st
+                } else {
+                    self.expr(c, st)
+                }
+            }
+            Elem::Expr(x) => self.expr(x, st),
+            Elem::RangeNext(_) | Elem::TypeSwitchBind(_) | Elem::Select(_) => st,
+            Elem::Bad(_) => {
+                self.trace.unknown = true;
+                st
+            }
+        }
+    }
+    fn edge(&mut self, _from: BlockId, edge: &Edge<'a>, st: &States) -> States {
+        if edge.to == EXIT && edge.jump.is_none() {
+            self.trace.merge_exit(self.end, *st);
+        }
+        if let (Some(Jump::Branch(b)), Some(Stmt::For(_) | Stmt::Range(_))) =
+            (edge.jump, edge.target)
+        {
+            if b.kind == BranchKind::Break {
+                let lp = edge.target.map(|t| t.span()).unwrap_or_default();
+                match self.trace.breaks.iter_mut().find(|x| x.0 == b.span) {
+                    Some(x) => x.1 |= *st,
+                    None => self.trace.breaks.push((b.span, *st, lp)),
+                }
+            }
+        }
+        if let Some((c, val)) = edge.cond {
+            if let Some((t, e)) = self.try_lock_cond(c, *st) {
+                return if val { t } else { e };
+            }
+        }
+        *st
+    }
+}
 
+impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
     /// Applies the mutex calls inside `e` (closures not entered), in source order.
     fn expr(&mut self, e: &'a Expr, mut st: States) -> States {
         let mut calls = Vec::new();
@@ -468,9 +574,15 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
     }
 
     fn call(&mut self, c: &'a CallExpr, st: States) -> States {
-        let Some(op) = (self.classify)(c) else {
+        let Some(mut op) = (self.classify)(c) else {
             return st;
         };
+        let also = std::mem::take(&mut op.also);
+        let st = self.apply(c, op, st);
+        also.into_iter().fold(st, |st, op| self.apply(c, op, st))
+    }
+
+    fn apply(&mut self, c: &'a CallExpr, op: MutexOp<'a>, st: States) -> States {
         if op.key != self.key {
             if op.op.is_acquire() {
                 self.trace.merge_other(c.span, op.key, st);
@@ -490,6 +602,9 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
                 if !self.trace.releases.contains(&c.span) {
                     self.trace.releases.push(c.span);
                 }
+                if st & (bit(FREE, false) | bit(FREE, true)) != 0 {
+                    self.free_release = Some(op.op);
+                }
                 map(st, |_, d| (FREE, d))
             }
             Op::TryLock => {
@@ -497,29 +612,6 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
                 st
             }
         }
-    }
-
-    /// `defer` of an unlock (direct, through a method, or in a closure).
-    fn deferred_release(&self, call: &'a Expr) -> bool {
-        let Some(c) = call.as_call() else {
-            return false;
-        };
-        if let Some(op) = (self.classify)(c) {
-            return op.key == self.key && op.op.is_release();
-        }
-        if let Expr::FuncLit(l) = c.fun.unparen() {
-            let mut found = false;
-            walk::walk_body(&l.body, &mut |n, _| {
-                if let Node::Expr(Expr::Call(inner)) = n {
-                    if let Some(op) = (self.classify)(inner) {
-                        found |= op.key == self.key && op.op.is_release();
-                    }
-                }
-                !found
-            });
-            return found;
-        }
-        false
     }
 
     /// `TryLock` of this mutex as an `if` condition: (then, else) states.
@@ -571,7 +663,10 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
                     Some(call) => call.args.iter().fold(st, |st, a| self.expr(a, st)),
                     None => st,
                 };
-                if self.deferred_release(&c.call) {
+                if defers_release(self.classify, self.key, &c.call) {
+                    if st & (bit(FREE, false) | bit(FREE, true)) != 0 {
+                        self.free_release = Some(Op::Unlock);
+                    }
                     map(st, |m, _| (m, true))
                 } else {
                     st
@@ -588,180 +683,16 @@ impl<'k, 'c, 'a> Engine<'k, 'c, 'a> {
                 }
                 st
             }
-            _ => st,
-        }
-    }
-
-    fn init(&mut self, init: &'a Option<Stmt>, st: States) -> States {
-        match init {
-            Some(s) => self.simple(s, st),
-            None => st,
-        }
-    }
-
-    fn push(&mut self, label: Option<&str>, is_loop: bool) {
-        self.targets.push(Target {
-            label: label.map(String::from),
-            is_loop,
-            brk: 0,
-            cont: 0,
-        });
-    }
-
-    fn stmt(&mut self, s: &'a Stmt, st: States, label: Option<&str>) -> States {
-        if st == 0 {
-            return 0;
-        }
-        match s {
             Stmt::Return(r) => {
                 let mut st = st;
                 for x in &r.results {
                     st = self.expr(x, st);
                 }
                 self.trace.merge_exit(r.span, st);
-                0
+                st
             }
-            Stmt::Branch(b) => {
-                match b.kind {
-                    BranchKind::Goto | BranchKind::Fallthrough => self.trace.unknown = true,
-                    BranchKind::Break | BranchKind::Continue => {
-                        let want = b.label.as_ref().map(|l| l.name.as_str());
-                        let is_cont = b.kind == BranchKind::Continue;
-                        let t = self.targets.iter_mut().rev().find(|t| {
-                            (!is_cont || t.is_loop)
-                                && match want {
-                                    Some(l) => t.label.as_deref() == Some(l),
-                                    None => true,
-                                }
-                        });
-                        match t {
-                            Some(t) if is_cont => t.cont |= st,
-                            Some(t) => t.brk |= st,
-                            None => self.trace.unknown = true,
-                        }
-                    }
-                }
-                0
-            }
-            Stmt::Block(b) => self.list(&b.stmts, st),
-            Stmt::Labeled(l) => self.stmt(&l.stmt, st, Some(&l.label.name)),
-            Stmt::If(i) => {
-                let st = self.init(&i.init, st);
-                if st == 0 {
-                    return 0;
-                }
-                let (t, e) = match self.try_lock_cond(&i.cond, st) {
-                    Some(te) => te,
-                    None => {
-                        let st = self.expr(&i.cond, st);
-                        (st, st)
-                    }
-                };
-                let mut out = self.list(&i.then.stmts, t);
-                out |= match &i.els {
-                    Some(els) => self.stmt(els, e, None),
-                    None => e,
-                };
-                out
-            }
-            Stmt::For(f) => {
-                let st = self.init(&f.init, st);
-                if st == 0 {
-                    return 0;
-                }
-                self.push(label, true);
-                let mut entry = st;
-                let mut exit = 0;
-                for _ in 0..6 {
-                    let mut body_in = entry;
-                    if let Some(c) = &f.cond {
-                        body_in = self.expr(c, entry);
-                        exit = body_in;
-                    }
-                    let end = self.list(&f.body.stmts, body_in);
-                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
-                    let mut back = end | cont;
-                    if let Some(p) = &f.post {
-                        back = self.simple(p, back);
-                    }
-                    let next = entry | back;
-                    if next == entry {
-                        break;
-                    }
-                    entry = next;
-                }
-                if f.cond.is_some() {
-                    exit |= entry;
-                }
-                let t = self.targets.pop().expect("pushed");
-                exit | t.brk
-            }
-            Stmt::Range(r) => {
-                let st = self.expr(&r.x, st);
-                self.push(label, true);
-                let mut entry = st;
-                for _ in 0..6 {
-                    let end = self.list(&r.body.stmts, entry);
-                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
-                    let next = entry | end | cont;
-                    if next == entry {
-                        break;
-                    }
-                    entry = next;
-                }
-                let t = self.targets.pop().expect("pushed");
-                entry | t.brk
-            }
-            Stmt::Switch(sw) => {
-                let mut st = self.init(&sw.init, st);
-                if let Some(tag) = &sw.tag {
-                    st = self.expr(tag, st);
-                }
-                self.cases(&sw.cases, st, label)
-            }
-            Stmt::TypeSwitch(sw) => {
-                let st = self.init(&sw.init, st);
-                let st = self.expr(&sw.x, st);
-                self.cases(&sw.cases, st, label)
-            }
-            Stmt::Select(sel) => {
-                self.push(label, false);
-                let mut out = 0;
-                for c in &sel.cases {
-                    let mut entry = st;
-                    if let Some(comm) = &c.comm {
-                        entry = self.simple(comm, entry);
-                    }
-                    out |= self.list(&c.body, entry);
-                }
-                let t = self.targets.pop().expect("pushed");
-                out | t.brk
-            }
-            Stmt::Bad(_) => {
-                self.trace.unknown = true;
-                0
-            }
-            other => self.simple(other, st),
+            _ => st,
         }
-    }
-
-    fn cases(&mut self, cases: &'a [CaseClause], st: States, label: Option<&str>) -> States {
-        self.push(label, false);
-        let mut out = 0;
-        let mut has_default = false;
-        for c in cases {
-            has_default |= c.is_default;
-            let mut entry = st;
-            for x in &c.list {
-                entry = self.expr(x, entry);
-            }
-            out |= self.list(&c.body, entry);
-        }
-        if !has_default {
-            out |= st;
-        }
-        let t = self.targets.pop().expect("pushed");
-        out | t.brk
     }
 }
 
@@ -830,9 +761,11 @@ pub fn ops_by_key<'a>(body: &'a Block, classify: Classify<'_, 'a>) -> HashMap<St
 }
 
 /// The mutex operation of a call: a direct `Lock`/`Unlock`/... on a mutex, or
-/// a call to a method of the package's own type that locks or unlocks one.
+/// the summarized effect of a call to a function, method or local closure of
+/// the package (see [`Summaries`]; rules that classify many calls keep one
+/// `Summaries` so each callee is summarized once).
 pub fn mutex_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Option<MutexOp<'a>> {
-    direct_op(sc, env, call).or_else(|| method_op(sc, env, call))
+    Summaries::default().classify(sc, env, call)
 }
 
 /// Two mutexes held together: `second` acquired while `first` is held on
@@ -898,4 +831,325 @@ pub fn order_edges<'a>(body: &'a Block, func: &str, classify: Classify<'_, 'a>) 
     }
     out.sort_by_key(|e| e.at.start);
     out
+}
+
+/// The text that names a mutex within one function: `s.mu`, `mu`,
+/// `s.replicas[i].mu` (an index by a name or literal is kept; other indices
+/// make the mutex unnamed).
+pub fn key_of(e: &Expr) -> Option<String> {
+    match e.unparen() {
+        Expr::Ident(i) => Some(i.name.clone()),
+        Expr::Selector(s) => Some(format!("{}.{}", key_of(&s.x)?, s.sel.name)),
+        Expr::Star(s) => key_of(&s.x),
+        Expr::Index(i) if i.indices.len() == 1 => {
+            let idx = match i.indices[0].unparen() {
+                Expr::Ident(id) => id.name.clone(),
+                Expr::BasicLit(l) => l.raw.clone(),
+                _ => return None,
+            };
+            Some(format!("{}[{idx}]", key_of(&i.x)?))
+        }
+        _ => None,
+    }
+}
+
+/// How deep calls are followed for summaries.
+pub const MAX_DEPTH: u32 = 8;
+
+/// Where a callee's mutex lives, relative to the callee.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Slot {
+    /// The receiver (`""`) or a field path of it.
+    Recv(String),
+    /// The i-th parameter or a field path of it.
+    Param(usize, String),
+    /// As written: a package variable, or (for closures) a captured name.
+    Same(String),
+}
+
+/// The net effect of calling a function on one mutex.
+#[derive(Clone, Debug)]
+struct Effect {
+    slot: Slot,
+    op: Op,
+    /// Acquires and releases inside (the mutex must be free at the call).
+    transient: bool,
+    class: Option<String>,
+}
+
+/// What calling a function does to the mutexes it can reach.
+#[derive(Clone, Debug, Default)]
+pub struct LockSummary {
+    effects: Vec<Effect>,
+}
+
+/// Memoized lock summaries of a package's functions, methods and local
+/// closures, followed through calls up to [`MAX_DEPTH`] levels; a recursive
+/// call (a function whose summary is being computed) is cut: it says nothing.
+pub struct Summaries<'a> {
+    cache: RefCell<HashMap<usize, Option<Rc<LockSummary>>>>,
+    busy: RefCell<HashSet<usize>>,
+    envs: RefCell<HashMap<usize, Rc<Env<'a>>>>,
+}
+
+impl Default for Summaries<'_> {
+    fn default() -> Self {
+        Summaries {
+            cache: RefCell::new(HashMap::new()),
+            busy: RefCell::new(HashSet::new()),
+            envs: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl<'a> Summaries<'a> {
+    /// The mutex operations of `call` (in function scope `sc`/`env`): a direct
+    /// `Lock`/`Unlock`/..., or the summarized effect of a call to a local
+    /// closure or to a function or method of the package.
+    pub fn classify(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        call: &'a CallExpr,
+    ) -> Option<MutexOp<'a>> {
+        self.classify_at(sc, env, call, 0)
+    }
+
+    fn classify_at(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        call: &'a CallExpr,
+        depth: u32,
+    ) -> Option<MutexOp<'a>> {
+        if let Some(op) = direct_op(sc, env, call) {
+            return Some(op);
+        }
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        match call.fun.unparen() {
+            Expr::Ident(id) => {
+                // A local closure: `unlock := func() { mu.Unlock() }; unlock()`.
+                if let Some(b) = env.resolve(id) {
+                    let Some(Expr::FuncLit(lit)) = b.init.map(|e| e.unparen()) else {
+                        return None;
+                    };
+                    let sum = self.summarize_lit(sc, env, lit, depth + 1)?;
+                    return apply(&sum, None, &[], None);
+                }
+                let def = sc.pkg.funcs.get(id.name.as_str())?;
+                let sum = self.summarize(sc, def, depth + 1)?;
+                apply(&sum, None, &call.args, Some(&def.decl.name.name))
+            }
+            Expr::Selector(sel) => {
+                let t = env.type_of(sc, &sel.x);
+                let Ty::Named(path, tname) = t.deref() else {
+                    return None;
+                };
+                if *path != sc.pkg.import_path() {
+                    return None;
+                }
+                let def = sc.pkg.methods.get(&(*tname, sel.sel.name.as_str()))?;
+                let sum = self.summarize(sc, def, depth + 1)?;
+                let recv = key_of(&sel.x)?;
+                apply(&sum, Some(&recv), &call.args, Some(&def.decl.name.name))
+            }
+            _ => None,
+        }
+    }
+
+    fn env_for(&self, sc: &Scope<'a>, decl: &'a FuncDecl) -> Rc<Env<'a>> {
+        let k = decl as *const FuncDecl as usize;
+        if let Some(e) = self.envs.borrow().get(&k) {
+            return e.clone();
+        }
+        let env = Rc::new(Env::build(sc, Node::FuncDecl(decl)));
+        self.envs.borrow_mut().insert(k, env.clone());
+        env
+    }
+
+    /// The summary of a package function or method (memoized).
+    fn summarize(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<Rc<LockSummary>> {
+        let k = def.decl as *const FuncDecl as usize;
+        if let Some(s) = self.cache.borrow().get(&k) {
+            return s.clone();
+        }
+        if !self.busy.borrow_mut().insert(k) {
+            return None; // recursion: cut
+        }
+        let out = self.compute(sc, def, depth).map(Rc::new);
+        self.busy.borrow_mut().remove(&k);
+        self.cache.borrow_mut().insert(k, out.clone());
+        out
+    }
+
+    fn compute(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<LockSummary> {
+        let body = def.decl.body.as_ref()?;
+        let fsc = Scope {
+            project: sc.project,
+            pkg: sc.pkg,
+            file: def.file,
+        };
+        let env = self.env_for(&fsc, def.decl);
+        let recv = def
+            .decl
+            .recv
+            .as_ref()
+            .and_then(|r| r.names.first())
+            .filter(|n| !n.is_blank())
+            .map(|n| n.name.as_str());
+        let params: Vec<&str> = def
+            .decl
+            .ty
+            .params
+            .iter()
+            .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
+            .collect();
+        let classify = |c: &'a CallExpr| self.classify_at(&fsc, &env, c, depth);
+        let slot = |key: &str| -> Option<Slot> {
+            let (head, rest) = match key.find(['.', '[']) {
+                Some(i) => (&key[..i], key[i..].trim_start_matches('.')),
+                None => (key, ""),
+            };
+            if Some(head) == recv {
+                return Some(Slot::Recv(rest.to_string()));
+            }
+            if let Some(i) = params.iter().position(|p| *p == head) {
+                return Some(Slot::Param(i, rest.to_string()));
+            }
+            fsc.pkg
+                .vars
+                .contains_key(head)
+                .then(|| Slot::Same(key.to_string()))
+        };
+        effects(body, &classify, &slot)
+    }
+
+    /// The summary of a local closure, in the names of the enclosing function.
+    fn summarize_lit(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        lit: &'a FuncLit,
+        depth: u32,
+    ) -> Option<Rc<LockSummary>> {
+        let k = lit as *const FuncLit as usize;
+        if let Some(s) = self.cache.borrow().get(&k) {
+            return s.clone();
+        }
+        if !self.busy.borrow_mut().insert(k) {
+            return None;
+        }
+        let classify = |c: &'a CallExpr| self.classify_at(sc, env, c, depth);
+        let slot = |key: &str| Some(Slot::Same(key.to_string()));
+        let out = effects(&lit.body, &classify, &slot).map(Rc::new);
+        self.busy.borrow_mut().remove(&k);
+        self.cache.borrow_mut().insert(k, out.clone());
+        out
+    }
+}
+
+/// Maps a callee's effects onto the caller's names.
+fn apply<'a>(
+    sum: &LockSummary,
+    recv: Option<&str>,
+    args: &'a [Expr],
+    via: Option<&'a str>,
+) -> Option<MutexOp<'a>> {
+    let join = |base: &str, path: &str| {
+        if path.is_empty() {
+            base.to_string()
+        } else if path.starts_with('[') {
+            format!("{base}{path}")
+        } else {
+            format!("{base}.{path}")
+        }
+    };
+    let mut ops: Vec<MutexOp<'a>> = Vec::new();
+    for e in &sum.effects {
+        let key = match &e.slot {
+            Slot::Recv(path) => match recv {
+                Some(r) => join(r, path),
+                None => continue,
+            },
+            Slot::Param(i, path) => match args.get(*i).and_then(key_of) {
+                Some(k) => join(&k, path),
+                None => continue,
+            },
+            Slot::Same(k) => k.clone(),
+        };
+        ops.push(MutexOp {
+            key,
+            op: e.op,
+            via,
+            transient: e.transient,
+            class: e.class.clone(),
+            also: Vec::new(),
+        });
+    }
+    let mut it = ops.into_iter();
+    let mut first = it.next()?;
+    first.also = it.collect();
+    Some(first)
+}
+
+/// Traces every mutex a body touches and keeps the net effects that hold on
+/// every path: acquired (held on every exit), released (the function runs
+/// with it held and every exit has let it go), or transient (taken and let go).
+fn effects<'a>(
+    body: &'a Block,
+    classify: Classify<'_, 'a>,
+    slot: &dyn Fn(&str) -> Option<Slot>,
+) -> Option<LockSummary> {
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    // Closures included: a deferred closure's unlock is part of the effect.
+    walk::walk(Node::Block(body), &mut |n, _| {
+        if let Node::Expr(Expr::Call(c)) = n {
+            if let Some(op) = classify(c) {
+                for o in std::iter::once(&op).chain(&op.also) {
+                    if !keys.iter().any(|k| k.0 == o.key) {
+                        keys.push((o.key.clone(), o.class.clone()));
+                    }
+                }
+            }
+        }
+        true
+    });
+    if keys.is_empty() {
+        return None;
+    }
+    let cfg = crate::engine::build(body);
+    let mut effects = Vec::new();
+    for (key, class) in keys {
+        let Some(sl) = slot(&key) else { continue };
+        let t = trace_in(&cfg, &key, classify);
+        if t.unknown || t.exits.is_empty() {
+            continue;
+        }
+        let exits_free = t.exits.iter().all(|(_, st)| released_at_exit(*st));
+        let exits_held = t.exits.iter().all(|(_, st)| always_held_undeferred(*st));
+        let first_acq = t.acquires.iter().min_by_key(|a| a.0.start).map(|a| a.1);
+        let (op, transient) = match (t.entry_held, first_acq) {
+            (Some(mode), _) if exits_free => {
+                (if mode == R { Op::RUnlock } else { Op::Unlock }, false)
+            }
+            (None, Some(acq)) if exits_held => (acq, false),
+            (None, Some(acq)) if exits_free => (acq, true),
+            _ => continue,
+        };
+        effects.push(Effect {
+            slot: sl,
+            op,
+            transient,
+            class,
+        });
+    }
+    (!effects.is_empty()).then_some(LockSummary { effects })
+}
+
+/// Whether every state is free or held with a deferred release (released
+/// when the function returns).
+fn released_at_exit(st: States) -> bool {
+    st != 0 && each(st).all(|(m, d)| m == FREE || d)
 }

@@ -14,7 +14,7 @@
 use crate::ast::*;
 use crate::index::{Package, ProjectIndex};
 use crate::types::{Env, Scope, Ty};
-use crate::walk::{walk, Node};
+use crate::walk::{self, walk, Node};
 use crate::GoFile;
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,8 +24,14 @@ pub struct Route {
     pub method: Option<String>,
     /// The full path, sub-router prefixes included.
     pub path: String,
-    /// `net/http` (ServeMux), `default` (http.DefaultServeMux), `gorilla`, `chi`, `gin`, `echo`, `fiber`.
+    /// `net/http` (ServeMux), `default` (http.DefaultServeMux), `gorilla`,
+    /// `chi`, `gin`, `echo`, `fiber`; `grpc` for a gRPC service registered on
+    /// a `grpc.Server` (its path is `/<package.Service>/`).
     pub router: &'static str,
+    /// A prefix read from configuration at run time (`baseUrl + "/cart"`
+    /// with `baseUrl = os.Getenv("BASE_URL")`): the environment variable
+    /// whose value goes before `path`. `path` holds the rest.
+    pub config_prefix: Option<String>,
     /// Where the router value was created (file:line), to tell muxes apart.
     pub origin: String,
     pub file: String,
@@ -39,7 +45,7 @@ pub struct Listener {
     /// The address as far as it can be read (env fallback substituted).
     pub addr: Option<String>,
     pub port: Option<u16>,
-    /// The environment variable the address or port comes from, if any.
+    /// The environment variable the port comes from, if any.
     pub env: Option<String>,
     /// Origin of the router it serves (`default` for the DefaultServeMux),
     /// `None` when the handler could not be followed.
@@ -57,6 +63,26 @@ pub struct RouteMap {
     pub routes: Vec<Route>,
     /// Reasons the map may be incomplete.
     pub uncertain: Vec<String>,
+}
+
+/// The gRPC health service (`grpc.health.v1.Health`), which `grpc:` probes call.
+pub const GRPC_HEALTH: &str = "/grpc.health.v1.Health/";
+
+impl Listener {
+    /// Whether this listener serves gRPC (`(*grpc.Server).Serve`).
+    pub fn is_grpc(&self) -> bool {
+        self.call.starts_with("(*grpc.Server)")
+    }
+}
+
+impl Route {
+    /// The path with its configuration prefix shown as `$VAR`.
+    pub fn shown_path(&self) -> String {
+        match &self.config_prefix {
+            Some(v) => format!("${v}{}", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 impl RouteMap {
@@ -93,7 +119,7 @@ pub fn route_map<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Ro
         passes: Vec::new(),
     };
     for pkg in project.reachable_from(main) {
-        for file in pkg.files().iter().filter(|f| !f.is_test) {
+        for file in pkg.files().iter().filter(|f| !f.is_test && !f.is_generated) {
             for decl in &file.ast.decls {
                 if let Decl::Func(fd) = decl {
                     cx.function(pkg, file, fd);
@@ -117,6 +143,7 @@ pub fn route_map<'a>(project: &'a ProjectIndex<'a>, main: &'a Package<'a>) -> Ro
                         method: None,
                         path: p.to_string(),
                         router: "default",
+                        config_prefix: None,
                         origin: "default".into(),
                         file: file.path.clone(),
                         line,
@@ -172,6 +199,10 @@ struct Router {
     kind: &'static str,
     prefix: String,
     origin: String,
+    /// A handler wrapping the router (`logging(r)`, `otelhttp.NewHandler(r, "x")`,
+    /// `&logHandler{next: r}`): it serves the router's routes, but calls
+    /// on it do not register on the router.
+    wrapped: bool,
 }
 
 /// A route registered on a function parameter, resolved through call sites.
@@ -292,6 +323,7 @@ impl<'m, 'a> Collector<'m, 'a> {
                             kind,
                             prefix: String::new(),
                             origin: format!("param:{index}"),
+                            wrapped: false,
                         },
                     );
                 }
@@ -327,6 +359,7 @@ impl<'m, 'a> Collector<'m, 'a> {
                         &sc,
                         &env,
                         file,
+                        Node::FuncDecl(fd),
                         &func_key,
                         &params,
                         &mut routers,
@@ -350,6 +383,9 @@ impl<'m, 'a> Collector<'m, 'a> {
         routers: &HashMap<String, Router>,
         e: &'a Expr,
     ) -> Option<Router> {
+        if let Some(r) = self.wrapped_router(env, file, routers, e) {
+            return Some(r);
+        }
         let call = e.unparen().as_call()?;
         let origin = || {
             let (l, _) = file.line_col(call.span.start);
@@ -357,16 +393,24 @@ impl<'m, 'a> Collector<'m, 'a> {
         };
         if let Some((pkg, name)) = env.pkg_member(file, &call.fun) {
             return match (pkg, name) {
+                ("google.golang.org/grpc", "NewServer") => Some(Router {
+                    kind: "grpc",
+                    prefix: String::new(),
+                    origin: origin(),
+                    wrapped: false,
+                }),
                 ("net/http", "NewServeMux") => Some(Router {
                     kind: "net/http",
                     prefix: String::new(),
                     origin: origin(),
+                    wrapped: false,
                 }),
                 (p, "NewRouter" | "NewMux" | "New" | "Default") => {
                     router_kind_of_pkg(p).map(|kind| Router {
                         kind,
                         prefix: String::new(),
                         origin: origin(),
+                        wrapped: false,
                     })
                 }
                 _ => None,
@@ -408,6 +452,7 @@ impl<'m, 'a> Collector<'m, 'a> {
         sc: &Scope<'a>,
         env: &Env<'a>,
         file: &'a GoFile,
+        root: Node<'a>,
         func_key: &(String, String),
         params: &HashMap<String, usize>,
         routers: &mut HashMap<String, Router>,
@@ -427,8 +472,11 @@ impl<'m, 'a> Collector<'m, 'a> {
                         kind: "default",
                         prefix: String::new(),
                         origin: "default".into(),
+                        wrapped: false,
                     };
                     self.register(
+                        sc,
+                        env,
                         file,
                         line,
                         &default,
@@ -439,6 +487,11 @@ impl<'m, 'a> Collector<'m, 'a> {
                         params,
                         None,
                     );
+                }
+                (_, _)
+                    if self.grpc_register(file, line, func_key, params, routers, pkg, name, c) =>
+                {
+                    return;
                 }
                 ("net/http", "ListenAndServe" | "ListenAndServeTLS") => {
                     let addr = self.eval(sc, env, file, c.args.first(), 0);
@@ -466,15 +519,25 @@ impl<'m, 'a> Collector<'m, 'a> {
                     .and_then(|s| s.x.ident_name())
                     .and_then(|n| routers.get(n))
                 {
-                    if r.kind == "gorilla" {
+                    if r.kind == "gorilla" && !r.wrapped {
                         handled.insert(inner.span);
                         let r = r.clone();
-                        for m in c.args.iter().filter_map(|a| a.as_string_lit()) {
+                        // "GET" or http.MethodGet; one we cannot read counts as any method.
+                        let methods: Vec<Option<String>> =
+                            c.args.iter().map(|a| method_value(env, file, a)).collect();
+                        let methods = if methods.iter().any(Option::is_none) {
+                            vec![None]
+                        } else {
+                            methods
+                        };
+                        for m in methods {
                             self.register(
+                                sc,
+                                env,
                                 file,
                                 line,
                                 &r,
-                                Some(m),
+                                m,
                                 inner.args.first(),
                                 false,
                                 func_key,
@@ -482,6 +545,40 @@ impl<'m, 'a> Collector<'m, 'a> {
                                 recv_name(inner),
                             );
                         }
+                    }
+                }
+            }
+            return;
+        }
+        // gorilla: r.PathPrefix("/static/").Handler(h): everything below the prefix.
+        if matches!(method, "Handler" | "HandlerFunc") {
+            if let Some(inner) = sel.x.as_call() {
+                let isel = inner.fun.as_selector();
+                let r = isel
+                    .filter(|s| s.sel.name == "PathPrefix")
+                    .and_then(|s| s.x.ident_name())
+                    .and_then(|n| routers.get(n))
+                    .filter(|r| r.kind == "gorilla" && !r.wrapped)
+                    .cloned();
+                if let (Some(r), Some(p)) = (r, inner.args.first()) {
+                    match self.pattern(sc, env, p, 0) {
+                        Some((config_prefix, text)) => {
+                            let path = format!("{}/{{rest...}}", text.trim_end_matches('/'));
+                            let route = Route {
+                                method: None,
+                                path: join(&r.prefix, &path),
+                                router: r.kind,
+                                config_prefix,
+                                origin: r.origin.clone(),
+                                file: file.path.clone(),
+                                line,
+                            };
+                            self.add_route(route, &r, func_key, params, recv_name(inner));
+                        }
+                        None => self.map.uncertain.push(format!(
+                            "{}:{line}: a route pattern that is not a literal",
+                            file.path
+                        )),
                     }
                 }
             }
@@ -514,9 +611,13 @@ impl<'m, 'a> Collector<'m, 'a> {
         let Some(recv) = sel.x.ident_name() else {
             return;
         };
-        let Some(r) = routers.get(recv).cloned() else {
+        let Some(r) = routers.get(recv).filter(|r| !r.wrapped).cloned() else {
             return;
         };
+        if r.kind == "grpc" {
+            self.grpc_method(sc, env, file, root, func_key, params, &r, recv, method, c);
+            return;
+        }
         // chi: r.Route("/api", func(r chi.Router) { ... }); r.Group(func(r chi.Router) {...})
         if r.kind == "chi" && matches!(method, "Route" | "Group") {
             let (prefix, f) = match method {
@@ -566,6 +667,8 @@ impl<'m, 'a> Collector<'m, 'a> {
             ("chi", "Method" | "MethodFunc") | ("gin" | "echo" | "fiber", "Handle" | "Add") => {
                 let m = c.args.first().and_then(|a| a.as_string_lit());
                 self.register(
+                    sc,
+                    env,
                     file,
                     line,
                     &r,
@@ -580,6 +683,8 @@ impl<'m, 'a> Collector<'m, 'a> {
             (kind, name) => {
                 if let Some(m) = method_of(kind, name) {
                     self.register(
+                        sc,
+                        env,
                         file,
                         line,
                         &r,
@@ -598,6 +703,8 @@ impl<'m, 'a> Collector<'m, 'a> {
     #[allow(clippy::too_many_arguments)]
     fn register(
         &mut self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
         file: &GoFile,
         line: u32,
         r: &Router,
@@ -608,7 +715,7 @@ impl<'m, 'a> Collector<'m, 'a> {
         params: &HashMap<String, usize>,
         recv: Option<&str>,
     ) {
-        let Some(text) = pattern.and_then(|p| p.as_string_lit()) else {
+        let Some((config_prefix, text)) = pattern.and_then(|p| self.pattern(sc, env, p, 0)) else {
             self.map.uncertain.push(format!(
                 "{}:{line}: a route pattern that is not a literal",
                 file.path
@@ -624,10 +731,24 @@ impl<'m, 'a> Collector<'m, 'a> {
             method: method.or(m2),
             path: join(&r.prefix, &path),
             router: r.kind,
+            config_prefix,
             origin: r.origin.clone(),
             file: file.path.clone(),
             line,
         };
+        self.add_route(route, r, func_key, params, recv);
+    }
+
+    /// Records a route, or keeps it for the callers when it is registered
+    /// on a router received as a parameter.
+    fn add_route(
+        &mut self,
+        route: Route,
+        r: &Router,
+        func_key: &(String, String),
+        params: &HashMap<String, usize>,
+        recv: Option<&str>,
+    ) {
         if let Some(&param) = recv
             .and_then(|n| params.get(n))
             .filter(|_| r.origin.starts_with("param:"))
@@ -679,7 +800,11 @@ impl<'m, 'a> Collector<'m, 'a> {
         self.note_foreign_registration(env, file, routers, c, target.as_ref());
         let Some((pkg, name)) = target else { return };
         for (i, a) in c.args.iter().enumerate() {
-            if let Some(r) = a.ident_name().and_then(|n| routers.get(n)) {
+            if let Some(r) = a
+                .ident_name()
+                .and_then(|n| routers.get(n))
+                .filter(|r| !r.wrapped)
+            {
                 let pkg = pkg.clone().unwrap_or_default();
                 self.passes.push(Pass {
                     func: (pkg, name.clone()),
@@ -716,10 +841,11 @@ impl<'m, 'a> Collector<'m, 'a> {
             "Bind",
             "Use",
         ];
-        let passes_router = c
-            .args
-            .iter()
-            .any(|a| a.ident_name().is_some_and(|n| routers.contains_key(n)));
+        let passes_router = c.args.iter().any(|a| {
+            a.ident_name()
+                .and_then(|n| routers.get(n))
+                .is_some_and(|r| !r.wrapped)
+        });
         if !passes_router {
             return;
         }
@@ -838,19 +964,37 @@ impl<'m, 'a> Collector<'m, 'a> {
             Expr::Binary(b) if b.op == "+" => {
                 let x = self.eval(sc, env, file, Some(&b.x), depth + 1);
                 let y = self.eval(sc, env, file, Some(&b.y), depth + 1);
+                // The port is at the end: `host + ":" + port`. A right side
+                // that already holds the port makes the left one's variable
+                // (a host) irrelevant to it.
+                let y_has_port = y.text.as_deref().is_some_and(|t| {
+                    t.rsplit_once(':')
+                        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                });
+                let env = match y.env {
+                    Some(v) => Some(v),
+                    None if y_has_port => None,
+                    None => x.env,
+                };
                 Str {
                     text: x.text.zip(y.text).map(|(a, b)| a + &b),
-                    env: x.env.or(y.env),
+                    env,
                 }
             }
             Expr::Ident(id) => {
                 if let Some(b) = env.resolve(id) {
                     let mut v = self.eval(sc, env, file, b.init, depth + 1);
-                    // `if port == "" { port = "8080" }`: the fallback.
-                    if let Some(fallback) = fallback_assignment(env, file, id) {
-                        if v.env.is_some() && v.text.as_deref().is_none_or(str::is_empty) {
-                            v.text = Some(fallback);
+                    match fallback_assignment(env, file, id) {
+                        // `if port == "" { port = "8080" }`: the fallback.
+                        Some(Fallback::Default(fallback)) => {
+                            if v.env.is_some() && v.text.as_deref().is_none_or(str::is_empty) {
+                                v.text = Some(fallback);
+                            }
                         }
+                        // `if os.Getenv("PORT") != "" { port = os.Getenv("PORT") }`:
+                        // the initial value is the default, the variable overrides it.
+                        Some(Fallback::Override(var)) => v.env = Some(var),
+                        None => {}
                     }
                     return v;
                 }
@@ -865,8 +1009,9 @@ impl<'m, 'a> Collector<'m, 'a> {
                 self.eval(&fsc, &Env::default(), def.file, init, depth + 1)
             }
             Expr::Call(c) => match env.pkg_member(file, &c.fun) {
+                // Unset, the variable reads as "".
                 Some(("os", "Getenv")) => Str {
-                    text: None,
+                    text: Some(String::new()),
                     env: c.args.first().and_then(|a| a.as_string_lit()),
                 },
                 Some(("fmt", "Sprintf")) => {
@@ -973,12 +1118,336 @@ impl<'m, 'a> Collector<'m, 'a> {
     }
 }
 
+/// gRPC services whose registering function lives outside the checked tree.
+const KNOWN_GRPC_SERVICES: &[(&str, &str, &str)] = &[
+    (
+        "google.golang.org/grpc/health/grpc_health_v1",
+        "RegisterHealthServer",
+        "grpc.health.v1.Health",
+    ),
+    (
+        "google.golang.org/grpc/reflection",
+        "Register",
+        "grpc.reflection.v1.ServerReflection",
+    ),
+    (
+        "google.golang.org/grpc/reflection/grpc_reflection_v1",
+        "RegisterServerReflectionServer",
+        "grpc.reflection.v1.ServerReflection",
+    ),
+    (
+        "google.golang.org/grpc/channelz/service",
+        "RegisterChannelzServiceToServer",
+        "grpc.channelz.v1.Channelz",
+    ),
+];
+
+impl<'m, 'a> Collector<'m, 'a> {
+    /// A value that stands for a router already known: the router itself
+    /// (`var handler http.Handler = r`), or a middleware wrapping it
+    /// (`logging(r)`, `otelhttp.NewHandler(r, "x")`, `&logHandler{next: r}`).
+    fn wrapped_router(
+        &self,
+        env: &Env<'a>,
+        file: &GoFile,
+        routers: &HashMap<String, Router>,
+        e: &'a Expr,
+    ) -> Option<Router> {
+        let e = match e.unparen() {
+            Expr::Unary(u) if u.op == "&" => u.x.unparen(),
+            other => other,
+        };
+        let inner: Vec<&Expr> = match e {
+            Expr::Ident(id) => return routers.get(&id.name).cloned(),
+            Expr::Call(c) => {
+                if env.pkg_member(file, &c.fun) == Some(("google.golang.org/grpc", "NewServer")) {
+                    return None;
+                }
+                c.args.iter().collect()
+            }
+            Expr::CompositeLit(lit) => {
+                let ty = lit.ty.as_ref()?;
+                if env.pkg_member(file, ty) == Some(("net/http", "Server")) {
+                    return None;
+                }
+                lit.elts
+                    .iter()
+                    .map(|el| match el {
+                        Expr::KeyValue(kv) => &kv.value,
+                        other => other,
+                    })
+                    .collect()
+            }
+            _ => return None,
+        };
+        let found: Vec<&Router> = inner
+            .iter()
+            .filter_map(|a| a.ident_name())
+            .filter_map(|n| routers.get(n))
+            .collect();
+        match found.as_slice() {
+            [r] if r.kind != "grpc" => Some(Router {
+                wrapped: true,
+                ..(*r).clone()
+            }),
+            _ => None,
+        }
+    }
+
+    /// `pb.RegisterOrdersServer(s, impl)`, `healthpb.RegisterHealthServer(s, h)`,
+    /// `reflection.Register(s)`: a service registered on a gRPC server.
+    #[allow(clippy::too_many_arguments)]
+    fn grpc_register(
+        &mut self,
+        file: &GoFile,
+        line: u32,
+        func_key: &(String, String),
+        params: &HashMap<String, usize>,
+        routers: &HashMap<String, Router>,
+        pkg: &str,
+        name: &str,
+        c: &'a CallExpr,
+    ) -> bool {
+        if !name.starts_with("Register") {
+            return false;
+        }
+        let Some(recv) = c.args.first().and_then(|a| a.ident_name()) else {
+            return false;
+        };
+        let Some(r) = routers.get(recv).filter(|r| r.kind == "grpc").cloned() else {
+            return false;
+        };
+        let service = self.grpc_service_name(pkg, name);
+        let route = Route {
+            method: None,
+            path: format!("/{service}/"),
+            router: "grpc",
+            config_prefix: None,
+            origin: r.origin.clone(),
+            file: file.path.clone(),
+            line,
+        };
+        self.add_route(route, &r, func_key, params, Some(recv));
+        true
+    }
+
+    /// The full name of the service a `Register...` function registers: from
+    /// the generated `ServiceDesc` when the package is in the tree, from a
+    /// table for the services grpc-go ships, else the name of the function
+    /// without `Register`/`Server` (package unknown).
+    fn grpc_service_name(&self, pkg: &str, name: &str) -> String {
+        if let Some((_, _, s)) = KNOWN_GRPC_SERVICES
+            .iter()
+            .find(|(p, n, _)| *p == pkg && *n == name)
+        {
+            return s.to_string();
+        }
+        if let Some(s) = self.generated_service_name(pkg, name) {
+            return s;
+        }
+        let short = name.trim_start_matches("Register");
+        let short = short.strip_suffix("Server").unwrap_or(short);
+        format!("?.{short}")
+    }
+
+    /// Follows `func RegisterXServer(s grpc.ServiceRegistrar, srv XServer) {
+    /// s.RegisterService(&X_ServiceDesc, srv) }` to the descriptor's `ServiceName`.
+    fn generated_service_name(&self, pkg: &str, name: &str) -> Option<String> {
+        let p = self.project.package(pkg)?;
+        let def = p.funcs.get(name)?;
+        let mut desc = None;
+        walk(Node::FuncDecl(def.decl), &mut |n, _| {
+            if let Node::Expr(Expr::Call(c)) = n {
+                if c.method_name() == Some("RegisterService") {
+                    if let Some(Expr::Unary(u)) = c.args.first().map(|a| a.unparen()) {
+                        desc = u.x.ident_name().map(str::to_string);
+                    }
+                }
+            }
+            desc.is_none()
+        });
+        let v = p.vars.get(desc?.as_str())?;
+        let init = v.spec.values.get(v.index)?;
+        let Expr::CompositeLit(lit) = init.unparen() else {
+            return None;
+        };
+        crate::http_facts::field(lit, "ServiceName")?.as_string_lit()
+    }
+
+    /// A method called on a gRPC server: `Serve(lis)` listens,
+    /// `RegisterService(&desc, impl)` registers.
+    #[allow(clippy::too_many_arguments)]
+    fn grpc_method(
+        &mut self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        file: &'a GoFile,
+        root: Node<'a>,
+        func_key: &(String, String),
+        params: &HashMap<String, usize>,
+        r: &Router,
+        recv: &str,
+        method: &str,
+        c: &'a CallExpr,
+    ) {
+        let line = file.line_col(c.span.start).0;
+        match method {
+            "Serve" => {
+                let addr = match c.args.first() {
+                    Some(l) => {
+                        let e = crate::http_facts::listener_addr_expr(sc, env, root, l);
+                        self.eval(sc, env, file, e, 0)
+                    }
+                    None => Str::default(),
+                };
+                self.listen(
+                    file,
+                    line,
+                    "(*grpc.Server).Serve".into(),
+                    addr,
+                    Some(r.origin.clone()),
+                );
+            }
+            "RegisterService" => {
+                let desc = c
+                    .args
+                    .first()
+                    .and_then(|a| match a.unparen() {
+                        Expr::Unary(u) => u.x.ident_name(),
+                        _ => None,
+                    })
+                    .and_then(|d| sc.pkg.vars.get(d))
+                    .and_then(|v| v.spec.values.get(v.index))
+                    .and_then(|e| match e.unparen() {
+                        Expr::CompositeLit(lit) => crate::http_facts::field(lit, "ServiceName"),
+                        _ => None,
+                    })
+                    .and_then(|e| e.as_string_lit());
+                let route = Route {
+                    method: None,
+                    path: format!("/{}/", desc.unwrap_or_else(|| "?".into())),
+                    router: "grpc",
+                    config_prefix: None,
+                    origin: r.origin.clone(),
+                    file: file.path.clone(),
+                    line,
+                };
+                self.add_route(route, r, func_key, params, Some(recv));
+            }
+            _ => {}
+        }
+    }
+
+    /// A route pattern: its configuration prefix (an environment variable)
+    /// and the constant rest. `None` when it cannot be read.
+    fn pattern(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        e: &'a Expr,
+        depth: u32,
+    ) -> Option<(Option<String>, String)> {
+        if depth > 8 {
+            return None;
+        }
+        if let Some(t) = crate::http_facts::const_string(sc, env, e) {
+            return Some((None, t));
+        }
+        match e.unparen() {
+            Expr::Binary(b) if b.op == "+" => {
+                let (var, x) = self.pattern(sc, env, &b.x, depth + 1)?;
+                let (none, y) = self.pattern(sc, env, &b.y, depth + 1)?;
+                if none.is_some() {
+                    return None;
+                }
+                Some((var, x + &y))
+            }
+            other => self
+                .config_var(sc, env, other)
+                .map(|v| (Some(v), String::new())),
+        }
+    }
+
+    /// The environment variable a prefix comes from: `os.Getenv("X")`, a
+    /// local initialised from it, or a package variable whose only
+    /// assignments (initialiser included) are `""` and `os.Getenv("X")`.
+    fn config_var(&self, sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> Option<String> {
+        let getenv = |file: &GoFile, env: &Env<'_>, e: &Expr| getenv_name(env, file, e);
+        if let Some(v) = getenv(sc.file, env, e) {
+            return Some(v);
+        }
+        let id = e.unparen().as_ident()?;
+        if let Some(b) = env.resolve(id) {
+            return getenv(sc.file, env, b.init?);
+        }
+        let def = sc.pkg.vars.get(id.name.as_str())?;
+        if def.is_const {
+            return None;
+        }
+        let mut var = match def.spec.values.get(def.index) {
+            Some(init) if init.as_string_lit().as_deref() == Some("") => None,
+            Some(init) => Some(getenv(def.file, &Env::default(), init)?),
+            None => None,
+        };
+        let mut other = false;
+        for f in sc.pkg.files().iter().filter(|f| !f.is_test) {
+            walk::walk_file(&f.ast, &mut |n, _| {
+                if let Node::Stmt(Stmt::Assign(a)) = n {
+                    for (i, l) in a.lhs.iter().enumerate() {
+                        if l.ident_name() != Some(id.name.as_str()) {
+                            continue;
+                        }
+                        match a.rhs.get(i).and_then(|r| getenv(f, &Env::default(), r)) {
+                            Some(v) if var.as_ref().is_none_or(|w| *w == v) => var = Some(v),
+                            _ => other = true,
+                        }
+                    }
+                }
+                !other
+            });
+        }
+        if other {
+            return None;
+        }
+        var
+    }
+}
+
+/// An HTTP method written as `"GET"` or `http.MethodGet`.
+fn method_value(env: &Env<'_>, file: &GoFile, e: &Expr) -> Option<String> {
+    if let Some(s) = e.as_string_lit() {
+        return Some(s.to_ascii_uppercase());
+    }
+    match env.pkg_member(file, e) {
+        Some(("net/http", name)) => name.strip_prefix("Method").map(str::to_ascii_uppercase),
+        _ => None,
+    }
+}
+
 fn recv_name(c: &CallExpr) -> Option<&str> {
     c.fun.as_selector().and_then(|s| s.x.ident_name())
 }
 
-/// `x = "literal"` inside an `if x == ""` block of the same function.
-fn fallback_assignment(env: &Env<'_>, file: &GoFile, id: &Ident) -> Option<String> {
+/// How a local address or port is completed by an `if` after its declaration.
+enum Fallback {
+    /// `if x == "" { x = "8080" }`
+    Default(String),
+    /// `if os.Getenv("PORT") != "" { x = os.Getenv("PORT") }`: the variable.
+    Override(String),
+}
+
+/// The environment variable of `os.Getenv("X")`, with the file's imports.
+fn getenv_name(env: &Env<'_>, file: &GoFile, e: &Expr) -> Option<String> {
+    let c = e.unparen().as_call()?;
+    match env.pkg_member(file, &c.fun) {
+        Some(("os", "Getenv")) => c.args.first()?.as_string_lit(),
+        _ => None,
+    }
+}
+
+/// `x = "literal"` inside an `if x == ""` block of the same function, or
+/// `x = os.Getenv("X")` inside `if os.Getenv("X") != ""`.
+fn fallback_assignment(env: &Env<'_>, file: &GoFile, id: &Ident) -> Option<Fallback> {
     let binding = env.resolve(id)?;
     let root = file
         .ast
@@ -987,6 +1456,15 @@ fn fallback_assignment(env: &Env<'_>, file: &GoFile, id: &Ident) -> Option<Strin
         .find(|d| d.span().encloses(binding.scope))?;
     let Decl::Func(fd) = root else { return None };
     let mut found = None;
+    fn assigned_in<'e>(i: &'e IfStmt, name: &str) -> Option<&'e Expr> {
+        i.then.stmts.iter().find_map(|s| match s {
+            Stmt::Assign(a) if a.lhs.first().and_then(|l| l.ident_name()) == Some(name) => {
+                a.rhs.first()
+            }
+            _ => None,
+        })
+    }
+    let assigned = |i| assigned_in(i, binding.name);
     walk(Node::FuncDecl(fd), &mut |n, _| {
         if let Node::Stmt(Stmt::If(i)) = n {
             if let Expr::Binary(b) = i.cond.unparen() {
@@ -994,11 +1472,18 @@ fn fallback_assignment(env: &Env<'_>, file: &GoFile, id: &Ident) -> Option<Strin
                     && b.x.ident_name() == Some(binding.name)
                     && b.y.as_string_lit().as_deref() == Some("")
                 {
-                    for s in &i.then.stmts {
-                        if let Stmt::Assign(a) = s {
-                            if a.lhs.first().and_then(|l| l.ident_name()) == Some(binding.name) {
-                                found = a.rhs.first().and_then(|r| r.as_string_lit());
-                            }
+                    found = assigned(i)
+                        .and_then(|r| r.as_string_lit())
+                        .map(Fallback::Default);
+                }
+                if b.op == "!=" && b.y.as_string_lit().as_deref() == Some("") {
+                    if let Some(var) = getenv_name(env, file, &b.x) {
+                        if assigned(i)
+                            .and_then(|r| getenv_name(env, file, r))
+                            .as_deref()
+                            == Some(var.as_str())
+                        {
+                            found = Some(Fallback::Override(var));
                         }
                     }
                 }
@@ -1025,6 +1510,7 @@ fn server_literal<'a>(env: &Env<'a>, file: &'a GoFile, e: &'a Expr) -> Option<&'
 fn router_type_kind(t: &Ty) -> Option<&'static str> {
     match t.deref() {
         Ty::Named("net/http", "ServeMux") => Some("net/http"),
+        Ty::Named("google.golang.org/grpc", "Server" | "ServiceRegistrar") => Some("grpc"),
         Ty::Named(p, _) => router_kind_of_pkg(p),
         _ => None,
     }

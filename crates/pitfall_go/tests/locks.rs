@@ -25,6 +25,7 @@ fn classify(c: &CallExpr) -> Option<MutexOp<'_>> {
         via: None,
         transient: false,
         class: None,
+        also: Vec::new(),
     })
 }
 
@@ -122,9 +123,33 @@ fn panic_ends_the_path() {
 }
 
 #[test]
-fn goto_is_not_followed() {
+fn goto_is_followed_by_the_engine() {
     let body = "mu.Lock()\ngoto end\nend:\nmu.Unlock()";
-    assert_eq!(render(body), "unknown");
+    assert_eq!(render(body), "5:free");
+    let body = "mu.Lock()\nif x {\ngoto out\n}\nmu.Unlock()\nreturn\nout:\nreturn";
+    assert_eq!(render(body), "6:free 8:held");
+}
+
+#[test]
+fn entered_with_the_lock_held_when_it_unlocks_first() {
+    // Runs with mu held: unlocks, calls out, locks again before returning.
+    let body = "mu.Unlock()\ncall()\nmu.Lock()\nif x {\nreturn\n}";
+    assert_eq!(render(body), "5:held 7:held");
+    // Unlock after a lock on every path: a normal function.
+    let body = "mu.Lock()\nmu.Unlock()";
+    assert_eq!(render(body), "3:free");
+}
+
+#[test]
+fn breaks_carry_their_state() {
+    let src = "package p\n\nfunc f() {\nfor {\nmu.Lock()\nif x {\nbreak\n}\nmu.Unlock()\n}\n}\n";
+    let file = parse_file("x.go", src.to_string()).unwrap();
+    let Decl::Func(fd) = &file.ast.decls[0] else {
+        panic!()
+    };
+    let t = locks::trace(fd.body.as_ref().unwrap(), "mu", &classify);
+    assert_eq!(t.breaks.len(), 1);
+    assert!(locks::always_held_undeferred(t.breaks[0].1));
 }
 
 #[test]

@@ -148,6 +148,12 @@ pub fn sarif(r: &Report) -> String {
             if let Some(i) = index.get(f.rule) {
                 res["ruleIndex"] = json!(i);
             }
+            if !f.related.is_empty() {
+                res["relatedLocations"] = sarif_related(f, r.sources, &mut lines);
+            }
+            if !f.edits.is_empty() {
+                res["fixes"] = sarif_fixes(f, src, &mut lines);
+            }
             res
         })
         .collect();
@@ -169,6 +175,69 @@ pub fn sarif(r: &Report) -> String {
     let mut s = serde_json::to_string_pretty(&doc).expect("sarif serializes");
     s.push('\n');
     s
+}
+
+/// A SARIF region from 1-based lines and byte columns (columns become UTF-16 units).
+fn sarif_region(
+    lines: &mut LineCache,
+    src: Option<&String>,
+    (line, column, end_line, end_column): (u32, u32, u32, u32),
+) -> Value {
+    json!({
+        "startLine": line,
+        "startColumn": utf16_col(lines.line_of(src, line), column),
+        "endLine": end_line,
+        "endColumn": utf16_col(lines.line_of(src, end_line), end_column),
+    })
+}
+
+fn sarif_related(f: &Finding, sources: &BTreeMap<String, String>, lines: &mut LineCache) -> Value {
+    let related: Vec<Value> = f
+        .related
+        .iter()
+        .enumerate()
+        .map(|(i, rel)| {
+            let src = sources.get(&rel.path);
+            let region = sarif_region(
+                lines,
+                src,
+                (rel.line, rel.column, rel.end_line, rel.end_column),
+            );
+            json!({
+                "id": i,
+                "message": {"text": rel.message},
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri(&rel.path), "uriBaseId": "%SRCROOT%"},
+                    "region": region,
+                },
+            })
+        })
+        .collect();
+    json!(related)
+}
+
+/// The finding's edits as one SARIF fix (one artifact change: the finding's file).
+fn sarif_fixes(f: &Finding, src: Option<&String>, lines: &mut LineCache) -> Value {
+    let replacements: Vec<Value> = f
+        .edits
+        .iter()
+        .map(|e| {
+            json!({
+                "deletedRegion": sarif_region(lines, src, (e.line, e.column, e.end_line, e.end_column)),
+                "insertedContent": {"text": e.replacement},
+            })
+        })
+        .collect();
+    let applicability = f.applicability.map(|a| a.as_str()).unwrap_or("safe");
+    let text = f.fix.clone().unwrap_or_else(|| format!("fix {}", f.rule));
+    json!([{
+        "description": {"text": text},
+        "artifactChanges": [{
+            "artifactLocation": {"uri": uri(&f.path), "uriBaseId": "%SRCROOT%"},
+            "replacements": replacements,
+        }],
+        "properties": {"applicability": applicability},
+    }])
 }
 
 /// A relative path as a URI reference (percent-encoding what URIs forbid).

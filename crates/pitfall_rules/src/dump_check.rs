@@ -2,7 +2,7 @@
 //! goroutine dump and turns their verdicts into findings.
 
 use crate::{Check, Rule, Settings};
-use pitfall_dump::verdict::Verdict;
+use pitfall_dump::verdict::{Statics, Verdict};
 use pitfall_dump::Dump;
 use pitfall_report::Finding;
 use std::collections::HashMap;
@@ -13,6 +13,9 @@ pub struct DumpChecker<'a> {
     /// The first of several dumps of the same service, when given.
     pub earlier: Option<&'a Dump>,
     pub rule: &'static Rule,
+    /// What `pitfall check` says about the source the dump came from, when
+    /// it is given (`pitfall dump --source`).
+    pub statics: Option<&'a dyn Statics>,
     options: Option<&'a HashMap<String, String>>,
 }
 
@@ -32,7 +35,12 @@ pub struct DumpFinding {
 
 /// Runs the enabled dump rules. A finding's path and line are the blocking
 /// frame's, as the dump names them.
-pub fn check_dump(dump: &Dump, earlier: Option<&Dump>, settings: &Settings) -> Vec<DumpFinding> {
+pub fn check_dump(
+    dump: &Dump,
+    earlier: Option<&Dump>,
+    statics: Option<&dyn Statics>,
+    settings: &Settings,
+) -> Vec<DumpFinding> {
     let mut out = Vec::new();
     for rule in &settings.enabled {
         let Check::Dump(check) = rule.check else {
@@ -42,6 +50,7 @@ pub fn check_dump(dump: &Dump, earlier: Option<&Dump>, settings: &Settings) -> V
             dump,
             earlier,
             rule,
+            statics,
             options: settings.options.get(rule.name),
         };
         let severity = settings
@@ -62,6 +71,9 @@ pub fn check_dump(dump: &Dump, earlier: Option<&Dump>, settings: &Settings) -> V
                     end_column: 1,
                     message: v.message.clone(),
                     fix: Some(v.fix.clone()),
+                    applicability: None,
+                    edits: Vec::new(),
+                    related: Vec::new(),
                     span: (0, 0),
                 },
                 verdict: v,

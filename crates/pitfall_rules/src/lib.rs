@@ -9,12 +9,13 @@ use pitfall_go::index::{Package, ProjectIndex};
 use pitfall_go::types::{Env, Scope, Ty};
 use pitfall_go::walk::Node;
 use pitfall_go::GoFile;
-pub use pitfall_report::{Category, Finding, RuleInfo, Severity};
+pub use pitfall_report::{Applicability, Category, Finding, RuleInfo, Severity};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 pub mod dump_check;
+pub mod fixes;
 pub mod manifest;
 pub mod nolint;
 
@@ -22,12 +23,15 @@ include!(concat!(env!("OUT_DIR"), "/registry.rs"));
 
 /// What rules import: `use crate::prelude::*;`.
 pub mod prelude {
+    pub use crate::fixes::TextEdit;
     pub use crate::manifest::{Link, ManifestChecker};
     pub use crate::{Check, Checker, Rule, RuleOption, TestFiles};
     pub use pitfall_go::ast::*;
+    pub use pitfall_go::facts::{PackageFact, ProjectFact};
+    pub use pitfall_go::index::{Package, ProjectIndex};
     pub use pitfall_go::types::Ty;
     pub use pitfall_go::walk::{self, enclosing_func, enclosing_loop, Func, Node};
-    pub use pitfall_report::{Category, Severity};
+    pub use pitfall_report::{Applicability, Category, Severity};
 }
 
 /// Which files a rule looks at.
@@ -176,6 +180,10 @@ pub fn check_file<'a>(
 ) -> FileResult {
     static NO_OPTIONS: std::sync::OnceLock<HashMap<String, String>> = std::sync::OnceLock::new();
     let mut result = FileResult::default();
+    if file.is_generated {
+        // Loaded for its declarations only (`pitfall_go::keeps_generated`).
+        return result;
+    }
     let envs = Rc::new(RefCell::new(HashMap::new()));
     for rule in &settings.enabled {
         let Check::Go(check) = rule.check else {
@@ -243,12 +251,43 @@ pub struct Checker<'a> {
     findings: Vec<Finding>,
 }
 
-/// A finding just reported; add a fix hint with [`Reported::fix`].
-pub struct Reported<'c>(&'c mut Finding);
+/// A finding just reported; add a fix hint with [`Reported::fix`], machine
+/// edits with [`Reported::edits`] and related places with [`Reported::related`].
+pub struct Reported<'c>(&'c mut Finding, Option<&'c GoFile>);
 
-impl Reported<'_> {
-    pub fn fix(self, hint: impl Into<String>) {
+impl<'c> Reported<'c> {
+    pub fn fix(self, hint: impl Into<String>) -> Self {
         self.0.fix = Some(hint.into());
+        self
+    }
+
+    /// Machine-applicable edits (see [`fixes`]) that fix the finding. Several
+    /// edits must not overlap; an empty list offers no fix.
+    pub fn edits(self, applicability: Applicability, edits: Vec<fixes::TextEdit>) -> Self {
+        if let (Some(file), false) = (self.1, edits.is_empty()) {
+            if let Some(mut e) = fixes::to_edits(file, edits) {
+                self.0.edits.append(&mut e);
+                self.0.applicability = Some(applicability);
+            }
+        }
+        self
+    }
+
+    /// A place in the same file that explains the finding.
+    pub fn related(self, span: Span, message: impl Into<String>) -> Self {
+        if let Some(file) = self.1 {
+            let (line, column) = file.line_col(span.start);
+            let (end_line, end_column) = file.line_col(span.end.max(span.start));
+            self.0.related.push(pitfall_report::Related {
+                path: file.path.clone(),
+                line,
+                column,
+                end_line,
+                end_column,
+                message: message.into(),
+            });
+        }
+        self
     }
 }
 
@@ -268,9 +307,15 @@ impl<'a> Checker<'a> {
             end_column,
             message: message.into(),
             fix: None,
+            applicability: None,
+            edits: Vec::new(),
+            related: Vec::new(),
             span: (span.start as usize, span.end as usize),
         });
-        Reported(self.findings.last_mut().expect("just pushed"))
+        Reported(
+            self.findings.last_mut().expect("just pushed"),
+            Some(self.file),
+        )
     }
 
     /// A numeric option from `[rules.<name>]`, or its declared default.
@@ -281,6 +326,18 @@ impl<'a> Checker<'a> {
     /// A textual option (e.g. a list, comma-separated), or its default.
     pub fn option_str(&self, name: &str) -> String {
         self.rule.option_str(Some(self.options), name)
+    }
+
+    /// A package-wide fact, computed once per package (by whichever file asks
+    /// first) and shared by every file of it: rules put package-wide work here
+    /// instead of redoing it for each file.
+    pub fn package_fact<F: pitfall_go::facts::PackageFact>(&self) -> std::sync::Arc<F> {
+        self.pkg.fact::<F>(self.project)
+    }
+
+    /// A run-wide fact, computed once per run.
+    pub fn project_fact<F: pitfall_go::facts::ProjectFact>(&self) -> std::sync::Arc<F> {
+        self.project.fact::<F>()
     }
 
     /// Whether the module's `go` directive is at least `major.minor`.
@@ -304,9 +361,10 @@ impl<'a> Checker<'a> {
         &self,
     ) -> Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)> {
         let sc = self.scope();
+        let summaries = pitfall_go::locks::Summaries::default();
         let classify = |c: &'a CallExpr| {
             let env = self.env_at(c.span.start);
-            pitfall_go::locks::mutex_op(&sc, &env, c)
+            summaries.classify(&sc, &env, c)
         };
         let mut out = Vec::new();
         for f in pitfall_go::walk::funcs(&self.file.ast) {

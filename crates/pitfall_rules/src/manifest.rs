@@ -181,6 +181,9 @@ impl<'a> ManifestChecker<'a> {
             },
             message: message.into(),
             fix: None,
+            applicability: None,
+            edits: Vec::new(),
+            related: Vec::new(),
             span: (0, 0),
         };
         let silenced = names_match(&obj.ignore, self.rule)
@@ -191,7 +194,7 @@ impl<'a> ManifestChecker<'a> {
             &mut self.findings
         };
         list.push(f);
-        Reported(list.last_mut().expect("just pushed"))
+        Reported(list.last_mut().expect("just pushed"), None)
     }
 
     /// A numeric option from `[rules.<name>]`, or its declared default.
@@ -481,6 +484,7 @@ mod tests {
             method: method.map(str::to_string),
             path: path.into(),
             router,
+            config_prefix: None,
             origin: String::new(),
             file: String::new(),
             line: 0,

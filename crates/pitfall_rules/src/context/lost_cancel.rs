@@ -72,12 +72,15 @@ fn check(cx: &mut Checker) {
     if !cx.file.imports("context") {
         return;
     }
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, edits) in find(cx) {
+        let (applicability, edits) = edits.unwrap_or((Applicability::Unsafe, Vec::new()));
+        cx.report(span, msg).fix(fix).edits(applicability, edits);
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+type Edits = Option<(Applicability, Vec<TextEdit>)>;
+
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Edits)> {
     let mut out = Vec::new();
     for d in cx.cancel_derivations() {
         let what = format!("context.{}", d.call.method_name().unwrap_or("WithCancel"));
@@ -90,6 +93,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 d.stmt.span(),
                 format!("the cancel function returned by {what} is discarded: the context leaks until its parent is cancelled"),
                 "keep the cancel function and `defer cancel()`".to_string(),
+                None,
             ));
             continue;
         }
@@ -124,12 +128,14 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 leak.describe()
             ),
             format!("add `defer {name}()` right after this line"),
+            defer_cancel(cx, &d, name),
         ));
         if matches!(leak.kind, ExitKind::Return | ExitKind::EndOfFunction) {
             out.push((
                 leak.span,
                 format!("this return can be reached without using the {name} function defined on line {line}"),
                 format!("call `{name}()` before returning, or `defer {name}()` where it is defined"),
+                None,
             ));
         }
     }
@@ -144,4 +150,27 @@ fn declared_in<'a>(cx: &Checker<'a>, id: &'a Ident, func: Func<'a>) -> bool {
         Some(b) => func.span().encloses(b.decl),
         None => false,
     }
+}
+
+/// `defer cancel()` on a new line after the derivation. Safe when neither the
+/// context nor the cancel function can outlive the function (not returned,
+/// stored, captured by a closure or a goroutine): then cancelling at return
+/// ends nothing still in use. Otherwise offered as unsafe.
+fn defer_cancel(cx: &Checker, d: &pitfall_go::ctxflow::Derivation, name: &str) -> Edits {
+    let cause = d.call.method_name().is_some_and(|m| m.ends_with("Cause"));
+    let code = if cause {
+        format!("defer {name}(nil)")
+    } else {
+        format!("defer {name}()")
+    };
+    let edit = crate::fixes::line_after(&cx.file.src, d.stmt.span(), &code)?;
+    let mut names = vec![name];
+    names.extend(d.ctx().map(|c| c.name.as_str()));
+    let escapes = crate::fixes::may_escape(d.body, d.stmt, &names);
+    let applicability = if escapes {
+        Applicability::Unsafe
+    } else {
+        Applicability::Safe
+    };
+    Some((applicability, vec![edit]))
 }

@@ -2,6 +2,7 @@
 use crate::prelude::*;
 use pitfall_go::types::{Env, Scope};
 use pitfall_go::walk::walk;
+use crate::fixes;
 
 pub static RULE: Rule = Rule {
     name: "deprecated-ioutil",
@@ -82,8 +83,10 @@ fn check(cx: &mut Checker) {
         };
         find_uses(&sc, &env, root, &mut hits);
     }
+    let sole_use = hits.len() == 1;
     for (span, member) in hits {
         let written = cx.file.text(span).to_string();
+        let edits = fix_edits(cx, span, member, sole_use);
         let (replacement, note) = replacement(member);
         let msg = match replacement {
             Some(r) => format!("`{written}` is deprecated since Go 1.16; use `{r}`"),
@@ -93,8 +96,38 @@ fn check(cx: &mut Checker) {
             Some(r) => format!("replace `{written}` with `{r}`{note}"),
             None => "use the io and os equivalents of io/ioutil".to_string(),
         };
-        cx.report(span, msg).fix(fix);
+        let safe = if member == "ReadDir" {
+            Applicability::Unsafe
+        } else {
+            Applicability::Safe
+        };
+        cx.report(span, msg).fix(fix).edits(safe, edits);
     }
+}
+
+/// `ioutil.X` -> `io.Y`/`os.Y`, the import added when missing, and the
+/// io/ioutil import removed when this was its only use (`--fix` removes it
+/// after the last use in any case). Empty when the new name is shadowed here.
+fn fix_edits(cx: &Checker, span: Span, member: &str, sole_use: bool) -> Vec<TextEdit> {
+    let Some(new) = replacement(member).0 else {
+        return Vec::new();
+    };
+    let (pkg, func) = new.split_once('.').expect("pkg.Name");
+    let path = if pkg == "io" { "io" } else { "os" };
+    let Some((name, add)) = fixes::import_name(cx.file, path) else {
+        return Vec::new();
+    };
+    if cx.env_at(span.start).lookup(&name, span.start).is_some() {
+        return Vec::new();
+    }
+    let mut edits = vec![TextEdit::replace(span, format!("{name}.{func}"))];
+    let imports = match (sole_use, add) {
+        (true, Some(add)) => fixes::replace_import(cx.file, "io/ioutil", path).unwrap_or(vec![add]),
+        (true, None) => fixes::remove_import(cx.file, "io/ioutil").unwrap_or_default(),
+        (false, add) => add.into_iter().collect(),
+    };
+    edits.extend(imports);
+    edits
 }
 
 /// Every `ioutil.X` selector below `root` that really names the io/ioutil import.

@@ -75,12 +75,32 @@ fn check(cx: &mut Checker) {
         if !visibly_unbuffered(cx, ch) {
             continue;
         }
+        let edits = buffer_edits(cx, ch);
         cx.report(
             call.span,
             format!("signal.Notify delivers to `{}`, an unbuffered channel: a signal sent while nobody is receiving is dropped", ch.name),
         )
-        .fix(format!("give the channel a buffer: `{} := make(chan os.Signal, 1)` (or use signal.NotifyContext)", ch.name));
+        .fix(format!("give the channel a buffer: `{} := make(chan os.Signal, 1)` (or use signal.NotifyContext)", ch.name))
+        .edits(Applicability::Safe, edits);
     }
+}
+
+/// `make(chan T)` / `make(chan T, 0)` -> `make(chan T, 1)`, when the channel's
+/// only value is that `make` in its declaration.
+fn buffer_edits<'a>(cx: &Checker<'a>, ch: &'a Ident) -> Vec<TextEdit> {
+    let env = cx.env_at(ch.span.start);
+    let Some(binding) = env.resolve(ch) else { return Vec::new() };
+    let (decl, Some(init)) = (binding.decl, binding.init) else { return Vec::new() };
+    let mut reassigned = false;
+    for_each_assignment(cx, &ch.name, |lhs, _| {
+        if env.resolve(lhs).map(|b| b.decl) == Some(decl) && lhs.span != decl {
+            reassigned = true;
+        }
+    });
+    if reassigned || !is_unbuffered_make(cx, init) {
+        return Vec::new();
+    }
+    crate::fixes::buffer_of_one(init)
 }
 
 /// Whether every value `ch` can hold at this point is a visible

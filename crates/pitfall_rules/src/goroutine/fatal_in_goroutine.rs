@@ -102,7 +102,7 @@ fn check(cx: &mut Checker) {
     }
 
     // 2. Functions and methods of this file that the package starts with `go`.
-    let mut started: Option<Vec<Target>> = None;
+    let mut started: Option<std::sync::Arc<GoTargets>> = None;
     for decl in &cx.file.ast.decls {
         let Decl::Func(f) = decl else { continue };
         let Some(body) = &f.body else { continue };
@@ -111,7 +111,7 @@ fn check(cx: &mut Checker) {
         if exits.is_empty() {
             continue;
         }
-        let targets = started.get_or_insert_with(|| go_targets(cx.pkg, cx.project));
+        let targets = &started.get_or_insert_with(|| cx.package_fact::<GoTargets>()).0;
         let me = Target { recv: f.recv_type_name().map(str::to_string), name: f.name.name.clone() };
         let Some(t) = targets.iter().find(|t| **t == me) else { continue };
         let how = match &t.recv {
@@ -238,7 +238,16 @@ struct Target {
 }
 
 /// Every same-package function or method that some `go` statement of the
-/// package starts. A method counts only when the receiver's type is known.
+/// package starts (computed once per package). A method counts only when the
+/// receiver's type is known.
+struct GoTargets(Vec<Target>);
+
+impl PackageFact for GoTargets {
+    fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self {
+        GoTargets(go_targets(pkg, project))
+    }
+}
+
 fn go_targets<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Vec<Target> {
     let mut out = Vec::new();
     for file in pkg.files() {

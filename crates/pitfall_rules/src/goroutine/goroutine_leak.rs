@@ -260,7 +260,9 @@ fn check_chan<'a>(
         };
         for side in &sides {
             cx.report(side.op.span, format!("{who} is started once per iteration of the loop at line {loop_line}, but the unbuffered `{}` is received only {n} (line {recv_line}): the other senders block here forever", ch.name))
-                .fix("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine");
+                .fix("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine")
+                .related(parent[0].span, "the only receive")
+                .related(side.go.span(), "the goroutines are started here");
         }
         return;
     }
@@ -294,13 +296,18 @@ fn check_chan<'a>(
         format!("receive from `{}`", ch.name)
     };
     // Every abandoned send is reported (alternative sends of one goroutine).
-    for side in &sides {
+    for (i, side) in sides.iter().enumerate() {
+        // The buffer edit once: it serves every send of the goroutine.
+        let buffer = if sending && i == 0 { crate::fixes::buffer_of_one(ch.make) } else { Vec::new() };
         cx.report(side.op.span, format!("{who} can block forever on this {what}: the parent leaves by {how} without {partner} it"))
             .fix(if sending {
                 format!("give `{}` a buffer of 1 (`make(chan T, 1)`), or select on the send and `ctx.Done()`", ch.name)
             } else {
                 format!("close `{}` on every path (e.g. `defer close({})` right after starting the goroutine)", ch.name, ch.name)
-            });
+            })
+            .edits(Applicability::Safe, buffer)
+            .related(leak.span, format!("the parent leaves here without {partner} `{}`", ch.name))
+            .related(side.go.span(), "the goroutine is started here");
     }
 }
 

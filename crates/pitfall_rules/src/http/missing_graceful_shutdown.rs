@@ -22,6 +22,15 @@ pub static RULE: Rule = Rule {
 2. `srv.Shutdown(context.Background())` (or `context.TODO()`, directly or through a
    variable) on an `*http.Server`: a shutdown without a deadline. Reported on the
    `Shutdown` call.
+3. A stop that can never run while the server serves: a blocking
+   `s.Serve(lis)` / `srv.ListenAndServe()` in a function (not in a goroutine)
+   whose only `GracefulStop`/`Shutdown`/`Stop`/`Close` calls on that local
+   server come after it or are deferred. Serve returns only once the server
+   has stopped, so on SIGTERM nothing stops it. Reported on the serving call.
+   Silent when the server escapes the function (captured by a goroutine,
+   handed to a helper other than `Register...(s, ...)`, stored), since the
+   helper may stop it on a signal. A gRPC server is one made by
+   `grpc.NewServer` or declared a `*grpc.Server`.
 
 ## Why it matters in production
 Kubernetes sends SIGTERM, waits `terminationGracePeriodSeconds`, then SIGKILLs.
@@ -61,8 +70,9 @@ func main() {
 
 ## How to fix
 Serve in a goroutine, wait for SIGTERM (`signal.NotifyContext`), then call
-`srv.Shutdown(ctx)` (HTTP) or `GracefulStop()` (gRPC) with a context whose timeout
-is a few seconds shorter than the pod's grace period. Treat `http.ErrServerClosed`
+`srv.Shutdown(ctx)` (HTTP) with a context whose timeout is a few seconds shorter
+than the pod's grace period, or `GracefulStop()` (gRPC) raced with a timer that
+calls `Stop()` (`pitfall rule shutdown-exceeds-grace-period`). Treat `http.ErrServerClosed`
 from `ListenAndServe` as the normal exit.
 
 ## How to suppress
@@ -78,9 +88,15 @@ const SERVE: &[&str] = &["ListenAndServe", "ListenAndServeTLS", "Serve", "ServeT
 fn check(cx: &mut Checker) {
     let file = cx.file;
     let mut calls: Vec<&CallExpr> = Vec::new();
-    walk::walk_file(&file.ast, &mut |n, _| {
+    // Serving calls that block their function declaration: (call, declaration).
+    let mut blocking: Vec<(&CallExpr, &FuncDecl)> = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, anc| {
         if let Node::Expr(Expr::Call(c)) = n {
             calls.push(c);
+            let in_go = matches!(anc.last(), Some(Node::Stmt(Stmt::Go(_))));
+            if let (false, Some(Func::Decl(fd))) = (in_go, enclosing_func(anc)) {
+                blocking.push((c, fd));
+            }
         }
         true
     });
@@ -104,7 +120,17 @@ fn check(cx: &mut Checker) {
                 continue;
             }
         }
-        serving.push((call.span, if grpc { "gRPC" } else { "HTTP" }));
+        let kind = if grpc { "gRPC" } else { "HTTP" };
+        if let Some((_, fd)) = blocking.iter().find(|(c, _)| c.span == call.span) {
+            if let Some(stop) = stop_only_after(cx, call, fd) {
+                let (line, _) = cx.file.line_col(stop.start);
+                let what = if grpc { "GracefulStop" } else { "Shutdown" };
+                cx.report(call.span, format!("this {kind} server's {what} (line {line}) runs only after this call returns, and it returns only once the server has stopped: on SIGTERM the process dies with requests in flight"))
+                    .fix(format!("serve in a goroutine, wait for SIGTERM with signal.NotifyContext, then call {what}"));
+                continue;
+            }
+        }
+        serving.push((call.span, kind));
     }
     for span in no_deadline {
         cx.report(span, "Shutdown is given a context without a deadline: a slow connection keeps the pod alive until Kubernetes SIGKILLs it")
@@ -151,12 +177,85 @@ fn is_background<'a>(cx: &Checker<'a>, e: &'a Expr) -> bool {
     e.as_call().is_some_and(|c| cx.is_pkg_call(c, "context", &["Background", "TODO"]))
 }
 
-/// `s.Serve(...)` where `s` was initialised with `grpc.NewServer(...)`.
+/// `s.Serve(...)` where `s` was initialised with `grpc.NewServer(...)` or is
+/// declared a `*grpc.Server`.
 fn is_grpc_server<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
-    let Some(id) = call.receiver().and_then(|r| r.as_ident()) else { return false };
+    let Some(recv) = call.receiver() else { return false };
+    if cx.type_of(recv).deref().is_named("google.golang.org/grpc", "Server") {
+        return true;
+    }
+    let Some(id) = recv.as_ident() else { return false };
     let env = cx.env_at(id.span.start);
     let Some(init) = env.resolve(id).and_then(|b| b.init) else { return false };
     init.as_call().is_some_and(|c| cx.is_pkg_call(c, "google.golang.org/grpc", &["NewServer"]))
+}
+
+const STOPS: &[&str] = &["GracefulStop", "Shutdown", "Stop", "Close"];
+
+/// The first stop call (`s.GracefulStop()`, `s.Shutdown(ctx)`) on the local
+/// server `s` of a blocking `s.Serve(...)` when every stop of `s` in the
+/// function comes after that call or is deferred: none can run while it
+/// serves. `None` when `s` escapes — captured by a function literal that is
+/// not deferred, passed to a call other than `Register...(s, ...)`, stored —
+/// since a signal handler elsewhere may stop it.
+fn stop_only_after<'a>(cx: &Checker<'a>, serve: &'a CallExpr, fd: &'a FuncDecl) -> Option<Span> {
+    let id = serve.receiver()?.as_ident()?;
+    let env = cx.env_at(id.span.start);
+    let decl = env.resolve(id)?.decl;
+    let is_s = |e: &Expr| {
+        e.as_ident()
+            .is_some_and(|i| i.name == id.name && env.resolve(i).map(|b| b.decl) == Some(decl))
+    };
+    let mut stops = Vec::new();
+    let mut escapes = false;
+    walk::walk(Node::FuncDecl(fd), &mut |n, anc| {
+        let Node::Expr(e) = n else { return !escapes };
+        if !is_s(e) {
+            return !escapes;
+        }
+        let in_lit = anc.iter().rposition(|a| matches!(a, Node::Expr(Expr::FuncLit(_))));
+        let deferred = anc.iter().any(|a| matches!(a, Node::Stmt(Stmt::Defer(_))));
+        if in_lit.is_some() && !deferred {
+            escapes = true;
+            return false;
+        }
+        // How `s` is used: as the receiver of a call, or an argument.
+        let parent = anc.iter().rev().find_map(|a| match a {
+            Node::Expr(Expr::Selector(_)) | Node::Expr(Expr::Call(_)) => Some(*a),
+            Node::Expr(Expr::Paren(_)) => None,
+            _ => Some(*a),
+        });
+        match parent {
+            Some(Node::Expr(Expr::Selector(sel))) if sel.x.span() == e.span() => {
+                let name = sel.sel.name.as_str();
+                if STOPS.contains(&name) {
+                    stops.push((sel.span, deferred));
+                }
+            }
+            Some(Node::Expr(Expr::Call(c))) => {
+                let registers = c
+                    .fun
+                    .as_selector()
+                    .map(|s| s.sel.name.as_str())
+                    .or_else(|| c.fun.ident_name())
+                    .is_some_and(|n| n.starts_with("Register") || n.starts_with("register"));
+                if !registers {
+                    escapes = true;
+                }
+            }
+            Some(Node::Stmt(Stmt::Assign(a))) if a.lhs.iter().any(|l| l.span() == e.span()) => {}
+            Some(Node::ValueSpec(_)) => {}
+            _ => escapes = true,
+        }
+        !escapes
+    });
+    if escapes || stops.is_empty() {
+        return None;
+    }
+    let all_after = stops
+        .iter()
+        .all(|(span, deferred)| *deferred || span.start > serve.span.end);
+    all_after.then(|| stops[0].0)
 }
 
 /// The listening address when it is written in the code.

@@ -2,7 +2,6 @@
 use crate::prelude::*;
 use pitfall_go::http_facts::{self, is_loopback_addr, ServeSite};
 use pitfall_go::types::{Env, Scope};
-use pitfall_go::GoFile;
 
 pub static RULE: Rule = Rule {
     name: "pprof-exposed",
@@ -71,7 +70,7 @@ fn check(cx: &mut Checker) {
         return;
     }
     // 1. The import registers /debug/pprof/ on DefaultServeMux.
-    if let Some(addr) = public_default_mux_addr(cx) {
+    if let Some(addr) = cx.package_fact::<PublicDefaultMux>().0.clone() {
         let spans: Vec<Span> = cx.file.ast.imports.iter().filter(|i| i.path == PPROF).map(|i| i.span).collect();
         for span in spans {
             cx.report(
@@ -113,22 +112,26 @@ fn check(cx: &mut Checker) {
 }
 
 /// The listen address when some non-test file of the package serves the
-/// DefaultServeMux on a readable, non-loopback address.
-fn public_default_mux_addr(cx: &Checker) -> Option<String> {
-    for file in cx.pkg.files().iter().filter(|f| !f.is_test) {
-        if let Some(addr) = public_default_mux_in_file(cx, file) {
-            return Some(addr);
-        }
+/// DefaultServeMux on a readable, non-loopback address (the first in file
+/// order); computed once per package.
+struct PublicDefaultMux(Option<String>);
+
+impl PackageFact for PublicDefaultMux {
+    fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self {
+        let addr = pkg
+            .files()
+            .iter()
+            .filter(|f| !f.is_test)
+            .find_map(|file| public_default_mux_in_file(&Scope { project, pkg, file }));
+        PublicDefaultMux(addr)
     }
-    None
 }
 
-fn public_default_mux_in_file<'a>(cx: &Checker<'a>, file: &'a GoFile) -> Option<String> {
-    let sc = Scope { project: cx.project, pkg: cx.pkg, file };
-    for decl in &file.ast.decls {
+fn public_default_mux_in_file<'a>(sc: &Scope<'a>) -> Option<String> {
+    for decl in &sc.file.ast.decls {
         let Decl::Func(fd) = decl else { continue };
-        let env = Env::build(&sc, Node::FuncDecl(fd));
-        let sites = http_facts::serve_sites(&sc, &env, Node::FuncDecl(fd));
+        let env = Env::build(sc, Node::FuncDecl(fd));
+        let sites = http_facts::serve_sites(sc, &env, Node::FuncDecl(fd));
         for site in sites {
             if !site.default_mux {
                 continue;

@@ -123,12 +123,49 @@ fn check(cx: &mut Checker) {
             }
         }
         let ty_text = cx.file.text(ty.span()).to_string();
+        let edits = header_timeout_edits(cx, lit);
         cx.report(
             Span { start: lit.span.start, end: lit.span.start + ty_text.len() as u32 },
             format!("{ty_text} has neither ReadHeaderTimeout nor ReadTimeout: slow clients (slowloris) can hold connections open forever"),
         )
-        .fix("set `ReadHeaderTimeout: 5 * time.Second` (and ReadTimeout/WriteTimeout/IdleTimeout that fit the service)");
+        .fix("set `ReadHeaderTimeout: 5 * time.Second` (and ReadTimeout/WriteTimeout/IdleTimeout that fit the service)")
+        .edits(Applicability::Unsafe, edits);
     }
+}
+
+/// `ReadHeaderTimeout: 5 * time.Second` added to the literal (and the `time`
+/// import). Unsafe: a client slower than that is now cut off, which is the
+/// point but changes behaviour. On its own line after a blank one in a
+/// multi-line literal, so gofmt's alignment of the other fields is untouched.
+fn header_timeout_edits(cx: &Checker, lit: &CompositeLit) -> Vec<TextEdit> {
+    let src = &cx.file.src;
+    let Some((time, add)) = crate::fixes::import_name(cx.file, "time") else { return Vec::new() };
+    if cx.env_at(lit.span.start).lookup(&time, lit.span.start).is_some() {
+        return Vec::new();
+    }
+    let field = format!("ReadHeaderTimeout: 5 * {time}.Second");
+    let close = lit.span.end - 1;
+    if src.as_bytes().get(close as usize) != Some(&b'}') {
+        return Vec::new();
+    }
+    let edit = match lit.elts.last() {
+        None if !src[lit.span.start as usize..close as usize].contains('\n') => TextEdit::insert(close, field),
+        Some(last) if !src[last.span().end as usize..close as usize].contains('\n') => {
+            TextEdit::insert(last.span().end, format!(", {field}"))
+        }
+        Some(last) => {
+            let after = &src[last.span().end as usize..close as usize];
+            if after.trim() != "," || !crate::fixes::owns_its_line(src, Span { start: last.span().start, end: last.span().end + 1 }) {
+                return Vec::new();
+            }
+            let indent = crate::fixes::indent_at(src, last.span().start);
+            TextEdit::insert(crate::fixes::next_line_start(src, last.span().end), format!("\n{indent}{field},\n"))
+        }
+        None => return Vec::new(),
+    };
+    let mut edits = vec![edit];
+    edits.extend(add);
+    edits
 }
 
 /// Whether the helper listens on a loopback address (for `Serve`, the address

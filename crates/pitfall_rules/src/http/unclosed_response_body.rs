@@ -75,12 +75,13 @@ const CLIENT_METHODS: &[&str] = &["Do", "Get", "Post", "Head", "PostForm"];
 const FIELDS: &[&str] = &["Body"];
 
 fn check(cx: &mut Checker) {
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, (applicability, edits)) in find(cx) {
+        cx.report(span, msg).fix(fix).edits(applicability, edits);
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+#[allow(clippy::type_complexity)]
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<TextEdit>))> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
     for d in flow::defining_calls(&file.ast) {
@@ -107,6 +108,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 d.call.span,
                 format!("response `{var}` from {what} is not closed on every path: its Body leaks {} at line {line}", l.describe()),
                 format!("add `defer {var}.Body.Close()` right after the error check"),
+                crate::fixes::defer_release(&cx.file.src, d.body, d.stmt, var, err, &format!("defer {var}.Body.Close()")),
             ));
         }
     }

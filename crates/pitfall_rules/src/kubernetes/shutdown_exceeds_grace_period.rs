@@ -27,11 +27,20 @@ memory-limit-without-gomemlimit` for how links are made):
    `terminationGracePeriodSeconds:`, or on the container when the default
    applies. When the timeout cannot be read (a flag, a context built
    elsewhere) the rule is silent. Only the `Shutdown` wait is counted; worker
-   drains after it make the real need larger.
+   drains after it make the real need larger. A gRPC server's
+   `GracefulStop()` raced with a timer and `Stop()` (`time.After(d)`,
+   `time.AfterFunc(d, s.Stop)`, `context.WithTimeout`) counts with the
+   timer's duration.
 2. The container receives traffic, has no `preStop` hook, and the code calls
    `Shutdown` without any sleep or timer before it in the same function: it
    stops accepting connections the moment SIGTERM arrives. Reported on the
    container.
+3. A gRPC `GracefulStop()` that nothing bounds: no `Stop()` on the same
+   server together with a timer in the function that calls it (or the
+   function declaration around the goroutine that calls it). GracefulStop
+   takes no deadline and waits for every RPC and every open stream (a
+   watch, a server stream) to end. Reported on
+   `terminationGracePeriodSeconds:`, or on the container.
 
 ## Why it matters in production
 On SIGTERM the kubelet waits `terminationGracePeriodSeconds` (the `preStop`
@@ -61,6 +70,18 @@ immediately answers them with connection refused.
 ```
 with `context.WithTimeout(context.Background(), 30*time.Second)` for
 `Shutdown`: 5 + 30 stays well below 45.
+
+For gRPC, bound the drain:
+```go
+<-ctx.Done() // SIGTERM
+stopped := make(chan struct{})
+go func() { srv.GracefulStop(); close(stopped) }()
+select {
+case <-stopped:
+case <-time.After(20 * time.Second):
+	srv.Stop() // cancels the streams still open
+}
+```
 
 ## How to fix
 Raise `terminationGracePeriodSeconds` above preStop + shutdown timeout + a
@@ -152,6 +173,21 @@ fn check(cx: &mut ManifestChecker) {
                     (timeout + delay + margin).ceil()
                 ));
             }
+        }
+        if let Some(call) = lc.shutdowns.iter().find(|s| s.unbounded) {
+            let at = grace_key.unwrap_or(c.node);
+            cx.report(
+                w.object,
+                at,
+                format!(
+                    "{}:{} calls GracefulStop, which waits with no limit for every RPC and stream to finish: one long stream keeps container `{}` alive until SIGKILL at {grace}s, and the cleanup after it never runs",
+                    call.site.file, call.site.line, c.name
+                ),
+            )
+            .fix(format!(
+                "race GracefulStop with a timer and call Stop when it fires (time.After of at most {}s)",
+                (grace - delay - margin).max(1.0)
+            ));
         }
         if !has_pre_stop && cx.receives_traffic(w, c) && lc.shutdowns.iter().all(|s| !s.delayed) {
             let call = &lc.shutdowns[0];

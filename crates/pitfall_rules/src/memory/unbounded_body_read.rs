@@ -79,7 +79,6 @@ fn check(cx: &mut Checker) {
         }
         true
     });
-    let mut package_limited: Option<bool> = None;
     for (call, anc) in candidates {
         let Some((pkg, name)) = cx.pkg_member(&call.fun) else { continue };
         let reader = match (pkg, name) {
@@ -92,7 +91,7 @@ fn check(cx: &mut Checker) {
             continue;
         }
         // Body-limiting middleware anywhere in the package caps every body.
-        if *package_limited.get_or_insert_with(|| package_limits_bodies(cx)) {
+        if cx.package_fact::<LimitsBodies>().0 {
             continue;
         }
         let callee = cx.file.text(call.fun.span()).to_string();
@@ -136,7 +135,8 @@ fn request_body_of<'a>(cx: &Checker<'a>, arg: &'a Expr, anc: &[Node<'a>]) -> Opt
         return None;
     }
     let index = param_index(&fd.ty, binding.decl)?;
-    called_by_unlimited_handler(cx, &fd.name.name, index).then_some(req)
+    let called = cx.package_fact::<UnlimitedHandlerCalls>();
+    called.0.contains(&(fd.name.name.clone(), index)).then_some(req)
 }
 
 /// Position of the parameter declared at `decl` (counting names).
@@ -148,52 +148,60 @@ fn has_response_writer<'a>(sc: &pitfall_go::types::Scope<'a>, ty: &'a FuncType) 
     ty.params.iter().any(|p| sc.type_expr(&p.ty).is_named("net/http", "ResponseWriter"))
 }
 
-/// Whether a non-test file of the package calls function `name` passing, as
-/// argument `index`, the request parameter of a handler that did not limit the
-/// body before the call.
-fn called_by_unlimited_handler(cx: &Checker, name: &str, index: usize) -> bool {
-    for file in cx.pkg.files().iter().filter(|f| !f.is_test) {
-        let sc = pitfall_go::types::Scope { project: cx.project, pkg: cx.pkg, file };
-        for decl in &file.ast.decls {
-            let Decl::Func(fd) = decl else { continue };
-            let mut candidate = false;
-            walk::calls(Node::FuncDecl(fd), &mut |c, _| {
-                candidate |= c.fun.ident_name() == Some(name);
-            });
-            if !candidate {
-                continue;
-            }
-            let env = pitfall_go::types::Env::build(&sc, Node::FuncDecl(fd));
-            let mut found = false;
-            walk::walk(Node::FuncDecl(fd), &mut |n, anc| {
-                let Node::Expr(Expr::Call(c)) = n else { return !found };
-                let Some(f) = c.fun.as_ident() else { return true };
-                if f.name != name || env.resolve(f).is_some() {
-                    return true;
+/// Every `(function name, argument position)` such that a non-test file of
+/// the package calls package function `name` passing, at that position, the
+/// request parameter of a handler that did not limit the body before the call.
+/// Computed once per package.
+struct UnlimitedHandlerCalls(std::collections::HashSet<(String, usize)>);
+
+impl PackageFact for UnlimitedHandlerCalls {
+    fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self {
+        let mut out = std::collections::HashSet::new();
+        for file in pkg.files().iter().filter(|f| !f.is_test) {
+            let sc = pitfall_go::types::Scope { project, pkg, file };
+            for decl in &file.ast.decls {
+                let Decl::Func(fd) = decl else { continue };
+                // Cheap filter: a call of a plain name with a plain-name argument.
+                let mut candidate = false;
+                walk::calls(Node::FuncDecl(fd), &mut |c, _| {
+                    candidate |= c.fun.as_ident().is_some() && c.args.iter().any(|a| a.as_ident().is_some());
+                });
+                if !candidate {
+                    continue;
                 }
-                let Some(arg) = c.args.get(index).and_then(|a| a.as_ident()) else { return true };
-                let Some(b) = env.resolve(arg) else { return true };
-                if !b.ty.is_named("net/http", "Request") {
-                    return true;
-                }
-                let funcs: Vec<Func> = anc.iter().filter_map(|n| n.as_func()).collect();
-                let Some(declaring) = funcs.iter().position(|f| param_index(f.ty(), b.decl).is_some()) else {
-                    return true;
-                };
-                if !funcs[..=declaring].iter().any(|f| has_response_writer(&sc, f.ty())) {
-                    return true;
-                }
-                if !replaced_in(&env, funcs[declaring], b.decl, c.span.start) {
-                    found = true;
-                }
-                !found
-            });
-            if found {
-                return true;
+                let env = pitfall_go::types::Env::build(&sc, Node::FuncDecl(fd));
+                walk::walk(Node::FuncDecl(fd), &mut |n, anc| {
+                    let Node::Expr(Expr::Call(c)) = n else { return true };
+                    let Some(f) = c.fun.as_ident() else { return true };
+                    if env.resolve(f).is_some() {
+                        return true;
+                    }
+                    for (index, arg) in c.args.iter().enumerate() {
+                        let Some(arg) = arg.as_ident() else { continue };
+                        if out.contains(&(f.name.clone(), index)) {
+                            continue;
+                        }
+                        let Some(b) = env.resolve(arg) else { continue };
+                        if !b.ty.is_named("net/http", "Request") {
+                            continue;
+                        }
+                        let funcs: Vec<Func> = anc.iter().filter_map(|n| n.as_func()).collect();
+                        let Some(declaring) = funcs.iter().position(|f| param_index(f.ty(), b.decl).is_some()) else {
+                            continue;
+                        };
+                        if !funcs[..=declaring].iter().any(|f| has_response_writer(&sc, f.ty())) {
+                            continue;
+                        }
+                        if !replaced_in(&env, funcs[declaring], b.decl, c.span.start) {
+                            out.insert((f.name.clone(), index));
+                        }
+                    }
+                    true
+                });
             }
         }
+        UnlimitedHandlerCalls(out)
     }
-    false
 }
 
 /// Whether `req.Body` is assigned (e.g. `req.Body = http.MaxBytesReader(...)`)
@@ -229,12 +237,20 @@ fn is_body_of(env: &pitfall_go::types::Env, e: &Expr, decl: Span) -> bool {
 /// Whether the package installs body-limiting middleware: `http.MaxBytesHandler`,
 /// a handler wrapper that sets `r.Body = http.MaxBytesReader(...)` and then calls
 /// `next.ServeHTTP`, or a router's size-limit middleware (`RequestSize`,
-/// `BodyLimit` from a `.../middleware` package).
-fn package_limits_bodies(cx: &Checker) -> bool {
-    if cx.pkg.calls_pkg_func("net/http", "MaxBytesHandler") {
+/// `BodyLimit` from a `.../middleware` package). Computed once per package.
+struct LimitsBodies(bool);
+
+impl PackageFact for LimitsBodies {
+    fn compute<'a>(pkg: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
+        LimitsBodies(package_limits_bodies(pkg))
+    }
+}
+
+fn package_limits_bodies(pkg: &Package) -> bool {
+    if pkg.calls_pkg_func("net/http", "MaxBytesHandler") {
         return true;
     }
-    cx.pkg.files().iter().filter(|f| !f.is_test).any(|file| {
+    pkg.files().iter().filter(|f| !f.is_test).any(|file| {
         let mut limits = false;
         for decl in &file.ast.decls {
             let Decl::Func(fd) = decl else { continue };

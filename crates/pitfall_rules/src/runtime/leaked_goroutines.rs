@@ -1,5 +1,7 @@
-//! Many goroutines parked at one channel operation, select, WaitGroup or Cond
-//! in a live service's goroutine dump.
+//! Goroutines parked for good at one channel operation, select, WaitGroup or
+//! Cond in a live service's goroutine dump (many of them, or fewer where the
+//! wait reason or the code proves it), and HTTP client connections held by
+//! response bodies nobody closed.
 use crate::dump_check::DumpChecker;
 use crate::prelude::*;
 use pitfall_dump::verdict::{self, LeakOptions, Verdict};
@@ -8,8 +10,8 @@ pub static RULE: Rule = Rule {
     name: "leaked-goroutines",
     category: Category::Runtime,
     severity: Severity::Error,
-    summary: "many goroutines parked forever at one channel operation, select, WaitGroup or Cond (from a goroutine dump)",
-    reports_on: "the first frame outside the runtime and standard library of the parked goroutines (where they are stuck in your code)",
+    summary: "goroutines parked forever at one channel operation, select, WaitGroup or Cond, or HTTP connections held by unclosed bodies (from a goroutine dump)",
+    reports_on: "the first frame outside the runtime and standard library of the parked goroutines (where they are stuck in your code); for held HTTP connections, the read loop's line in net/http",
     test_files: TestFiles::Include,
     options: &[
         RuleOption { name: "min_count", default: "100", help: "parked goroutines at one site that are a leak whatever their age" },
@@ -31,10 +33,35 @@ whose goroutines are parked on a channel send or receive, a `select`, a
 - with two dumps (`pitfall dump before after`), it grew by `min_growth` (50), or
 - the Go runtime itself marked its goroutines `(leaked)`.
 
-Groups that differ only in pprof labels add up. Not counted: goroutines with no
-frame outside the runtime and standard library (the runtime's and the standard
-library's own workers), goroutines in `time.Sleep`, IO wait or syscalls, and
-goroutines in a synctest bubble. A long-lived loop over a ticker (`for range
+Some sites need no threshold because nothing can ever wake them:
+- goroutines parked on a **nil channel** (`chan send (nil chan)`, `chan receive
+  (nil chan)`) or in a **`select {}`** (`select (no cases)`) are leaked whatever
+  their number or age. The dump says so only where it prints the wait reason
+  (debug=2 and tracebacks; protobuf profiles show `select {}` but not nil
+  channels, debug=1 neither). The main goroutine parked in `select {}` — the
+  idiom that keeps a server's process alive — is not a leak.
+- with `--source DIR`, a parked site on a line where `pitfall check` reports a
+  concurrency finding (a rule of the goroutine, channel or sync category, not
+  suppressed there) is a leak from **two goroutines**, or from one that has
+  waited a minute or more: the code says why they cannot leave, the dump that
+  they are stuck. The message quotes the static finding.
+
+**Connections held by unclosed response bodies** have no frame of your code at
+all, yet are leaks: an HTTP client connection runs two goroutines,
+`net/http.(*persistConn).readLoop` and `writeLoop`; an idle pooled connection
+reads (IO wait), while one whose response body is still out waits in a select
+until the body is read to the end or closed. When those waiting read loops reach
+`min_count`, or `min_count_waiting` with the oldest waiting `min_wait_minutes`,
+or grow by `min_growth` between two dumps, they are reported as a connection
+leak on the read loop's line (in `net/http`); with `--source`, the message names
+the `unclosed-response-body` findings of the code that explain them. Long
+streaming responses (watches, server-sent events) wait there too while they
+stream: they rarely reach those numbers, and grow only with their clients.
+
+Groups that differ only in pprof labels add up. Not counted otherwise:
+goroutines with no frame outside the runtime and standard library (the
+runtime's and the standard library's own workers), goroutines in `time.Sleep`,
+IO wait or syscalls, and goroutines in a synctest bubble. A long-lived loop over a ticker (`for range
 t.C`) is one goroutine per site, far below the thresholds. debug=1 profiles hide
 the runtime frames; a stack that starts in user code there is counted as parked
 on a channel or select.
@@ -75,8 +102,11 @@ func lookup(ctx context.Context, key string) (string, error) {
 
 ## How to fix
 Give every blocking operation a way out: a buffer sized for the sends, a
-`case <-ctx.Done(): return`, a closed quit channel, `defer wg.Done()`. With
-`--source DIR` pitfall prints the line and the static finding there, if any.
+`case <-ctx.Done(): return`, a closed quit channel, `defer wg.Done()`. Make the
+channel before any goroutine uses it (a struct field never assigned `make(...)`
+is nil). Close every response body: `defer resp.Body.Close()` right after the
+error check. With `--source DIR` pitfall prints the line and the static finding
+there, if any.
 
 ## How to suppress
 `//nolint:leaked-goroutines // reason` on the reported line of the source given
@@ -93,5 +123,5 @@ fn check(cx: &DumpChecker) -> Vec<Verdict> {
         min_wait_minutes: cx.option_u64("min_wait_minutes"),
         min_growth: cx.option_u64("min_growth"),
     };
-    verdict::leaked(cx.dump, cx.earlier, &o)
+    verdict::leaked_with(cx.dump, cx.earlier, &o, cx.statics)
 }

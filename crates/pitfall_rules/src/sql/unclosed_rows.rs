@@ -72,12 +72,13 @@ line before the statement or the function; `//nolint:sql` for the whole category
 const SQL: &str = "database/sql";
 
 fn check(cx: &mut Checker) {
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, (applicability, edits)) in find(cx) {
+        cx.report(span, msg).fix(fix).edits(applicability, edits);
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+#[allow(clippy::type_complexity)]
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<TextEdit>))> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
     for d in flow::defining_calls(&file.ast) {
@@ -125,6 +126,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                     l.describe()
                 ),
                 format!("add `defer {var}.Close()` right after the error check"),
+                crate::fixes::defer_release(&file.src, d.body, d.stmt, var, err, &format!("defer {var}.Close()")),
             ));
         }
     }

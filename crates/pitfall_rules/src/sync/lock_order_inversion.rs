@@ -129,13 +129,14 @@ fn file_edges<'a>(
         return out;
     }
     let sc = Scope { project, pkg, file };
+    let summaries = locks::Summaries::default();
     for decl in &file.ast.decls {
         let Decl::Func(fd) = decl else { continue };
         if !file.text(fd.span).contains("Lock()") {
             continue;
         }
         let env = Env::build(&sc, Node::FuncDecl(fd));
-        let classify = |c: &'a CallExpr| locks::mutex_op(&sc, &env, c);
+        let classify = |c: &'a CallExpr| summaries.classify(&sc, &env, c);
         let name = match fd.recv_type_name() {
             Some(t) => format!("{t}.{}", fd.name.name),
             None => fd.name.name.clone(),

@@ -79,35 +79,101 @@ fn check(cx: &mut Checker) {
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
     let mut out = Vec::new();
     for (body, key, t) in cx.lock_traces() {
+        // A function entered with the lock held returns it held by design.
+        if t.entry_held.is_some() {
+            continue;
+        }
+        let fix = |lock: &(Span, locks::Op, Option<String>, locks::States)| {
+            format!(
+                "unlock `{key}` before leaving, or `defer {key}.{}()` right after the lock",
+                if lock.1 == locks::Op::RLock {
+                    "RUnlock"
+                } else {
+                    "Unlock"
+                }
+            )
+        };
+        let how = |lock: &(Span, locks::Op, Option<String>, locks::States)| {
+            let (lock_line, _) = cx.file.line_col(lock.0.start);
+            match &lock.2 {
+                Some(m) => format!("locked through {m}() at line {lock_line}"),
+                None => format!("locked at line {lock_line}"),
+            }
+        };
+        let last_lock_before = |pos: u32| {
+            t.acquires
+                .iter()
+                .filter(|a| a.0.start < pos)
+                .max_by_key(|a| a.0.start)
+        };
+        let body_end = body.span.end.saturating_sub(1);
         for (span, st) in &t.exits {
             if !locks::always_held_undeferred(*st) {
+                continue;
+            }
+            let Some(lock) = last_lock_before(span.start) else {
+                continue;
+            };
+            if span.start == body_end {
+                // Falling off the end: reported when an earlier return
+                // releases the mutex taken by the same lock (the early
+                // return remembered to unlock, the end did not).
+                let unlocked_return = t.exits.iter().any(|(r, rst)| {
+                    r.start > lock.0.start
+                        && r.start < body_end
+                        && locks::never_held(*rst)
+                        && t.releases.iter().any(|u| u.start > lock.0.start && u.start < r.start)
+                });
+                if !unlocked_return {
+                    continue;
+                }
+                out.push((
+                    *span,
+                    format!("the function ends with `{key}` still locked ({}), while its early return unlocks it: the next Lock blocks forever", how(lock)),
+                    fix(lock),
+                ));
                 continue;
             }
             let Some(unlock) = t.releases.iter().find(|r| r.start > span.end) else {
                 continue;
             };
-            let Some(lock) = t
-                .acquires
+            if !locks::is_early_return(body, lock.0, *span) {
+                continue;
+            }
+            let (unlock_line, _) = cx.file.line_col(unlock.start);
+            out.push((
+                    *span,
+                    format!("this return leaves `{key}` locked ({}); the other paths unlock it at line {unlock_line}: the next Lock blocks forever", how(lock)),
+                    fix(lock),
+                ));
+        }
+        // A `break` out of a loop that locks and unlocks per iteration.
+        for (span, st, lp) in &t.breaks {
+            if !locks::always_held_undeferred(*st) {
+                continue;
+            }
+            let Some(lock) = last_lock_before(span.start) else {
+                continue;
+            };
+            if !lp.encloses(lock.0) {
+                continue;
+            }
+            let Some(unlock) = t
+                .releases
                 .iter()
-                .filter(|a| a.0.start < span.start)
-                .max_by_key(|a| a.0.start)
+                .find(|r| r.start > span.end && lp.contains(r.start))
             else {
                 continue;
             };
             if !locks::is_early_return(body, lock.0, *span) {
                 continue;
             }
-            let (lock_line, _) = cx.file.line_col(lock.0.start);
             let (unlock_line, _) = cx.file.line_col(unlock.start);
-            let how = match &lock.2 {
-                Some(m) => format!("locked through {m}() at line {lock_line}"),
-                None => format!("locked at line {lock_line}"),
-            };
             out.push((
-                    *span,
-                    format!("this return leaves `{key}` locked ({how}); the other paths unlock it at line {unlock_line}: the next Lock blocks forever"),
-                    format!("unlock `{key}` before returning, or `defer {key}.{}()` right after the lock", if lock.1 == locks::Op::RLock { "RUnlock" } else { "Unlock" }),
-                ));
+                *span,
+                format!("this break leaves the loop with `{key}` locked ({}); the iteration unlocks it at line {unlock_line}: the next Lock blocks forever", how(lock)),
+                fix(lock),
+            ));
         }
     }
     out

@@ -1,0 +1,14 @@
+package service
+
+import (
+	"io"
+	"net/http"
+)
+
+func get(url string) ([]byte, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(resp.Body)
+}

@@ -1,0 +1,3 @@
+module example.com/certain
+
+go 1.22
