@@ -281,7 +281,9 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
     }
     for (path, src) in &manifests.sources {
         if with_findings.contains(path.as_str()) {
-            sources.entry(path.clone()).or_insert_with(|| src.clone());
+            sources
+                .entry(path.clone())
+                .or_insert_with(|| src.to_string());
         }
     }
     newcode::filter(&args.newcode, &mut findings, &sources, &cwd)?;

@@ -4,6 +4,7 @@ use crate::discover::display_path;
 use pitfall_k8s::Object;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The name stdin's manifests are reported under when they carry no Helm
 /// `# Source:` comment.
@@ -12,8 +13,9 @@ pub const STDIN_NAME: &str = "<stdin>";
 #[derive(Default)]
 pub struct Manifests {
     pub objects: Vec<Object>,
-    /// (reported path, text) for code frames.
-    pub sources: Vec<(String, String)>,
+    /// (reported path, text) for code frames; a whole file's text is the
+    /// one its objects share.
+    pub sources: Vec<(String, Arc<str>)>,
     /// Files that held at least one Kubernetes object.
     pub files_checked: usize,
     pub bytes: u64,
@@ -71,17 +73,20 @@ pub fn load(
             One::Warning(w) => out.warnings.push(w),
         }
     }
-    let loaded: Vec<(String, String, pitfall_k8s::Loaded)> = inputs
+    let loaded: Vec<(String, Arc<str>, pitfall_k8s::Loaded)> = inputs
         .into_par_iter()
         .map(|(shown, src)| {
+            // One copy of the text, shared by its objects and code frames.
+            let src: Arc<str> = Arc::from(src);
             // A parser bug must cost one file, not the run.
-            let l = std::panic::catch_unwind(|| pitfall_k8s::load_with(&shown, &src, &limits))
-                .unwrap_or_else(|_| pitfall_k8s::Loaded {
-                    error: Some(format!(
-                        "{shown}: internal error while reading the YAML (file skipped)"
-                    )),
-                    ..Default::default()
-                });
+            let l =
+                std::panic::catch_unwind(|| pitfall_k8s::load_shared(&shown, src.clone(), &limits))
+                    .unwrap_or_else(|_| pitfall_k8s::Loaded {
+                        error: Some(format!(
+                            "{shown}: internal error while reading the YAML (file skipped)"
+                        )),
+                        ..Default::default()
+                    });
             (shown, src, l)
         })
         .collect();
@@ -104,7 +109,8 @@ pub fn load(
         if paths.contains(shown.as_str()) {
             out.sources.push((shown.clone(), src.clone()));
         }
-        out.sources.extend(l.sources);
+        out.sources
+            .extend(l.sources.into_iter().map(|(p, t)| (p, Arc::from(t))));
         out.objects.extend(l.objects);
     }
     if !templates.is_empty() {

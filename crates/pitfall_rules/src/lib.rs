@@ -275,7 +275,15 @@ impl<'c> Reported<'c> {
 
     /// A place in the same file that explains the finding.
     pub fn related(self, span: Span, message: impl Into<String>) -> Self {
-        if let Some(file) = self.1 {
+        match self.1 {
+            Some(file) => self.related_in(file, span, message),
+            None => self,
+        }
+    }
+
+    /// A place in `file` (another file of the package, say) that explains the finding.
+    pub fn related_in(self, file: &GoFile, span: Span, message: impl Into<String>) -> Self {
+        {
             let (line, column) = file.line_col(span.start);
             let (end_line, end_column) = file.line_col(span.end.max(span.start));
             self.0.related.push(pitfall_report::Related {

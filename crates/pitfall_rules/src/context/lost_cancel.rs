@@ -154,8 +154,9 @@ fn declared_in<'a>(cx: &Checker<'a>, id: &'a Ident, func: Func<'a>) -> bool {
 
 /// `defer cancel()` on a new line after the derivation. Safe when neither the
 /// context nor the cancel function can outlive the function (not returned,
-/// stored, captured by a closure or a goroutine): then cancelling at return
-/// ends nothing still in use. Otherwise offered as unsafe.
+/// stored, captured by a closure or a goroutine) and the call is not in a
+/// loop: then cancelling at return ends nothing still in use, at the right
+/// time. Otherwise offered as unsafe.
 fn defer_cancel(cx: &Checker, d: &pitfall_go::ctxflow::Derivation, name: &str) -> Edits {
     let cause = d.call.method_name().is_some_and(|m| m.ends_with("Cause"));
     let code = if cause {
@@ -166,7 +167,8 @@ fn defer_cancel(cx: &Checker, d: &pitfall_go::ctxflow::Derivation, name: &str) -
     let edit = crate::fixes::line_after(&cx.file.src, d.stmt.span(), &code)?;
     let mut names = vec![name];
     names.extend(d.ctx().map(|c| c.name.as_str()));
-    let escapes = crate::fixes::may_escape(d.body, d.stmt, &names);
+    // In a loop, a deferred cancel runs only when the function returns.
+    let escapes = crate::fixes::may_escape(d.body, d.stmt, &names) || crate::fixes::in_loop(d.body, d.stmt);
     let applicability = if escapes {
         Applicability::Unsafe
     } else {
