@@ -276,7 +276,7 @@ fn check_chan<'a>(
             "the end of the function{}",
             select_case_note(cx, body, leak.span, side.go.span(), ch.name)
         ),
-        ExitKind::EndOfScope | ExitKind::Branch => format!("the exit at line {line}"),
+        ExitKind::EndOfScope | ExitKind::Branch | ExitKind::Overwritten => format!("the exit at line {line}"),
     };
     let partner = if sending {
         "receiving from"
