@@ -15,9 +15,6 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 8 * 1024 * 1024;
 
 pub struct Discovered {
     pub packages: Vec<SourcePackage>,
-    pub files_checked: usize,
-    pub files_with_syntax_errors: usize,
-    pub bytes: u64,
     pub warnings: Vec<String>,
 }
 
@@ -332,21 +329,15 @@ pub fn parse(raw: &RawPackage) -> Parsed {
 pub fn load(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Discovered {
     let read = read(files, cwd, max_file_size);
     let mut warnings = read.warnings;
-    let (mut files_checked, mut with_errors) = (0, 0);
     let mut packages = Vec::new();
     let parsed: Vec<Parsed> = read.packages.par_iter().map(parse).collect();
     for p in parsed {
-        files_checked += p.files_checked;
-        with_errors += p.files_with_syntax_errors;
         warnings.extend(p.warnings);
         packages.push(p.package);
     }
     warnings.sort_by_key(|(i, _)| *i);
     Discovered {
         packages,
-        files_checked,
-        files_with_syntax_errors: with_errors,
-        bytes: read.bytes,
         warnings: warnings.into_iter().map(|(_, w)| w).collect(),
     }
 }

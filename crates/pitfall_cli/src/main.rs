@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 no findings, 1 findings, 2 usage or I/O error.
 
+mod cache;
 mod config;
 mod discover;
 mod dump;
@@ -9,6 +10,7 @@ mod fix;
 mod lsp;
 mod manifests;
 mod newcode;
+mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use config::Config;
@@ -16,7 +18,7 @@ use pitfall_go::index::ProjectIndex;
 use pitfall_report::emit::{self, Report};
 use pitfall_report::{Finding, RuleInfo};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -117,10 +119,21 @@ struct CheckArgs {
     /// Print files, lines, bytes and timing to stderr
     #[arg(long)]
     stats: bool,
+    /// Where to keep results between runs (default: $XDG_CACHE_HOME/pitfall)
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Do not read or write the result cache
+    #[arg(long, conflicts_with = "cache_dir")]
+    no_cache: bool,
     /// Read rendered Kubernetes manifests from stdin (name the path `-`):
     /// `helm template . | pitfall check - --manifests-from-stdin`
     #[arg(long)]
     manifests_from_stdin: bool,
+    /// Also judge manifests under fixtures/, e2e/, docs/, examples/, samples/,
+    /// third_party/ and upstream/ (left out by default: they are not the
+    /// service's deployment)
+    #[arg(long)]
+    all_manifests: bool,
     #[command(flatten)]
     fixing: FixArgs,
     #[command(flatten)]
@@ -213,7 +226,16 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
         .map_err(|e| e.to_string())?;
 
     let links = cfg.link_overrides();
-    let (found, manifests, findings, warnings) = pool.install(|| -> Result<_, String> {
+    let cache = if args.no_cache {
+        None
+    } else {
+        args.cache_dir
+            .clone()
+            .or_else(cache::default_dir)
+            .and_then(|d| cache::Cache::open(&d, cache::DEFAULT_MAX_BYTES))
+    };
+    let salt = cache::build_salt(VERSION, &settings_fingerprint(&settings));
+    let (read, manifests, run) = pool.install(|| -> Result<_, String> {
         let all = discover::list_files(
             &args.paths,
             &excludes,
@@ -222,55 +244,57 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
         )?;
         let (yaml, files): (Vec<PathBuf>, Vec<PathBuf>) =
             all.into_iter().partition(|p| discover::is_yaml(p));
-        let found = discover::load(&files, &cwd, args.max_file_size);
-        let manifests = manifests::load(
+        let (yaml, left_out) = if args.all_manifests {
+            (yaml, None)
+        } else {
+            manifests::deployments_only(yaml, &args.paths, &cwd)
+        };
+        let read = discover::read(&files, &cwd, args.max_file_size);
+        let mut manifests = manifests::load(
             &yaml,
             &cwd,
             args.max_file_size,
             args.max_yaml_alias_nodes,
             stdin_manifests,
         );
-        let index = ProjectIndex::new(&found.packages);
-        let per_file: Vec<pitfall_rules::FileResult> = index
-            .packages
-            .par_iter()
-            .flat_map_iter(|pkg| pkg.files().iter().map(move |f| (pkg, f)))
-            .map(|(pkg, f)| pitfall_rules::check_file(f, pkg, &index, &settings))
-            .collect();
-        let mut findings: Vec<Finding> = Vec::new();
-        let mut warnings = Vec::new();
-        for mut r in per_file {
-            findings.append(&mut r.findings);
-            warnings.append(&mut r.warnings);
-        }
-        let mut k8s =
-            pitfall_rules::manifest::check_manifests(&manifests.objects, &index, &settings, &links);
-        findings.append(&mut k8s.findings);
-        warnings.append(&mut k8s.warnings);
-        findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-        Ok((found, manifests, findings, warnings))
+        manifests.warnings.extend(left_out);
+        let run = check_packages(&read, &manifests, &settings, &links, cache.as_ref(), salt);
+        Ok((read, manifests, run))
     })?;
-    let mut findings = findings;
-
-    for w in found
-        .warnings
+    if let Some(c) = &cache {
+        c.evict();
+    }
+    let Run {
+        mut findings,
+        mut warnings,
+        files_checked: go_files_checked,
+        files_with_syntax_errors,
+        cached,
+    } = run;
+    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let read_warnings = std::mem::take(&mut warnings.0);
+    for w in read_warnings
         .iter()
         .chain(&manifests.warnings)
-        .chain(&warnings)
+        .chain(&warnings.1)
     {
         eprintln!("pitfall: warning: {w}");
     }
     let mut sources = BTreeMap::new();
-    for pkg in &found.packages {
+    let with_findings: std::collections::HashSet<&str> =
+        findings.iter().map(|f| f.path.as_str()).collect();
+    for pkg in &read.packages {
         for f in &pkg.files {
-            if findings.iter().any(|x| x.path == f.path) {
+            if with_findings.contains(f.path.as_str()) {
                 sources.insert(f.path.clone(), f.src.clone());
             }
         }
     }
     for (path, src) in &manifests.sources {
-        if findings.iter().any(|x| x.path == *path) {
-            sources.entry(path.clone()).or_insert_with(|| src.clone());
+        if with_findings.contains(path.as_str()) {
+            sources
+                .entry(path.clone())
+                .or_insert_with(|| src.to_string());
         }
     }
     newcode::filter(&args.newcode, &mut findings, &sources, &cwd)?;
@@ -303,7 +327,7 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
             }
         }
     }
-    let files_checked = found.files_checked + manifests.files_checked;
+    let files_checked = go_files_checked + manifests.files_checked;
     let infos: Vec<RuleInfo> = settings.enabled.iter().map(|r| r.info()).collect();
     let report = Report {
         findings: &findings,
@@ -334,27 +358,166 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
     }
     if args.stats {
         let secs = started.elapsed().as_secs_f64();
-        let lines: usize = found
+        let lines: usize = read
             .packages
             .iter()
             .flat_map(|p| &p.files)
             .map(|f| f.src.lines().count())
             .sum();
         eprintln!(
-            "pitfall: checked {} files ({} with syntax errors), {} lines, {:.1} MB in {:.3} s ({:.1} MB/s), {} findings",
+            "pitfall: checked {} files ({} with syntax errors), {} lines, {:.1} MB in {:.3} s ({:.1} MB/s), {} findings; {} of {} packages from the cache",
             files_checked,
-            found.files_with_syntax_errors,
+            files_with_syntax_errors,
             lines,
-            (found.bytes + manifests.bytes) as f64 / 1e6,
+            (read.bytes + manifests.bytes) as f64 / 1e6,
             secs,
-            (found.bytes + manifests.bytes) as f64 / 1e6 / secs.max(1e-9),
-            findings.len()
+            (read.bytes + manifests.bytes) as f64 / 1e6 / secs.max(1e-9),
+            findings.len(),
+            cached.0,
+            cached.1
         );
     }
-    if files_checked == 0 && !(found.warnings.is_empty() && manifests.warnings.is_empty()) {
+    if files_checked == 0 && !(read_warnings.is_empty() && manifests.warnings.is_empty()) {
         return Err("no file could be checked".into());
     }
     Ok(if findings.is_empty() { 0 } else { 1 })
+}
+
+/// What checking the Go packages gave (findings unsorted).
+struct Run {
+    findings: Vec<Finding>,
+    /// (reading and parsing warnings in file order, rule warnings).
+    warnings: (Vec<String>, Vec<String>),
+    files_checked: usize,
+    files_with_syntax_errors: usize,
+    /// (packages answered from the cache, packages).
+    cached: (usize, usize),
+}
+
+/// The settings as text, for the cache key.
+fn settings_fingerprint(s: &pitfall_rules::Settings) -> String {
+    let mut enabled: Vec<&str> = s.enabled.iter().map(|r| r.name).collect();
+    enabled.sort_unstable();
+    let severity: BTreeMap<_, _> = s.severity.iter().map(|(k, v)| (k, v.as_str())).collect();
+    let options: BTreeMap<_, BTreeMap<_, _>> = s
+        .options
+        .iter()
+        .map(|(k, v)| (k, v.iter().collect()))
+        .collect();
+    format!("{enabled:?}{severity:?}{options:?}")
+}
+
+/// Checks the Go packages of the run: answers from the cache where it can,
+/// parses what the rest needs (their own files and every package they read)
+/// and checks them, then runs the manifest rules and cross-checks.
+fn check_packages(
+    read: &discover::Read,
+    manifests: &manifests::Manifests,
+    settings: &pitfall_rules::Settings,
+    links: &[pitfall_rules::manifest::LinkOverride],
+    cache: Option<&cache::Cache>,
+    salt: u128,
+) -> Run {
+    let pkgs = &read.packages;
+    let total: usize = pkgs.iter().map(|p| p.files.len()).sum();
+    let progress = progress::Progress::start(total, progress::Progress::wanted());
+    let graph = cache::Graph::new(pkgs);
+    let keys = cache.map(|_| graph.keys(pkgs, salt));
+    let mut entries: Vec<Option<cache::Entry>> = match (cache, &keys) {
+        (Some(c), Some(keys)) => keys.par_iter().map(|&k| c.get(k)).collect(),
+        _ => vec![None; pkgs.len()],
+    };
+    // An entry this build cannot read back counts as a miss.
+    let mut replayed: Vec<Option<Vec<Finding>>> = entries
+        .iter()
+        .zip(pkgs)
+        .map(|(e, p)| e.as_ref().and_then(|e| e.findings(p)))
+        .collect();
+    for (e, r) in entries.iter_mut().zip(&replayed) {
+        if r.is_none() {
+            *e = None;
+        }
+    }
+    for (p, e) in pkgs.iter().zip(&entries) {
+        if e.is_some() {
+            progress.add(p.files.len());
+        }
+    }
+    let misses: Vec<usize> = (0..pkgs.len()).filter(|&i| entries[i].is_none()).collect();
+    let needed = graph.needed_for(&misses, !manifests.objects.is_empty());
+    let parsed: Vec<discover::Parsed> = needed
+        .par_iter()
+        .map(|&i| discover::parse(&pkgs[i]))
+        .collect();
+    let mut sources: Vec<pitfall_go::index::SourcePackage> = Vec::new();
+    let mut parse_info = HashMap::new();
+    for (p, &i) in parsed.into_iter().zip(&needed) {
+        parse_info.insert(i, (p.warnings, p.files_with_syntax_errors, p.files_checked));
+        sources.push(p.package);
+    }
+    let index = ProjectIndex::new(&sources);
+    let slot: HashMap<usize, usize> = needed.iter().enumerate().map(|(s, &i)| (i, s)).collect();
+    let checked: Vec<(usize, pitfall_rules::FileResult)> = misses
+        .par_iter()
+        .flat_map_iter(|&i| {
+            let pkg = &index.packages[slot[&i]];
+            pkg.files().iter().map(move |f| (i, pkg, f))
+        })
+        .map(|(i, pkg, f)| {
+            let r = pitfall_rules::check_file(f, pkg, &index, settings);
+            progress.add(1);
+            (i, r)
+        })
+        .collect();
+    let mut fresh: HashMap<usize, (Vec<Finding>, Vec<String>)> = HashMap::new();
+    for (i, mut r) in checked {
+        let e = fresh.entry(i).or_default();
+        e.0.append(&mut r.findings);
+        e.1.append(&mut r.warnings);
+    }
+    let mut run = Run {
+        findings: Vec::new(),
+        warnings: (Vec::new(), Vec::new()),
+        files_checked: 0,
+        files_with_syntax_errors: 0,
+        cached: (pkgs.len() - misses.len(), pkgs.len()),
+    };
+    let mut file_warnings: Vec<(usize, String)> = read.warnings.clone();
+    for (i, pkg) in pkgs.iter().enumerate() {
+        let entry = match entries[i].take() {
+            Some(e) => e,
+            None => {
+                let (findings, warnings) = fresh.remove(&i).unwrap_or_default();
+                let (pw, with_errors, n) = parse_info.remove(&i).unwrap_or_default();
+                let local: Vec<(usize, String)> = pw
+                    .into_iter()
+                    .map(|(o, w)| (pkg.order.iter().position(|&x| x == o).unwrap_or(0), w))
+                    .collect();
+                let e = cache::Entry::new(pkg, &findings, warnings, local, n, with_errors);
+                if let (Some(c), Some(keys), Some(e)) = (cache, &keys, &e) {
+                    c.put(keys[i], e.clone());
+                }
+                replayed[i] = Some(findings);
+                e.unwrap_or_default()
+            }
+        };
+        run.findings
+            .append(replayed[i].as_mut().expect("filled above"));
+        run.warnings.1.extend(entry.warnings);
+        run.files_checked += entry.files_checked;
+        run.files_with_syntax_errors += entry.files_with_syntax_errors;
+        for (f, w) in entry.parse_warnings {
+            file_warnings.push((pkg.order.get(f).copied().unwrap_or(0), w));
+        }
+    }
+    file_warnings.sort_by_key(|(i, _)| *i);
+    run.warnings.0 = file_warnings.into_iter().map(|(_, w)| w).collect();
+    let mut k8s =
+        pitfall_rules::manifest::check_manifests(&manifests.objects, &index, settings, links);
+    run.findings.append(&mut k8s.findings);
+    run.warnings.1.append(&mut k8s.warnings);
+    progress.finish();
+    run
 }
 
 /// Stdin as text, up to `max` bytes.

@@ -195,7 +195,7 @@ fn diff_prints_a_unified_diff_and_writes_nothing() {
 }
 
 #[test]
-fn fix_refuses_to_write_without_the_source_flag_combinations_that_make_no_sense() {
+fn fix_and_diff_together_are_a_usage_error() {
     let dir = module_with("stdin", "package main\n");
     let o = pitfall(&dir, &["check", "--fix", "--diff", "."]);
     assert_eq!(o.status.code(), Some(2), "--fix and --diff conflict");
@@ -274,5 +274,53 @@ fn json_carries_edits_applicability_and_related_and_sarif_fixes() {
         rep["deletedRegion"]["endColumn"]
     );
     assert!(res["relatedLocations"].as_array().unwrap().len() >= 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn lock_findings_name_the_other_lock_site_as_related() {
+    let src = "package svc\n\nimport \"sync\"\n\ntype S struct {\n\ta sync.Mutex\n\tb sync.Mutex\n}\n\nfunc (s *S) One() {\n\ts.a.Lock()\n\ts.b.Lock()\n\ts.b.Unlock()\n\ts.a.Unlock()\n}\n\nfunc (s *S) Two() {\n\ts.b.Lock()\n\ts.a.Lock()\n\ts.a.Unlock()\n\ts.b.Unlock()\n}\n\nfunc (s *S) Three() {\n\ts.a.Lock()\n\ts.a.Lock()\n\ts.a.Unlock()\n}\n";
+    let dir = module_with("related", src);
+    let o = pitfall(
+        &dir,
+        &[
+            "check",
+            "--no-config",
+            "--select",
+            "lock-order-inversion,double-lock",
+            "--format",
+            "json",
+            ".",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let got: Vec<(String, u64, Vec<u64>)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let rel = f["related"]
+                .as_array()
+                .map(|r| r.iter().map(|x| x["line"].as_u64().unwrap()).collect())
+                .unwrap_or_default();
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                rel,
+            )
+        })
+        .collect();
+    assert!(
+        got.contains(&("lock-order-inversion".to_string(), 12, vec![19])),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("lock-order-inversion".to_string(), 19, vec![12])),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("double-lock".to_string(), 26, vec![25])),
+        "{got:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

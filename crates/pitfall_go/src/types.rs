@@ -247,6 +247,48 @@ impl<'a> Scope<'a> {
         cur
     }
 
+    /// The lock a value of type `t` holds by value, when it holds one: a
+    /// `sync.Mutex`-like type of the standard library, a protobuf message
+    /// (its `state protoimpl.MessageState` holds a zero-length mutex array),
+    /// or a struct or array of the tree that contains one. The answer names
+    /// the lock and the path to it (`mu sync.Mutex`, `state
+    /// protoimpl.MessageState`). Pointers, slices, maps, channels and
+    /// interfaces hold none; unknown types neither.
+    pub fn held_lock(&self, t: &Ty<'a>) -> Option<String> {
+        self.held_lock_depth(t, 0)
+    }
+
+    fn held_lock_depth(&self, t: &Ty<'a>, depth: u32) -> Option<String> {
+        if depth > 8 {
+            return None;
+        }
+        match t {
+            Ty::Named(path, name) => {
+                if let Some(l) = std_lock(path, name) {
+                    return Some(l);
+                }
+                let pkg = self.project.package(path)?;
+                let (spec, file) = pkg.types.get(name)?;
+                let sc = self.in_file(file, pkg);
+                sc.held_lock_depth(&sc.type_expr(&spec.ty), depth + 1)
+            }
+            Ty::Array(_, elem) => self.held_lock_depth(elem, depth + 1),
+            Ty::Struct(st, file, path) => {
+                let pkg = self.project.package(path)?;
+                let sc = self.in_file(file, pkg);
+                st.fields.iter().find_map(|f| {
+                    let inner = sc.held_lock_depth(&sc.type_expr(&f.ty), depth + 1)?;
+                    Some(match f.names.first() {
+                        Some(n) if !inner.contains(' ') => format!("{} {inner}", n.name),
+                        Some(n) => format!("{}.{inner}", n.name),
+                        None => inner,
+                    })
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Whether `t` is a string type (`string` or a type defined as one).
     pub fn is_string(&self, t: &Ty<'a>) -> bool {
         matches!(self.underlying(t), Ty::Basic("string"))
@@ -299,6 +341,36 @@ impl<'a> Scope<'a> {
         };
         tuple(self.in_file(def.file, pkg).results(&def.decl.ty))
     }
+}
+
+/// Types outside the tree that hold a lock by value (what go vet's copylocks
+/// knows from their `Lock` methods or `noCopy` fields), and the protobuf
+/// messages that are commonly used without their source in the tree.
+fn std_lock(path: &str, name: &str) -> Option<String> {
+    let lock = match (path, name) {
+        ("sync", "Mutex" | "RWMutex" | "WaitGroup" | "Once" | "Cond" | "Map" | "Pool") => true,
+        (
+            "sync/atomic",
+            "Bool" | "Int32" | "Int64" | "Uint32" | "Uint64" | "Uintptr" | "Pointer",
+        ) => true,
+        ("google.golang.org/protobuf/runtime/protoimpl", "MessageState") => true,
+        ("google.golang.org/protobuf/types/known/wrapperspb", _) => name.ends_with("Value"),
+        ("google.golang.org/protobuf/types/known/timestamppb", "Timestamp")
+        | ("google.golang.org/protobuf/types/known/durationpb", "Duration")
+        | ("google.golang.org/protobuf/types/known/emptypb", "Empty")
+        | ("google.golang.org/protobuf/types/known/anypb", "Any")
+        | ("google.golang.org/protobuf/types/known/fieldmaskpb", "FieldMask")
+        | ("google.golang.org/protobuf/types/known/structpb", "Struct" | "Value" | "ListValue")
+        | (
+            "google.golang.org/grpc/health/grpc_health_v1",
+            "HealthCheckRequest" | "HealthCheckResponse",
+        ) => true,
+        _ => false,
+    };
+    lock.then(|| {
+        let short = path.rsplit('/').next().unwrap_or(path);
+        format!("{short}.{name}")
+    })
 }
 
 fn tuple(mut v: Vec<Ty<'_>>) -> Ty<'_> {
@@ -394,6 +466,10 @@ pub fn std_func(pkg: &str, name: &str) -> Option<Ty<'static>> {
         ("net", "Dial" | "DialTimeout") => {
             Ty::Tuple(vec![named("net", "Conn"), Ty::Basic("error")])
         }
+        ("crypto/tls", "Dial" | "DialWithDialer") => {
+            Ty::Tuple(vec![ptr(named("crypto/tls", "Conn")), Ty::Basic("error")])
+        }
+        ("crypto/tls", "Client" | "Server") => ptr(named("crypto/tls", "Conn")),
         ("log", "New") => ptr(named("log", "Logger")),
         ("log", "Default") => ptr(named("log", "Logger")),
         _ => return None,

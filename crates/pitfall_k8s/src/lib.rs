@@ -41,11 +41,34 @@ pub const IGNORE_ANNOTATION: &str = "pitfall.dev/ignore";
 pub struct Loaded {
     pub objects: Vec<Object>,
     /// (reported path, text whose lines match the reported lines), for code frames.
-    pub sources: Vec<(String, String)>,
+    pub sources: Vec<(String, SourceText)>,
     /// The file is an unrendered Helm/Go template and was skipped.
     pub template: bool,
     /// Malformed YAML or a limit hit, for a file that looks like Kubernetes YAML.
     pub error: Option<String>,
+}
+
+/// A part of a shared text — a whole file, or the lines under one Helm
+/// `# Source:` comment — without a copy of its own (a rendered chart can be
+/// tens of MB). Reads as a `str`.
+#[derive(Clone, Debug)]
+pub struct SourceText {
+    text: Arc<str>,
+    range: std::ops::Range<usize>,
+}
+
+impl SourceText {
+    pub fn whole(text: Arc<str>) -> SourceText {
+        let range = 0..text.len();
+        SourceText { text, range }
+    }
+}
+
+impl std::ops::Deref for SourceText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text[self.range.clone()]
+    }
 }
 
 /// Whether the text is an unrendered template: a line that starts with an
@@ -66,6 +89,13 @@ pub fn load(path: &str, src: &str) -> Loaded {
 
 /// [`load`] within the given YAML limits.
 pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
+    load_shared(path, Arc::from(src), limits)
+}
+
+/// [`load_with`] for a text the caller already shares: the objects keep
+/// `src` itself, not a copy (a rendered chart can be tens of MB).
+pub fn load_shared(path: &str, shared: Arc<str>, limits: &yaml::Limits) -> Loaded {
+    let src: &str = &shared;
     let mut out = Loaded::default();
     let in_chart_templates = path.split('/').any(|c| c == "templates");
     if template_lines(src) || (in_chart_templates && src.contains("{{")) {
@@ -83,12 +113,11 @@ pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
             return out;
         }
     };
-    let shared: Arc<str> = Arc::from(src);
     let starts: Arc<[usize]> = std::iter::once(0)
         .chain(src.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
     let sources = helm_sources(src);
-    let mut source_texts: Vec<(String, String)> = Vec::new();
+    let mut source_texts: Vec<(String, SourceText)> = Vec::new();
     let mut texts_seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut previous_end = 0;
     for doc in docs {
@@ -124,11 +153,18 @@ pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
                 .map(|l| line_start(l.saturating_sub(1)))
                 .unwrap_or(src.len())
                 .max(from);
-            let text = src[from..to]
-                .strip_suffix('\n')
-                .unwrap_or(&src[from..to])
-                .to_string();
-            source_texts.push((shown.clone(), text));
+            let to = if src[from..to].ends_with('\n') {
+                to - 1
+            } else {
+                to
+            };
+            source_texts.push((
+                shown.clone(),
+                SourceText {
+                    text: shared.clone(),
+                    range: from..to,
+                },
+            ));
         }
         let mut push = |node: Node| {
             if let Some(o) = object(node, &shown, base, &shared, &starts) {
@@ -139,10 +175,10 @@ pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
             let Value::Map(entries) = doc.root.value else {
                 continue;
             };
-            for (k, v) in entries {
+            for (k, v) in entries.into_vec() {
                 if k.as_str() == Some("items") {
                     if let Value::Seq(items) = v.value {
-                        items.into_iter().for_each(&mut push);
+                        items.into_vec().into_iter().for_each(&mut push);
                     }
                 }
             }

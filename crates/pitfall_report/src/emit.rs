@@ -341,6 +341,22 @@ pub fn text(r: &Report, color: bool) -> String {
             sev["info"].as_u64().unwrap_or(0),
             r.files_checked
         );
+        let fixable = |a: crate::Applicability| {
+            r.findings
+                .iter()
+                .filter(|f| f.applicability == Some(a) && !f.edits.is_empty())
+                .count()
+        };
+        let (safe, unsafe_) = (
+            fixable(crate::Applicability::Safe),
+            fixable(crate::Applicability::Unsafe),
+        );
+        if safe + unsafe_ > 0 {
+            let _ = writeln!(
+                out,
+                "{safe} fixable with `pitfall check --fix` ({unsafe_} more with `--unsafe-fixes`; `--diff` shows them)."
+            );
+        }
     }
     out
 }

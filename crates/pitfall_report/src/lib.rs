@@ -4,7 +4,7 @@
 //! manifest and dump analyses); the emitters turn a sorted list of them into
 //! text, JSON, SARIF 2.1.0 or GitHub Actions workflow commands.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub mod emit;
@@ -142,7 +142,7 @@ pub struct Finding {
 }
 
 /// Whether a fix keeps the program's behaviour.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Applicability {
     /// Behaviour preserved: `pitfall check --fix` applies it.
@@ -163,7 +163,7 @@ impl Applicability {
 
 /// Replace the bytes `start..end` of the finding's file with `replacement`
 /// (an insertion when `start == end`). Lines and columns as in [`Finding`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Edit {
     pub start_byte: usize,
     pub end_byte: usize,
@@ -175,7 +175,7 @@ pub struct Edit {
 }
 
 /// A place related to a finding, with a short note on its role.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Related {
     pub path: String,
     pub line: u32,

@@ -22,7 +22,9 @@ the end of the function) without any use are reported.
 Two findings are reported: one on the assignment that derives the context, and one
 on the `return` that is reached without using the cancel function. A cancel
 function stored in a struct field (`s.cancel`) is not followed. Paths that end in
-`panic`, `log.Fatal` or `os.Exit` do not count.
+`panic`, `log.Fatal` or `os.Exit` do not count, and neither does returning from
+`main` (the process ends). `var ctx, cancel = ...` is followed like `:=`; a named
+result assigned with `=` is handed to the caller by a bare `return`.
 
 ## Why it matters in production
 Until it is cancelled, a derived context stays registered in its parent: its timer
@@ -101,7 +103,11 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Edits)> {
         // the path helper follows one block, so only the function's own
         // top-level statements are judged.
         let top_level = d.body.stmts.iter().any(|s| std::ptr::eq(s, d.stmt));
-        if !d.assign.is_define() && (!top_level || !declared_in(cx, cancel, d.func)) {
+        if !d.assign.is_define() && (!top_level || !cx.declared_in(d.body, cancel)) {
+            continue;
+        }
+        // Returning from `main` ends the program: nothing is left to leak.
+        if is_main(cx, d.func) {
             continue;
         }
         let name = cancel.name.as_str();
@@ -142,20 +148,17 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Edits)> {
     out
 }
 
-/// Whether the cancel variable assigned with `=` is a local of `func` (not a
-/// variable captured from an enclosing function or a package variable).
-fn declared_in<'a>(cx: &Checker<'a>, id: &'a Ident, func: Func<'a>) -> bool {
-    let env = cx.env_at(id.span.start);
-    match env.resolve(id) {
-        Some(b) => func.span().encloses(b.decl),
-        None => false,
-    }
+/// Whether `func` is `main` of package `main`.
+fn is_main(cx: &Checker, func: Func) -> bool {
+    cx.pkg.src.name == "main"
+        && matches!(func, Func::Decl(fd) if fd.recv.is_none() && fd.name.name == "main")
 }
 
 /// `defer cancel()` on a new line after the derivation. Safe when neither the
 /// context nor the cancel function can outlive the function (not returned,
-/// stored, captured by a closure or a goroutine): then cancelling at return
-/// ends nothing still in use. Otherwise offered as unsafe.
+/// stored, captured by a closure or a goroutine) and the call is not in a
+/// loop: then cancelling at return ends nothing still in use, at the right
+/// time. Otherwise offered as unsafe.
 fn defer_cancel(cx: &Checker, d: &pitfall_go::ctxflow::Derivation, name: &str) -> Edits {
     let cause = d.call.method_name().is_some_and(|m| m.ends_with("Cause"));
     let code = if cause {
@@ -166,7 +169,8 @@ fn defer_cancel(cx: &Checker, d: &pitfall_go::ctxflow::Derivation, name: &str) -
     let edit = crate::fixes::line_after(&cx.file.src, d.stmt.span(), &code)?;
     let mut names = vec![name];
     names.extend(d.ctx().map(|c| c.name.as_str()));
-    let escapes = crate::fixes::may_escape(d.body, d.stmt, &names);
+    // In a loop, a deferred cancel runs only when the function returns.
+    let escapes = crate::fixes::may_escape(d.body, d.stmt, &names) || crate::fixes::in_loop(d.body, d.stmt);
     let applicability = if escapes {
         Applicability::Unsafe
     } else {

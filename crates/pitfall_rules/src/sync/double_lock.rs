@@ -77,12 +77,12 @@ fn check(cx: &mut Checker) {
     if !cx.file.src.contains("Lock()") {
         return;
     }
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, first) in find(cx) {
+        cx.report(span, msg).fix(fix).related(first, "first locked here");
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Span)> {
     let mut out = Vec::new();
     for (_body, key, t) in cx.lock_traces() {
         for (span, op, via, st) in &t.acquires {
@@ -124,6 +124,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                         Some(m) => format!("call a variant of {m} that expects `{key}` held, or unlock before the call"),
                         None => format!("unlock `{key}` first, or restructure so it is locked once"),
                     },
+                    first.0,
                 ));
         }
     }

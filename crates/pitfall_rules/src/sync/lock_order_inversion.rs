@@ -69,12 +69,13 @@ whole category.
 };
 
 fn check(cx: &mut Checker) {
-    for (span, msg, fix) in find(cx) {
-        cx.report(span, msg).fix(fix);
+    for (span, msg, fix, (other_file, other, note)) in find(cx) {
+        cx.report(span, msg).fix(fix).related_in(other_file, other, note);
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
+#[allow(clippy::type_complexity)]
+fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (&'a GoFile, Span, String))> {
     let mine = file_edges(cx.project, cx.pkg, cx.file);
     if mine.is_empty() {
         return Vec::new();
@@ -111,6 +112,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
                 e.func, e.second, e.first, rev.func, rev_file.path
             ),
             format!("acquire `{}` and `{}` in one order everywhere", e.first, e.second),
+            (*rev_file, rev.at, format!("{} acquires `{}` while holding `{}` here", rev.func, rev.second, rev.first)),
         ));
     }
     out
