@@ -394,3 +394,45 @@ vim.cmd("qa!")
     assert_eq!(got.trim(), "9:15 unclosed-response-body pitfall 2", "{got}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn facts_from_other_files_of_the_package_follow_their_changes_on_disk() {
+    let dir = workspace("disk");
+    let a = dir.join("a.go");
+    let b = dir.join("b.go");
+    let a_text = "package main\n\nimport (\n\t\"os\"\n\t\"os/signal\"\n)\n\nfunc main() {\n\tsignal.Notify(stop, os.Interrupt)\n\t<-stop\n}\n";
+    std::fs::write(&a, a_text).unwrap();
+    // The channel is declared in b.go, which is not open in the editor.
+    std::fs::write(
+        &b,
+        "package main\n\nimport \"os\"\n\nvar stop = make(chan os.Signal)\n",
+    )
+    .unwrap();
+    let mut c = Client::start(&dir);
+    c.request("initialize", json!({"processId": null, "capabilities": {}}));
+    c.notify("initialized", json!({}));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(&a), "languageId": "go", "version": 1, "text": a_text}}),
+    );
+    assert_eq!(
+        codes(&c.diagnostics(&uri(&a))),
+        vec!["unbuffered-signal-channel"]
+    );
+    // b.go changes on disk (a `git checkout`, another editor): the next
+    // check of a.go reads the new b.go, not a stale parse.
+    std::fs::write(
+        &b,
+        "package main\n\nimport \"os\"\n\nvar stop = make(chan os.Signal, 1)\n",
+    )
+    .unwrap();
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&a), "version": 2}, "contentChanges": [{"text": a_text}]}),
+    );
+    assert!(c.diagnostics(&uri(&a)).is_empty());
+    c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert_eq!(c.child.wait().unwrap().code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
