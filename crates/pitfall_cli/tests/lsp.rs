@@ -2,6 +2,8 @@
 //! real binary over stdio, and (when Neovim is installed) Neovim's built-in
 //! LSP client opens a file and reads the diagnostics back.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -128,11 +130,7 @@ fn codes(diags: &[Value]) -> Vec<String> {
 }
 
 fn workspace(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pitfall-lsp-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("go.mod"), "module example.com/svc\n\ngo 1.22\n").unwrap();
-    dir
+    common::fresh_module("lsp", name)
 }
 
 fn uri(p: &Path) -> String {
