@@ -137,7 +137,7 @@ fn uri(p: &Path) -> String {
     format!("file://{}", p.display())
 }
 
-const LEAKY: &str = "package svc\n\nimport (\n\t\"io\"\n\t\"net/http\"\n)\n\nfunc get(url string) ([]byte, error) {\n\tresp, err := http.Get(url)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn io.ReadAll(resp.Body)\n}\n";
+const LEAKY: &str = "package svc\n\nimport (\n\t\"io\"\n\t\"net/http\"\n)\n\nfunc get(c *http.Client, req *http.Request) ([]byte, error) {\n\tresp, err := c.Do(req)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn io.ReadAll(resp.Body)\n}\n";
 
 #[test]
 fn scripted_client_gets_diagnostics_hover_and_code_actions() {

@@ -13,8 +13,10 @@
 //! callee only borrows it, `x.f = v`, `ch <- v`, captured by a closure), when
 //! the path is known to hold a nil resource (`if err != nil` right after the
 //! acquisition, `if v == nil`), or when it ends in `panic`/`log.Fatal`/`os.Exit`.
-//! Whatever it does not follow (`goto`, `fallthrough` with the resource open,
-//! reassigning `v`, redeclaring its name) makes the answer [`Verdict::Unknown`].
+//! Assigning `v` a new value while it is open loses the resource
+//! ([`ExitKind::Overwritten`]). Whatever it does not follow (`goto`,
+//! `fallthrough` with the resource open, redeclaring its name) makes the answer
+//! [`Verdict::Unknown`].
 
 use crate::ast::*;
 use crate::walk::{for_each_child, walk, Node};
@@ -30,6 +32,9 @@ pub enum ExitKind {
     EndOfScope,
     /// A `break` or `continue` that leaves the variable's block.
     Branch,
+    /// The variable is assigned a new value while it still holds the open
+    /// resource (`resp, err = c.Do(req)` again): the old one is lost.
+    Overwritten,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +52,7 @@ impl Leak {
             ExitKind::EndOfFunction => "at the end of the function",
             ExitKind::EndOfScope => "at the end of its block",
             ExitKind::Branch => "on the break/continue",
+            ExitKind::Overwritten => "when the variable is overwritten",
         }
     }
 }
@@ -360,12 +366,15 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
         }
     }
 
-    /// Effects of assigning to `lhs`: reassigning the variable is not followed,
-    /// reassigning the error variable makes error checks say nothing about it.
+    /// Effects of assigning to `lhs`: overwriting the open variable loses the
+    /// resource (the path ends there as a leak), reassigning the error variable
+    /// makes error checks say nothing about it.
     fn assign_target(&mut self, lhs: &'a Expr, st: u8) -> (u8, bool) {
         if let Some(name) = lhs.ident_name() {
             if name == self.res.var {
-                self.unknown = true;
+                if st != 0 {
+                    self.leak(lhs.span(), ExitKind::Overwritten);
+                }
                 return (0, false);
             }
             if Some(name) == self.res.err {
@@ -388,6 +397,16 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
                 let mut done = false;
                 for r in &a.rhs {
                     done |= self.expr(r);
+                }
+                if done {
+                    // `v = wrap(v)`: handed off before it is overwritten.
+                    return 0;
+                }
+                if a.is_define() && a.lhs.iter().any(|l| self.is_var(l)) {
+                    // `v := ...` again: maybe a new variable in an inner
+                    // scope that shadows this one; not followed.
+                    self.unknown = true;
+                    return 0;
                 }
                 for l in &a.lhs {
                     let (s2, d) = self.assign_target(l, st);
@@ -735,6 +754,14 @@ impl<'a> Def<'a> {
 
 /// Every `:=` statement of the file whose right side is one call.
 pub fn defining_calls(file: &File) -> Vec<Def<'_>> {
+    let mut defs = assigning_calls(file);
+    defs.retain(|d| d.assign.is_define());
+    defs
+}
+
+/// Every `v, err := call(...)` of [`defining_calls`], and also the plain
+/// assignments `v, err = call(...)` whose left side names only variables.
+pub fn assigning_calls(file: &File) -> Vec<Def<'_>> {
     let mut out = Vec::new();
     crate::walk::walk_file(file, &mut |n, anc| {
         if let Node::Stmt(s @ Stmt::Assign(a)) = n {
@@ -742,7 +769,9 @@ pub fn defining_calls(file: &File) -> Vec<Def<'_>> {
                 anc.last(),
                 Some(Node::Block(_) | Node::Case(_) | Node::Comm(_))
             );
-            if a.is_define() && a.rhs.len() == 1 && in_list {
+            let names_only = a.lhs.iter().all(|l| l.as_ident().is_some());
+            let plain = a.op == "=" && names_only;
+            if (a.is_define() || plain) && a.rhs.len() == 1 && in_list {
                 if let (Some(call), Some(body)) = (
                     a.rhs[0].as_call(),
                     crate::walk::enclosing_func(anc).and_then(|f| f.body()),

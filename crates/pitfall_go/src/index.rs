@@ -50,6 +50,10 @@ pub struct Package<'a> {
     /// (receiver base type name, method name) -> declaration.
     pub methods: HashMap<(&'a str, &'a str), FuncDef<'a>>,
     pub vars: HashMap<&'a str, VarDef<'a>>,
+    /// A test-helper package: a non-test file declares a function that takes
+    /// `*testing.T`/`B`/`F` or `testing.TB`. Its code runs only under `go test`,
+    /// so production-risk rules treat it like `_test.go` files.
+    pub test_helper: bool,
     /// Package-wide facts, computed once on first request ([`Package::fact`]).
     pub facts: FactStore,
 }
@@ -62,6 +66,7 @@ impl<'a> Package<'a> {
             funcs: HashMap::new(),
             methods: HashMap::new(),
             vars: HashMap::new(),
+            test_helper: src.files.iter().any(is_test_helper_file),
             facts: FactStore::default(),
         };
         for file in &src.files {
@@ -106,6 +111,12 @@ impl<'a> Package<'a> {
             }
         }
         p
+    }
+
+    /// Whether `file` (of this package) is test code: a `_test.go` file, or
+    /// any file of a test-helper package.
+    pub fn is_test_code(&self, file: &GoFile) -> bool {
+        file.is_test || self.test_helper
     }
 
     /// The package's fact of type `F`, computed on first request and shared
@@ -199,4 +210,26 @@ impl<'a> ProjectIndex<'a> {
         }
         out
     }
+}
+
+/// Whether a non-test file declares a function with a `*testing.T`, `*testing.B`,
+/// `*testing.F` or `testing.TB` parameter (whatever `testing` is imported as).
+fn is_test_helper_file(file: &GoFile) -> bool {
+    if file.is_test || !file.imports("testing") {
+        return false;
+    }
+    let is_testing_type = |e: &Expr| {
+        let e = match e {
+            Expr::Star(s) => &s.x,
+            e => e,
+        };
+        matches!(
+            file.pkg_member_unscoped(e),
+            Some(("testing", "T" | "B" | "F" | "TB"))
+        )
+    };
+    file.ast.decls.iter().any(|d| match d {
+        Decl::Func(f) => f.ty.params.iter().any(|p| is_testing_type(&p.ty)),
+        _ => false,
+    })
 }

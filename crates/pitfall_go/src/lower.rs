@@ -586,7 +586,7 @@ impl<'s> Lowerer<'s> {
                 }))
             }
             "var_declaration" | "const_declaration" | "type_declaration" => {
-                Stmt::Decl(self.gen_decl(n))
+                multi_value_var(self.gen_decl(n))
             }
             "empty_statement" => Stmt::Empty(sp),
             // An expression where a statement was expected (error recovery).
@@ -993,4 +993,26 @@ fn is_expression_kind(k: &str) -> bool {
             | "func_literal"
             | "composite_literal"
     )
+}
+
+/// `var a, b = f()` inside a function means exactly `a, b := f()` (both
+/// declare new variables from one multi-value call); it is lowered to that
+/// assignment so rules that follow `v, err := f()` see both spellings.
+fn multi_value_var(g: GenDecl) -> Stmt {
+    let one_call = matches!(g.specs.as_slice(),
+        [Spec::Value(v)] if v.ty.is_none() && v.names.len() >= 2 && v.values.len() == 1
+            && matches!(v.values[0], Expr::Call(_)));
+    if g.kind != GenKind::Var || !one_call {
+        return Stmt::Decl(g);
+    }
+    let span = g.span;
+    let Some(Spec::Value(v)) = g.specs.into_iter().next() else {
+        unreachable!("checked above")
+    };
+    Stmt::Assign(Box::new(AssignStmt {
+        lhs: v.names.into_iter().map(Expr::Ident).collect(),
+        op: ":=",
+        rhs: v.values,
+        span,
+    }))
 }

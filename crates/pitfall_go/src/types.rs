@@ -466,6 +466,10 @@ pub fn std_func(pkg: &str, name: &str) -> Option<Ty<'static>> {
         ("net", "Dial" | "DialTimeout") => {
             Ty::Tuple(vec![named("net", "Conn"), Ty::Basic("error")])
         }
+        ("crypto/tls", "Dial" | "DialWithDialer") => {
+            Ty::Tuple(vec![ptr(named("crypto/tls", "Conn")), Ty::Basic("error")])
+        }
+        ("crypto/tls", "Client" | "Server") => ptr(named("crypto/tls", "Conn")),
         ("log", "New") => ptr(named("log", "Logger")),
         ("log", "Default") => ptr(named("log", "Logger")),
         _ => return None,

@@ -338,3 +338,30 @@ pub fn calls<'a>(root: Node<'a>, f: &mut dyn FnMut(&'a CallExpr, &[Node<'a>])) {
         true
     });
 }
+
+/// Every call whose first result is thrown away where it is made: an
+/// expression statement `f(x)` or an assignment whose first target is blank
+/// (`_, err := f(x)`, `_, _ = f(x)`, `_ = f(x)`). Calls under `go`/`defer`
+/// are not included (their results cannot be used at all).
+pub fn first_result_discarded(file: &File) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    walk_file(file, &mut |n, _| {
+        match n {
+            Node::Stmt(Stmt::Expr(e)) if e.unparen().as_call().is_some() => out.push(e.unparen()),
+            Node::Stmt(Stmt::Assign(a)) if a.rhs.len() == 1 => {
+                let blank = a
+                    .lhs
+                    .first()
+                    .and_then(|l| l.as_ident())
+                    .is_some_and(|i| i.is_blank());
+                let call = a.rhs[0].unparen();
+                if blank && (a.op == "=" || a.op == ":=") && call.as_call().is_some() {
+                    out.push(call);
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    out
+}

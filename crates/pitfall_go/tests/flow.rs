@@ -71,6 +71,7 @@ fn verdict_with(body: &str, drains: bool) -> String {
                 ExitKind::EndOfFunction => "end",
                 ExitKind::EndOfScope => "scope",
                 ExitKind::Branch => "branch",
+                ExitKind::Overwritten => "overwritten",
             };
             format!("leak {} {kind}", line - 3)
         }
@@ -196,8 +197,21 @@ fn terminators_end_paths_quietly() {
 #[test]
 fn unknown_constructs_stay_silent() {
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nif x {\ngoto out\n}\nresp.Body.Close()\nout:\nreturn nil"), "unknown");
-    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nresp, err = get()\nresp.Body.Close()\nreturn nil"), "unknown");
     assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nif x {\nresp := other()\nuse(resp)\n}\nresp.Body.Close()\nreturn nil"), "unknown");
+}
+
+#[test]
+fn overwriting_the_open_variable_leaks() {
+    // The first response is lost when the variable takes the second one.
+    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nresp, err = get()\nresp.Body.Close()\nreturn nil"), "leak 5 overwritten");
+    // Closed first, or handed off by the right side: no leak.
+    assert_eq!(verdict("resp, err := get()\nif err != nil {\nreturn err\n}\nresp.Body.Close()\nresp, err = get()\nreturn nil"), "ok");
+    assert_eq!(
+        verdict(
+            "resp, err := get()\nif err != nil {\nreturn err\n}\nresp = wrap(resp)\nreturn nil"
+        ),
+        "ok"
+    );
 }
 
 #[test]

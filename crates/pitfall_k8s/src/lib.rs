@@ -66,6 +66,13 @@ pub fn load(path: &str, src: &str) -> Loaded {
 
 /// [`load`] within the given YAML limits.
 pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
+    load_shared(path, Arc::from(src), limits)
+}
+
+/// [`load_with`] for a text the caller already shares: the objects keep
+/// `src` itself, not a copy (a rendered chart can be tens of MB).
+pub fn load_shared(path: &str, shared: Arc<str>, limits: &yaml::Limits) -> Loaded {
+    let src: &str = &shared;
     let mut out = Loaded::default();
     let in_chart_templates = path.split('/').any(|c| c == "templates");
     if template_lines(src) || (in_chart_templates && src.contains("{{")) {
@@ -83,7 +90,6 @@ pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
             return out;
         }
     };
-    let shared: Arc<str> = Arc::from(src);
     let starts: Arc<[usize]> = std::iter::once(0)
         .chain(src.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
@@ -139,10 +145,10 @@ pub fn load_with(path: &str, src: &str, limits: &yaml::Limits) -> Loaded {
             let Value::Map(entries) = doc.root.value else {
                 continue;
             };
-            for (k, v) in entries {
+            for (k, v) in entries.into_vec() {
                 if k.as_str() == Some("items") {
                     if let Value::Seq(items) = v.value {
-                        items.into_iter().for_each(&mut push);
+                        items.into_vec().into_iter().for_each(&mut push);
                     }
                 }
             }

@@ -12,8 +12,12 @@ use std::collections::HashMap;
 /// Mappings and sequences nested deeper than this are refused. Kubernetes
 /// objects stay far below it (a CRD schema reaches a few dozen levels).
 pub const MAX_DEPTH: usize = 200;
-/// Nodes per file (after alias expansion).
-pub const MAX_NODES: usize = 2_000_000;
+/// Nodes per file (after alias expansion). A node takes 40 bytes (plus its
+/// text when longer than [`INLINE`]), so this bounds a file's tree near
+/// 320 MB — about what 2,000,000 nodes cost before the tree was compact —
+/// and lets a rendered chart of about 100 MB load (it holds roughly one node
+/// per 14 bytes).
+pub const MAX_NODES: usize = 8_000_000;
 /// Nodes copied by alias expansion, per file. Manifests rarely use aliases;
 /// a bomb hits this long before it costs memory.
 pub const MAX_ALIAS_NODES: usize = 250_000;
@@ -47,16 +51,50 @@ pub struct Pos {
     pub col: u32,
 }
 
+/// A node's value, compact: a node is 40 bytes, a scalar of up to
+/// [`INLINE`] bytes (most keys and values of a manifest) needs no allocation
+/// of its own, and collections hold exactly their items (no spare capacity).
+/// Read scalars with [`Node::text`], [`Node::as_str`] and the other accessors.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
-    /// A scalar as written; `plain` is false for quoted and block scalars.
-    Scalar {
-        text: String,
+    /// A scalar of at most [`INLINE`] bytes, stored in place. `plain` is
+    /// false for quoted and block scalars.
+    Short {
         plain: bool,
+        len: u8,
+        bytes: [u8; INLINE],
     },
-    Seq(Vec<Node>),
+    /// A longer scalar.
+    Long {
+        plain: bool,
+        text: Box<str>,
+    },
+    Seq(Box<[Node]>),
     /// Entries in source order: (key, value).
-    Map(Vec<(Node, Node)>),
+    Map(Box<[(Node, Node)]>),
+}
+
+/// The longest scalar stored inside its node.
+pub const INLINE: usize = 21;
+
+impl Value {
+    /// A scalar as written.
+    pub fn scalar(text: &str, plain: bool) -> Value {
+        if text.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            Value::Short {
+                plain,
+                len: text.len() as u8,
+                bytes,
+            }
+        } else {
+            Value::Long {
+                plain,
+                text: text.into(),
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -95,32 +133,37 @@ impl Node {
         Some(n)
     }
 
-    /// The text of a scalar that is not null.
-    pub fn as_str(&self) -> Option<&str> {
+    /// A scalar's text as written and whether it is plain (not quoted, not a
+    /// block scalar); `None` for collections.
+    pub fn text(&self) -> Option<(&str, bool)> {
         match &self.value {
-            Value::Scalar { text, plain } => {
-                if *plain && matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL") {
-                    None
-                } else {
-                    Some(text)
-                }
+            Value::Short { plain, len, bytes } => {
+                // Built from a `&str` cut at its end: always UTF-8.
+                let text = std::str::from_utf8(&bytes[..*len as usize]).unwrap_or_default();
+                Some((text, *plain))
             }
+            Value::Long { plain, text } => Some((text, *plain)),
             _ => None,
         }
     }
 
+    /// The text of a scalar that is not null.
+    pub fn as_str(&self) -> Option<&str> {
+        match self.text()? {
+            (text, true) if is_null_text(text) => None,
+            (text, _) => Some(text),
+        }
+    }
+
     pub fn is_null(&self) -> bool {
-        matches!(&self.value, Value::Scalar { plain: true, text } if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+        matches!(self.text(), Some((text, true)) if is_null_text(text))
     }
 
     /// A plain scalar read as a boolean (`true`/`false`, YAML 1.2 core schema).
     pub fn as_bool(&self) -> Option<bool> {
-        match &self.value {
-            Value::Scalar { text, plain: true } => match text.as_str() {
-                "true" | "True" | "TRUE" => Some(true),
-                "false" | "False" | "FALSE" => Some(false),
-                _ => None,
-            },
+        match self.text()? {
+            ("true" | "True" | "TRUE", true) => Some(true),
+            ("false" | "False" | "FALSE", true) => Some(false),
             _ => None,
         }
     }
@@ -152,11 +195,15 @@ impl Node {
     fn size(&self) -> usize {
         // Depth is bounded by MAX_DEPTH, so this recursion is bounded too.
         1 + match &self.value {
-            Value::Scalar { .. } => 0,
+            Value::Short { .. } | Value::Long { .. } => 0,
             Value::Seq(items) => items.iter().map(Node::size).sum(),
             Value::Map(entries) => entries.iter().map(|(k, v)| k.size() + v.size()).sum(),
         }
     }
+}
+
+fn is_null_text(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
 /// One YAML document of a file.
@@ -266,10 +313,7 @@ pub fn parse_with(src: &str, limits: &Limits) -> Result<Vec<Document>, YamlError
             Event::Scalar(text, style, anchor, _) => {
                 nodes += 1;
                 let n = Node {
-                    value: Value::Scalar {
-                        text: text.into_owned(),
-                        plain: style == ScalarStyle::Plain,
-                    },
+                    value: Value::scalar(&text, style == ScalarStyle::Plain),
                     pos: start,
                     end,
                 };
@@ -302,7 +346,7 @@ pub fn parse_with(src: &str, limits: &Limits) -> Result<Vec<Document>, YamlError
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
                 Some(Frame::Seq { items, pos, anchor }) => Some((
                     Node {
-                        value: Value::Seq(items),
+                        value: Value::Seq(items.into_boxed_slice()),
                         pos,
                         end,
                     },
@@ -315,7 +359,7 @@ pub fn parse_with(src: &str, limits: &Limits) -> Result<Vec<Document>, YamlError
                     ..
                 }) => Some((
                     Node {
-                        value: Value::Map(entries),
+                        value: Value::Map(entries.into_boxed_slice()),
                         pos,
                         end,
                     },
@@ -487,5 +531,68 @@ mod fuzz {
                 .collect();
             let _ = parse(&random);
         }
+    }
+}
+
+#[cfg(test)]
+mod compact {
+    use super::*;
+
+    /// The size the memory budget of a large chart is computed from.
+    #[test]
+    fn a_node_is_forty_bytes() {
+        assert_eq!(std::mem::size_of::<Node>(), 40);
+    }
+
+    #[test]
+    fn short_and_long_scalars_read_back_as_written() {
+        let long = "x".repeat(INLINE + 1);
+        let edge = "é".repeat(INLINE / 2); // multi-byte, at the inline limit
+        let src = format!("a: {long}\nb: '{edge}'\nc: ''\nd: null\ne: \"null\"\n");
+        let docs = parse(&src).unwrap();
+        let r = &docs[0].root;
+        assert!(matches!(r.get("a").unwrap().value, Value::Long { .. }));
+        assert_eq!(r.get("a").unwrap().as_str(), Some(long.as_str()));
+        assert!(matches!(r.get("b").unwrap().value, Value::Short { .. }));
+        assert_eq!(r.get("b").unwrap().text(), Some((edge.as_str(), false)));
+        assert_eq!(
+            r.get("c").unwrap().as_str(),
+            Some(""),
+            "quoted empty is not null"
+        );
+        assert!(r.get("d").unwrap().is_null());
+        assert_eq!(r.get("e").unwrap().as_str(), Some("null"));
+        assert_eq!(r.text(), None);
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+
+    #[test]
+    fn the_node_and_document_limits_hold() {
+        let src = "a: [1, 2, 3, 4, 5, 6, 7, 8]\n---\nb: 1\n---\nc: 2\n";
+        assert_eq!(parse(src).unwrap().len(), 3);
+        let few_nodes = Limits {
+            nodes: 8,
+            ..Limits::default()
+        };
+        let e = parse_with(src, &few_nodes).unwrap_err();
+        assert!(e.message.contains("more than 8 nodes"), "{e}");
+        let few_docs = Limits {
+            documents: 2,
+            ..Limits::default()
+        };
+        let e = parse_with(src, &few_docs).unwrap_err();
+        assert!(e.message.contains("more than 2 documents"), "{e}");
+        // Aliases count towards the nodes as they expand.
+        let aliased = "a: &x [1, 2, 3]\nb: *x\nc: *x\n";
+        let tight = Limits {
+            nodes: 12,
+            ..Limits::default()
+        };
+        assert!(parse_with(aliased, &tight).is_err());
+        assert!(parse_with(aliased, &Limits::default()).is_ok());
     }
 }

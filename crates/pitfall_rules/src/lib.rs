@@ -192,6 +192,10 @@ pub fn check_file<'a>(
         if !rule.applies_to(file) {
             continue;
         }
+        // A test-helper package is test code even outside `_test.go`.
+        if rule.test_files == TestFiles::Skip && pkg.test_helper {
+            continue;
+        }
         let mut cx = Checker {
             file,
             pkg,
@@ -432,6 +436,18 @@ impl<'a> Checker<'a> {
         let env = Rc::new(Env::build(&self.scope(), node));
         self.envs.borrow_mut().insert(key, env.clone());
         env
+    }
+
+    /// Whether `id` names a variable declared inside `body` (not a parameter,
+    /// a named result or a captured variable, whose value outlives the body).
+    pub fn declared_in(
+        &self,
+        body: &pitfall_go::ast::Block,
+        id: &'a pitfall_go::ast::Ident,
+    ) -> bool {
+        self.env_at(id.span.start)
+            .resolve(id)
+            .is_some_and(|b| body.span.encloses(b.decl))
     }
 
     /// The type of an expression (syntax-only inference; `Ty::Unknown` when unsure).

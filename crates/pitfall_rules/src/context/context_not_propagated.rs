@@ -17,6 +17,12 @@ A call to `context.Background()` or `context.TODO()` inside a function (or a clo
 inside one) that receives a `context.Context` or an `*http.Request`: the new root
 context drops the caller's cancellation, deadline and values.
 
+Also reported: in such a function, a call to a package function without a context
+parameter that makes its own root context (directly, or through up to three such
+calls), on the call (the helper should take the context); and an unconditional
+`ctx = context.Background()` that throws the caller's context away for the rest of
+the function.
+
 It stays silent where a fresh context is usually deliberate: the `if ctx == nil {
 ctx = context.Background() }` default, goroutines started with `go` (work meant to
 outlive the caller), deferred cleanup, and code that runs after the function has
@@ -73,28 +79,31 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let sc = cx.scope();
     let mut out = Vec::new();
+    let mut roots = RootMakers::default();
     walk::walk_file(&file.ast, &mut |n, anc| {
         let Node::Expr(Expr::Call(call)) = n else {
             return true;
         };
+        if let Some(callee) = roots.makes_root(cx, call) {
+            if let Some(((param, is_req), _)) = context_at_hand(&sc, anc) {
+                if !detached(anc) {
+                    let pass = if is_req { format!("{}.Context()", param.name) } else { param.name.to_string() };
+                    out.push((
+                        call.span,
+                        format!("{callee}() starts its own root context (context.Background/TODO) although `{}` is at hand here: the caller's cancellation and deadline do not reach it", param.name),
+                        format!("give {callee} a `ctx context.Context` parameter and pass `{pass}`"),
+                    ));
+                }
+            }
+            return true;
+        }
         if !cx.is_pkg_call(call, "context", &["Background", "TODO"]) {
             return true;
         }
         if detached(anc) || stored(anc) {
             return true;
         }
-        // The innermost enclosing function with a context parameter.
-        let mut at_hand = None;
-        for a in anc.iter().rev() {
-            if let Some(f) = a.as_func() {
-                let params = ctxflow::context_params(&sc, f.ty());
-                if let Some(p) = params.first() {
-                    at_hand = Some((*p, f));
-                    break;
-                }
-            }
-        }
-        let Some(((param, is_req), func)) = at_hand else {
+        let Some(((param, is_req), func)) = context_at_hand(&sc, anc) else {
             return true;
         };
         let name = param.name.as_str();
@@ -122,6 +131,75 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
     out
 }
 
+/// The context parameter of the innermost enclosing function that has one.
+fn context_at_hand<'a>(
+    sc: &pitfall_go::types::Scope<'a>,
+    anc: &[Node<'a>],
+) -> Option<((&'a Ident, bool), Func<'a>)> {
+    anc.iter().rev().filter_map(|a| a.as_func()).find_map(|f| {
+        ctxflow::context_params(sc, f.ty()).first().map(|p| (*p, f))
+    })
+}
+
+/// Package functions without a context parameter that make a root context
+/// (`context.Background()`/`TODO()`) themselves or through such a function
+/// they call, up to [`RootMakers::DEPTH`] calls deep; memoised per file.
+#[derive(Default)]
+struct RootMakers<'a> {
+    known: std::collections::HashMap<&'a str, bool>,
+}
+
+impl<'a> RootMakers<'a> {
+    const DEPTH: u32 = 3;
+
+    /// The callee's name when `call` calls such a function.
+    fn makes_root(&mut self, cx: &Checker<'a>, call: &'a CallExpr) -> Option<&'a str> {
+        let Expr::Ident(id) = call.fun.unparen() else { return None };
+        if cx.env_at(id.span.start).resolve(id).is_some() {
+            return None;
+        }
+        self.func(cx, id.name.as_str(), 0).then_some(id.name.as_str())
+    }
+
+    fn func(&mut self, cx: &Checker<'a>, name: &'a str, depth: u32) -> bool {
+        if let Some(&k) = self.known.get(name) {
+            return k;
+        }
+        let Some(def) = cx.pkg.funcs.get(name) else { return false };
+        let Some(body) = &def.decl.body else { return false };
+        let fsc = pitfall_go::types::Scope { file: def.file, ..cx.scope() };
+        if depth >= Self::DEPTH || !ctxflow::context_params(&fsc, &def.decl.ty).is_empty() {
+            return false;
+        }
+        self.known.insert(name, false); // recursion guard
+        let mut found = false;
+        let mut callees = Vec::new();
+        walk::walk(Node::Block(body), &mut |n, _| {
+            if found {
+                return false;
+            }
+            match n {
+                // Function literals and `go`/`defer` run on their own.
+                Node::Expr(Expr::FuncLit(_)) | Node::Stmt(Stmt::Go(_) | Stmt::Defer(_)) => false,
+                Node::Expr(Expr::Call(c)) => {
+                    if matches!(def.file.pkg_member_unscoped(&c.fun), Some(("context", "Background" | "TODO"))) {
+                        found = true;
+                    } else if let Expr::Ident(f) = c.fun.unparen() {
+                        callees.push(f.name.as_str());
+                    }
+                    true
+                }
+                _ => true,
+            }
+        });
+        if !found {
+            found = callees.into_iter().any(|c| self.func(cx, c, depth + 1));
+        }
+        self.known.insert(name, found);
+        found
+    }
+}
+
 /// Inside a `go` statement or a `defer` (work meant to run on its own).
 fn detached(anc: &[Node<'_>]) -> bool {
     anc.iter()
@@ -141,11 +219,12 @@ fn stored(anc: &[Node<'_>]) -> bool {
     })
 }
 
-/// `if ctx == nil { ctx = context.Background() }`, or an assignment to `ctx` itself.
+/// `if ctx == nil { ctx = context.Background() }` (a default for a missing
+/// context). An unconditional `ctx = context.Background()` is not one: it
+/// throws the caller's context away for everything after it.
 fn nil_default(anc: &[Node<'_>], name: &str) -> bool {
     anc.iter().any(|a| match a {
         Node::Stmt(Stmt::If(i)) => mentions_nil_check(&i.cond, name),
-        Node::Stmt(Stmt::Assign(a)) => a.lhs.iter().any(|l| l.ident_name() == Some(name)),
         Node::Expr(Expr::Binary(b)) => b.op == "||" || b.op == "&&",
         _ => false,
     })

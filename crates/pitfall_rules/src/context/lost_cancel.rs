@@ -22,7 +22,9 @@ the end of the function) without any use are reported.
 Two findings are reported: one on the assignment that derives the context, and one
 on the `return` that is reached without using the cancel function. A cancel
 function stored in a struct field (`s.cancel`) is not followed. Paths that end in
-`panic`, `log.Fatal` or `os.Exit` do not count.
+`panic`, `log.Fatal` or `os.Exit` do not count, and neither does returning from
+`main` (the process ends). `var ctx, cancel = ...` is followed like `:=`; a named
+result assigned with `=` is handed to the caller by a bare `return`.
 
 ## Why it matters in production
 Until it is cancelled, a derived context stays registered in its parent: its timer
@@ -101,7 +103,11 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Edits)> {
         // the path helper follows one block, so only the function's own
         // top-level statements are judged.
         let top_level = d.body.stmts.iter().any(|s| std::ptr::eq(s, d.stmt));
-        if !d.assign.is_define() && (!top_level || !declared_in(cx, cancel, d.func)) {
+        if !d.assign.is_define() && (!top_level || !cx.declared_in(d.body, cancel)) {
+            continue;
+        }
+        // Returning from `main` ends the program: nothing is left to leak.
+        if is_main(cx, d.func) {
             continue;
         }
         let name = cancel.name.as_str();
@@ -142,14 +148,10 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Edits)> {
     out
 }
 
-/// Whether the cancel variable assigned with `=` is a local of `func` (not a
-/// variable captured from an enclosing function or a package variable).
-fn declared_in<'a>(cx: &Checker<'a>, id: &'a Ident, func: Func<'a>) -> bool {
-    let env = cx.env_at(id.span.start);
-    match env.resolve(id) {
-        Some(b) => func.span().encloses(b.decl),
-        None => false,
-    }
+/// Whether `func` is `main` of package `main`.
+fn is_main(cx: &Checker, func: Func) -> bool {
+    cx.pkg.src.name == "main"
+        && matches!(func, Func::Decl(fd) if fd.recv.is_none() && fd.name.name == "main")
 }
 
 /// `defer cancel()` on a new line after the derivation. Safe when neither the

@@ -23,7 +23,8 @@ Reported once per function, on the first such exit; the message names the line o
 the skipped `defer` and counts the later exits.
 
 Only defers whose loss matters count: flushes, temp-file removal, profile and trace
-stops, compressor/archive `Close`, and calls it cannot see into. Harmless at exit:
+stops, compressor/archive `Close`, output (`println`, `fmt.Print…`, logging), and
+calls it cannot see into. Harmless at exit:
 `Unlock`, `wg.Done()`, `cancel()`/`stop()`, `close(ch)`, `Close()` of files,
 connections and rows (the kernel closes them), `Rollback`, closures that only
 restore variables or handle a panic. Also silent: an exit before any defer, a
@@ -410,7 +411,9 @@ fn call_matters<'a>(cx: &Ctx<'_, 'a>, call: &'a CallExpr, depth: u32) -> bool {
         Expr::FuncLit(lit) => depth > 2 || body_matters(cx, &lit.body.stmts, depth + 1),
         Expr::Ident(id) => {
             let Some(b) = env.resolve(id) else {
-                if matches!(id.name.as_str(), "close" | "recover" | "panic" | "print" | "println") {
+                // `print`/`println` write a line the exit loses, like a deferred
+                // `fmt.Println` or log call.
+                if matches!(id.name.as_str(), "close" | "recover" | "panic") {
                     return false;
                 }
                 // A function of this package: look at what it does.

@@ -13,8 +13,13 @@ pub static RULE: Rule = Rule {
 ## What it finds
 A `fmt.Errorf` call that formats an error value with `%v`, `%s` or `%+v` while the
 new error is returned, sent on a channel, assigned to a variable the function
-returns, or handed to another call. The operand must visibly be an error that
-carries a cause callers test — its last assignment is the error result of:
+returns, or handed to another call.
+
+In service code — a `main` package or a package under the module's `internal/`
+directory — any error operand counts, whatever its origin: a service has no API
+boundary to hide a cause behind. In other packages (libraries) the operand must
+visibly be an error that carries a cause callers test — its last assignment is
+the error result of:
 
 - a call that takes a context (the cause may be `context.DeadlineExceeded` or
   `context.Canceled`);
@@ -23,16 +28,20 @@ carries a cause callers test — its last assignment is the error result of:
 - a call to a function or method of the same package that hands out one of the
   package's sentinel errors (`var ErrNotFound = errors.New(...)`).
 
-Errors of unknown origin (parameters), parse and encoding errors (`strconv`,
-`json.Unmarshal`), `recover()` values, non-errors, and calls that already wrap the
-same operand with `%w` stay silent, and so do modules whose `go.mod` says
-`go` < 1.13 (no `%w` yet).
+In libraries, errors of unknown origin (parameters), parse and encoding errors
+(`strconv`, `json.Unmarshal`) and `recover()` values stay silent. Everywhere,
+non-errors and calls that already wrap the same operand with `%w` stay silent,
+and so do modules whose `go.mod` says `go` < 1.13 (no `%w` yet).
 
 Only files that already use `%w` somewhere are judged: there a `%v` is an
 oversight, while code that never wraps may hide its causes on purpose (a library
-boundary, code older than Go 1.13). A message with two or more unwrapped errors,
-a new error only handed to a logging/exiting function (`log.Print…`, `logAndDie`),
-and `_test.go` files stay silent too.
+boundary, code older than Go 1.13, a message-only convention; on the Go tree this
+keeps 115 `%v` of `cmd/` and `internal/` files that never wrap out of the report).
+Explicit argument indexes (`%[1]v`) are followed. From Go 1.20 on every unwrapped
+error of a message is reported (all can be wrapped); before, a message with two or
+more is a design decision and stays silent. A new error only handed to a
+logging/exiting function (`log.Print…`, `logAndDie`) and `_test.go` files stay
+silent too.
 
 `err.Error()` is not reported: turning the error into a string on purpose is how a
 package deliberately cuts the chain at an API boundary. It loses exactly the same
@@ -73,6 +82,14 @@ Use `%w` for the error operand. Before Go 1.20 a call may hold only one `%w`; fr
 1.20 on several are allowed. If the cause must stay private (a library hiding its
 driver), say so with a `//nolint` comment or format `err.Error()` explicitly.
 
+## Compared with errorlint
+errorlint (`errorf`) reports every `%v` of an error in `fmt.Errorf`. pitfall does
+so in service code; in library packages it reports only errors whose cause callers
+test (I/O, network, database, context, the package's own sentinels), so a library
+that formats a parse error or a parameter as text is not told to expose it.
+errorlint's own cases are library code formatting `errors.New` values, so pitfall
+reports none of them, on purpose.
+
 ## How to suppress
 `//nolint:unwrapped-error // reason` on the line, or on its own line before the
 statement/function; `//nolint:errors` for the whole category; see `pitfall rule`.
@@ -80,8 +97,9 @@ statement/function; `//nolint:errors` for the whole category; see `pitfall rule`
     check: Check::Go(check),
 };
 
-/// The argument index each verb of a format string consumes, with the verb.
-/// `None` when the format uses explicit argument indexes (`%[2]v`).
+/// The argument index each verb of a format string consumes, with the verb;
+/// explicit argument indexes (`%[2]v`) are followed. `None` when an index is
+/// malformed.
 pub(crate) fn format_verbs(f: &str) -> Option<Vec<(usize, String)>> {
     let b = f.as_bytes();
     let mut out = Vec::new();
@@ -104,7 +122,12 @@ pub(crate) fn format_verbs(f: &str) -> Option<Vec<(usize, String)>> {
                 break;
             }
             match b[i] {
-                b'[' => return None,
+                b'[' => {
+                    let close = f[i..].find(']')? + i;
+                    let n: usize = f[i + 1..close].parse().ok()?;
+                    arg = n.checked_sub(1)?;
+                    i = close + 1;
+                }
                 b'*' => {
                     arg += 1;
                     i += 1;
@@ -141,13 +164,16 @@ const CAUSE_PKGS: &[&str] = &["database/sql", "os", "io", "io/fs", "net", "net/h
 /// caller may test: the error result of a call that takes a context (deadline,
 /// cancellation) or of an I/O, network or database call. Errors of unknown
 /// origin (parameters, parse errors) stay silent: wrapping them is a choice.
-fn is_error_value<'a>(cx: &Checker<'a>, e: &'a Expr) -> bool {
+fn is_error_value<'a>(cx: &Checker<'a>, e: &'a Expr, any_origin: bool) -> bool {
     let Some(id) = e.as_ident() else { return false };
     let declared_error = match cx.type_of(e) {
         Ty::Basic("error") => true,
         Ty::Unknown => id.name.to_ascii_lowercase().ends_with("err"),
         _ => return false,
     };
+    if any_origin {
+        return declared_error;
+    }
     let env = cx.env_at(id.span.start);
     let Some(b) = env.resolve(id) else { return false };
     let decl = b.decl;
@@ -261,6 +287,9 @@ fn check(cx: &mut Checker) {
         }
         true
     });
+    // Service code (a `main` package or the module's `internal/` packages) has
+    // no API boundary to hide causes behind: every error there is judged.
+    let service = is_service_code(cx);
     let wraps = cx.file.src.contains("%w")
         && calls.iter().any(|(c, _)| {
             c.args.first().and_then(|a| a.as_string_lit()).and_then(|f| format_verbs(&f)).is_some_and(|v| {
@@ -270,6 +299,9 @@ fn check(cx: &mut Checker) {
     if !wraps {
         return;
     }
+    // In service code a `%v` on an error is an oversight whatever the error's
+    // origin; in a library only errors with a cause callers test are judged.
+    let any_origin = service;
     let mut out = Vec::new();
     for (call, passed) in calls {
         if !passed || !cx.is_pkg_call(call, "fmt", &["Errorf"]) {
@@ -289,23 +321,27 @@ fn check(cx: &mut Checker) {
             .collect();
         // Several unwrapped errors in one message: which cause to expose is a
         // design decision (and before Go 1.20 only one could be wrapped).
-        let unwrapped_errors: Vec<&Expr> = verbs
-            .iter()
-            .filter(|(_, v)| matches!(v.as_str(), "v" | "s" | "+v"))
-            .filter_map(|(i, _)| call.args.get(i + 1))
-            .filter(|a| !wrapped.contains(&cx.file.text(a.span())) && is_error_value(cx, a))
-            .collect();
-        if unwrapped_errors.len() != 1 {
-            continue;
-        }
+        // From Go 1.20 every error of the message can be wrapped; before, a
+        // message with two is a design decision (only one could be).
+        let mut unwrapped: Vec<(&Expr, &String)> = Vec::new();
         for (i, verb) in &verbs {
             if !matches!(verb.as_str(), "v" | "s" | "+v") {
                 continue;
             }
             let Some(arg) = call.args.get(i + 1) else { continue };
-            if wrapped.contains(&cx.file.text(arg.span())) || !is_error_value(cx, arg) {
+            let text = cx.file.text(arg.span());
+            if wrapped.contains(&text)
+                || unwrapped.iter().any(|(a, _)| cx.file.text(a.span()) == text)
+                || !is_error_value(cx, arg, any_origin)
+            {
                 continue;
             }
+            unwrapped.push((arg, verb));
+        }
+        if unwrapped.is_empty() || (unwrapped.len() > 1 && !multi_w) {
+            continue;
+        }
+        for (arg, verb) in unwrapped {
             out.push((arg.span(), cx.file.text(arg.span()).to_string(), verb.clone()));
         }
     }
@@ -313,6 +349,16 @@ fn check(cx: &mut Checker) {
         cx.report(span, format!("`{name}` is formatted with %{verb}, so errors.Is/errors.As can no longer see it through the new error"))
             .fix(format!("wrap it with %w instead of %{verb}"));
     }
+}
+
+/// A `main` package, or a package under the module's `internal/` directory:
+/// code that serves, not an API that may hide its causes on purpose.
+fn is_service_code(cx: &Checker) -> bool {
+    let path = cx.pkg.import_path();
+    cx.pkg.src.name == "main"
+        || path.starts_with("internal/")
+        || path.contains("/internal/")
+        || path.ends_with("/internal")
 }
 
 /// Whether the value of call `c` is returned, sent, handed to another call, or

@@ -18,6 +18,12 @@ A response from an HTTP client call (`http.Get`, `http.Post`, `http.Head`,
 status-code check, a `continue` in a retry loop, or no `Close` at all. The finding is
 on the call and names the exit that leaks.
 
+A response thrown away where it is made (`_, err := http.Get(u)`, a bare
+`c.Do(req)` statement, `_, _ = openResponse()` for any function returning an
+`*http.Response`) and a response variable assigned a new response while the old
+body is still open (`resp, err = c.Do(req2)`) are reported too; plain `=`
+assignments are followed for variables declared in the function.
+
 It stays silent when the body is closed (directly, with `defer`, or in a deferred
 closure), when the response or its body is returned, stored, sent on a channel or
 passed to a helper (the helper is assumed to close it), and on the `err != nil` path
@@ -63,6 +69,13 @@ Put `defer resp.Body.Close()` immediately after the error check, before any othe
 use of the response. In a loop, close the body before `continue` (or move the body
 of the loop into a function so the `defer` runs per iteration).
 
+## Compared with bodyclose
+bodyclose also reports a response passed to a helper of the same package that
+does not close it, a closure that closes it but is never called, and a body
+closed only in a defer nested inside a deferred closure. pitfall assumes a helper
+that receives the response owns it (it cannot see every helper), and counts the
+nested defer as a close (it runs when the outer closure returns).
+
 ## How to suppress
 `//nolint:unclosed-response-body // closed by the caller` on the reported line, or on
 its own line before the statement or the function; `//nolint:http` for the whole
@@ -84,9 +97,19 @@ fn check(cx: &mut Checker) {
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<TextEdit>))> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
-    for d in flow::defining_calls(&file.ast) {
+    for e in walk::first_result_discarded(&file.ast) {
+        if let Some(what) = response_call(cx, e) {
+            out.push((
+                e.span(),
+                format!("the response of {what} is thrown away, so its Body is never closed and the connection leaks"),
+                "keep the response and `defer resp.Body.Close()` after the error check".to_string(),
+                (Applicability::Unsafe, Vec::new()),
+            ));
+        }
+    }
+    for d in flow::assigning_calls(&file.ast) {
         let Some(resp) = d.name(0) else { continue };
-        if d.assign.lhs.len() != 2 {
+        if d.assign.lhs.len() != 2 || !(d.assign.is_define() || cx.declared_in(d.body, resp)) {
             continue;
         }
         let Some(what) = client_call(cx, d.call) else { continue };
@@ -126,6 +149,17 @@ pub(crate) fn client_call<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<St
     }
 }
 
+/// A call that hands out an `*http.Response` the caller must close: a client
+/// call, or any function whose first result is one (`openResponse()`).
+fn response_call<'a>(cx: &Checker<'a>, e: &'a Expr) -> Option<String> {
+    let call = e.as_call()?;
+    client_call(cx, call).or_else(|| {
+        matches!(cx.type_of(e).first(), Ty::Pointer(t) if t.is_named("net/http", "Response"))
+            .then(|| format!("{}()", cx.file.text(call.fun.span())))
+    })
+}
+
+
 /// Callees that read the body (or print the response) without closing it.
 fn borrows_body<'a>(cx: &Checker<'a>, c: &'a CallExpr) -> bool {
     match cx.pkg_member(&c.fun) {
@@ -136,6 +170,7 @@ fn borrows_body<'a>(cx: &Checker<'a>, c: &'a CallExpr) -> bool {
                 | ("encoding/json" | "encoding/xml", "NewDecoder")
                 | ("bufio", "NewReader" | "NewReaderSize" | "NewScanner")
                 | ("net/http/httputil", "DumpResponse")
+                | ("net/http", "MaxBytesReader")
                 | ("fmt" | "log", _)
         ),
         None => matches!(c.method_name(), Some("ReadFrom")),

@@ -14,7 +14,9 @@ pub static RULE: Rule = Rule {
 ## What it finds
 A span started with OpenTelemetry (`tracer.Start(ctx, name)`, `otel.Tracer("x").Start`)
 or OpenCensus (`trace.StartSpan(ctx, name)`) that is not ended on some path out of
-the function, or whose span value is thrown away with `_`. The finding is on the
+the function, or whose span value is thrown away (with `_`, or a bare `Start(...)`
+statement). `var ctx, span = tracer.Start(...)`, a span variable given a new span
+while the old one is open, and OpenCensus `StartSpanWithRemoteParent` count too. The finding is on the
 `Start` call and names the exit that misses `span.End()`.
 
 It stays silent when the span is ended directly, with `defer span.End()` or in a
@@ -49,6 +51,12 @@ func (s *Store) Load(ctx context.Context, id string) (*Item, error) {
 Write `defer span.End()` on the line after `Start`. If the span must end earlier than
 the function, end it explicitly on every path (including early returns).
 
+## Compared with spancheck
+spancheck does not look into a deferred closure's own `defer` and reports
+`defer func() { defer span.End() }()`; pitfall counts it as ending the span (the
+inner defer runs when the closure returns). spancheck also reports on the `return`
+that misses `End`; pitfall reports once, on the `Start` call, naming that return.
+
 ## How to suppress
 `//nolint:unended-span // ended by the caller` on the reported line, or on its own line
 before the statement or the function; `//nolint:observability` for the whole category.
@@ -64,7 +72,7 @@ fn check(cx: &mut Checker) {
 
 /// Whether `call` starts a span (`ctx, span := <call>`).
 pub(crate) fn is_span_start<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
-    if cx.is_pkg_call(call, "go.opencensus.io/trace", &["StartSpan"]) {
+    if cx.is_pkg_call(call, "go.opencensus.io/trace", &["StartSpan", "StartSpanWithRemoteParent"]) {
         return true;
     }
     let uses_otel = cx.file.ast.imports.iter().any(|i| i.path.starts_with("go.opentelemetry.io/otel"));
@@ -87,8 +95,21 @@ pub(crate) fn is_span_start<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
-    for d in flow::defining_calls(&file.ast) {
-        if d.assign.lhs.len() != 2 || !is_span_start(cx, d.call) {
+    walk::walk_file(&file.ast, &mut |n, _| {
+        if let Node::Stmt(Stmt::Expr(Expr::Call(c))) = n {
+            if is_span_start(cx, c) {
+                out.push((
+                    c.span,
+                    "the span started here is thrown away, so it is never ended".to_string(),
+                    "keep the span and add `defer span.End()` on the next line".to_string(),
+                ));
+            }
+        }
+        true
+    });
+    for d in flow::assigning_calls(&file.ast) {
+        let local = d.assign.is_define() || d.name(1).is_some_and(|v| cx.declared_in(d.body, v));
+        if d.assign.lhs.len() != 2 || !local || !is_span_start(cx, d.call) {
             continue;
         }
         let Some(v) = d.name(1) else {

@@ -11,8 +11,9 @@ pub static RULE: Rule = Rule {
     options: &[],
     doc: r#"
 ## What it finds
-A `for rows.Next() { ... }` loop over `*sql.Rows` created in the same function, where
-the function never calls `rows.Err()`. The finding is on the `for` line.
+A `for rows.Next() { ... }` loop (or `for { if !rows.Next() { break } ... }`) over
+`*sql.Rows` created in the same function, where the function never calls
+`rows.Err()`. The finding is on the `for` line.
 
 It stays silent when the rows come from a parameter, or are returned, stored or
 passed to another function (someone else may check the error there).
@@ -59,6 +60,12 @@ func orderIDs(ctx context.Context, db *sql.DB, user int64) ([]int64, error) {
 After the loop, check `rows.Err()` and return (or handle) its error before using what
 the loop collected.
 
+## Compared with rowserrcheck
+rowserrcheck wants `rows.Err()` checked for every `Query`, even when the rows are
+never iterated or are thrown away. pitfall reports only loops over the rows: without
+iteration there is no failed iteration to miss, and rows that are thrown away or
+never closed are `unclosed-rows` findings.
+
 ## How to suppress
 `//nolint:unchecked-rows-err // partial results are fine here` on the `for` line, or on
 its own line before it or the function; `//nolint:sql` for the whole category.
@@ -78,7 +85,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
     walk::walk_file(&file.ast, &mut |n, anc| {
         if let Node::Stmt(Stmt::For(f)) = n {
             if f.init.is_none() && f.post.is_none() {
-                if let Some(call) = f.cond.as_ref().and_then(|c| c.as_call()) {
+                if let Some(call) = next_call(f) {
                     if call.args.is_empty() && call.method_name() == Some("Next") {
                         let recv = call.receiver();
                         if let (Some(r), Some(id), Some(body)) = (
@@ -115,6 +122,23 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         ));
     }
     out
+}
+
+/// The `x.Next()` call that ends the loop: its condition (`for rows.Next()`),
+/// or, in a loop without one, a first statement `if !rows.Next() { break }`.
+fn next_call(f: &ForStmt) -> Option<&CallExpr> {
+    if let Some(c) = &f.cond {
+        return c.as_call();
+    }
+    let Some(Stmt::If(i)) = f.body.stmts.first() else { return None };
+    let breaks = matches!(i.then.stmts.as_slice(), [Stmt::Branch(b)] if b.kind == BranchKind::Break && b.label.is_none());
+    if i.init.is_some() || i.els.is_some() || !breaks {
+        return None;
+    }
+    match i.cond.unparen() {
+        Expr::Unary(u) if u.op == "!" => u.x.unparen().as_call(),
+        _ => None,
+    }
 }
 
 /// Whether the function calls `rows.Err()` anywhere, or lets `rows` go

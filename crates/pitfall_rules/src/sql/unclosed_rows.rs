@@ -18,6 +18,11 @@ or `*sql.Conn`) that are not closed on some path out of the function, typically 
 early `return` from inside the `for rows.Next()` loop. The finding is on the query
 call and names the exit that leaks.
 
+Rows or a statement thrown away where they are made (`_, err := db.Query(...)`,
+a bare `db.QueryContext(...)` statement — usually an `Exec` meant) and a variable
+given new rows while the old ones are open (`rows, err = db.Query(...)` again) are
+reported too.
+
 A `for rows.Next()` loop that runs until `Next` returns false closes the rows by
 itself, so only the other exits count. `QueryRow` needs no `Close` and is never
 reported; neither are rows returned to the caller, passed to a helper, or closed in
@@ -62,6 +67,12 @@ func activeUsers(ctx context.Context, db *sql.DB) ([]string, error) {
 Write `defer rows.Close()` (or `defer stmt.Close()`) right after the error check.
 `Close` is idempotent, so it is safe even when the loop already drained the rows.
 
+## Compared with sqlclosecheck
+sqlclosecheck wants every `Close` deferred and reports rows that are only closed
+by a `for rows.Next()` loop running to its end. pitfall follows the paths: a loop
+that ends because `Next` returned false has closed the rows (database/sql does it),
+and a `Close` reached on every path is enough, deferred or not.
+
 ## How to suppress
 `//nolint:unclosed-rows // closed by the caller` on the reported line, or on its own
 line before the statement or the function; `//nolint:sql` for the whole category.
@@ -77,25 +88,51 @@ fn check(cx: &mut Checker) {
     }
 }
 
+/// "rows" or "statement" when `call` hands out `*sql.Rows` or `*sql.Stmt`.
+fn opens<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<&'static str> {
+    if ["DB", "Conn", "Stmt"]
+        .iter()
+        .any(|t| cx.is_method_call(call, SQL, t, &["Query", "QueryContext"]))
+    {
+        Some("rows")
+    } else if ["DB", "Conn"]
+        .iter()
+        .any(|t| cx.is_method_call(call, SQL, t, &["Prepare", "PrepareContext"]))
+    {
+        Some("statement")
+    } else {
+        None
+    }
+}
+
 #[allow(clippy::type_complexity)]
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<TextEdit>))> {
     let file: &'a pitfall_go::GoFile = cx.file;
     let mut out = Vec::new();
-    for d in flow::defining_calls(&file.ast) {
+    for e in walk::first_result_discarded(&file.ast) {
+        let Some(call) = e.as_call() else { continue };
+        if let Some(what) = opens(cx, call) {
+            let method = call.method_name().unwrap_or("Query");
+            let (msg, fix) = if what == "rows" {
+                (
+                    format!("the rows from {method} are thrown away, so they are never closed and keep a pooled connection busy"),
+                    "use Exec for a statement without results, or keep the rows and `defer rows.Close()`".to_string(),
+                )
+            } else {
+                (
+                    format!("the statement from {method} is thrown away, so it is never closed and stays prepared on the server"),
+                    "keep the statement and `defer stmt.Close()`".to_string(),
+                )
+            };
+            out.push((call.span, msg, fix, (Applicability::Unsafe, Vec::new())));
+        }
+    }
+    for d in flow::assigning_calls(&file.ast) {
         let Some(v) = d.name(0) else { continue };
-        if d.assign.lhs.len() != 2 {
+        if d.assign.lhs.len() != 2 || !(d.assign.is_define() || cx.declared_in(d.body, v)) {
             continue;
         }
-        let what = if ["DB", "Conn", "Stmt"]
-            .iter()
-            .any(|t| cx.is_method_call(d.call, SQL, t, &["Query", "QueryContext"]))
-        {
-            "rows"
-        } else if ["DB", "Conn"].iter().any(|t| cx.is_method_call(d.call, SQL, t, &["Prepare", "PrepareContext"])) {
-            "statement"
-        } else {
-            continue;
-        };
+        let Some(what) = opens(cx, d.call) else { continue };
         let var = v.name.as_str();
         let err = d.name(1).map(|e| e.name.as_str());
         let res = Resource { var, err, fields: &[] };
