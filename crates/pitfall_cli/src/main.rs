@@ -129,6 +129,11 @@ struct CheckArgs {
     /// `helm template . | pitfall check - --manifests-from-stdin`
     #[arg(long)]
     manifests_from_stdin: bool,
+    /// Also judge manifests under fixtures/, e2e/, docs/, examples/, samples/,
+    /// third_party/ and upstream/ (left out by default: they are not the
+    /// service's deployment)
+    #[arg(long)]
+    all_manifests: bool,
     #[command(flatten)]
     fixing: FixArgs,
     #[command(flatten)]
@@ -239,14 +244,20 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
         )?;
         let (yaml, files): (Vec<PathBuf>, Vec<PathBuf>) =
             all.into_iter().partition(|p| discover::is_yaml(p));
+        let (yaml, left_out) = if args.all_manifests {
+            (yaml, None)
+        } else {
+            manifests::deployments_only(yaml, &args.paths, &cwd)
+        };
         let read = discover::read(&files, &cwd, args.max_file_size);
-        let manifests = manifests::load(
+        let mut manifests = manifests::load(
             &yaml,
             &cwd,
             args.max_file_size,
             args.max_yaml_alias_nodes,
             stdin_manifests,
         );
+        manifests.warnings.extend(left_out);
         let run = check_packages(&read, &manifests, &settings, &links, cache.as_ref(), salt);
         Ok((read, manifests, run))
     })?;

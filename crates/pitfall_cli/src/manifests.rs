@@ -1,7 +1,7 @@
 //! Reading the Kubernetes manifests of the checked paths (and of stdin).
 
 use crate::discover::display_path;
-use pitfall_k8s::Object;
+use pitfall_k8s::{Object, SourceText};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ pub struct Manifests {
     pub objects: Vec<Object>,
     /// (reported path, text) for code frames; a whole file's text is the
     /// one its objects share.
-    pub sources: Vec<(String, Arc<str>)>,
+    pub sources: Vec<(String, SourceText)>,
     /// Files that held at least one Kubernetes object.
     pub files_checked: usize,
     pub bytes: u64,
@@ -46,6 +46,77 @@ fn read(p: &Path, cwd: &Path, max: u64) -> One {
         Ok(b) => One::Read(shown, String::from_utf8_lossy(&b).into_owned()),
         Err(e) => One::Warning(format!("{shown}: {e}")),
     }
+}
+
+/// Directories whose manifests are not a service's deployment: test
+/// fixtures, documentation and examples, vendored upstream copies. A
+/// repository scan judges the deployments; `--all-manifests` (or naming the
+/// file or directory itself) includes these. (`testdata/`, `vendor/` and
+/// hidden directories are never walked at all, like the go tool.)
+pub const NOT_DEPLOYMENT_DIRS: &[&str] = &[
+    "fixtures",
+    "fixture",
+    "__fixtures__",
+    "test-fixtures",
+    "e2e",
+    "docs",
+    "doc",
+    "examples",
+    "example",
+    "samples",
+    "third_party",
+    "third-party",
+    "upstream",
+];
+
+/// The directory that makes `p` a non-deployment manifest, judged below the
+/// checked path that holds it (the checked path itself is what the user
+/// asked for: `pitfall check docs/` judges docs).
+pub fn non_deployment_dir(p: &Path, roots: &[PathBuf]) -> Option<String> {
+    let abs = |x: &Path| std::path::absolute(x).unwrap_or_else(|_| x.to_path_buf());
+    let file = abs(p);
+    let root = roots
+        .iter()
+        .map(|r| abs(r))
+        .filter(|r| file.starts_with(r))
+        .max_by_key(|r| r.components().count())?;
+    let below = file.strip_prefix(&root).ok()?.parent()?;
+    below
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_ascii_lowercase())
+        .find(|c| NOT_DEPLOYMENT_DIRS.contains(&c.as_str()))
+}
+
+/// Splits YAML files into those to judge and a note about the manifests
+/// left out by [`non_deployment_dir`] (only files that look like Kubernetes
+/// objects are counted in the note).
+pub fn deployments_only(
+    files: Vec<PathBuf>,
+    roots: &[PathBuf],
+    cwd: &Path,
+) -> (Vec<PathBuf>, Option<String>) {
+    let mut keep = Vec::new();
+    let mut left_out = Vec::new();
+    for f in files {
+        match non_deployment_dir(&f, roots) {
+            Some(dir) => left_out.push((f, dir)),
+            None => keep.push(f),
+        }
+    }
+    let looks_k8s = |p: &Path| {
+        std::fs::read_to_string(p).is_ok_and(|s| s.contains("apiVersion:") && s.contains("kind:"))
+    };
+    let manifests: Vec<_> = left_out.iter().filter(|(p, _)| looks_k8s(p)).collect();
+    let note = manifests.first().map(|(p, dir)| {
+        format!(
+            "note: {} manifest file{} under test-fixture, documentation, example or vendored directories not judged ({} under `{dir}/`{}); --all-manifests includes them",
+            manifests.len(),
+            if manifests.len() == 1 { "" } else { "s" },
+            display_path(p, cwd),
+            if manifests.len() > 1 { ", ..." } else { "" }
+        )
+    });
+    (keep, note)
 }
 
 /// Reads every YAML file in parallel (and `stdin`'s text, if given) and
@@ -107,10 +178,10 @@ pub fn load(
         let paths: std::collections::BTreeSet<&str> =
             l.objects.iter().map(|o| o.path.as_str()).collect();
         if paths.contains(shown.as_str()) {
-            out.sources.push((shown.clone(), src.clone()));
+            out.sources
+                .push((shown.clone(), SourceText::whole(src.clone())));
         }
-        out.sources
-            .extend(l.sources.into_iter().map(|(p, t)| (p, Arc::from(t))));
+        out.sources.extend(l.sources);
         out.objects.extend(l.objects);
     }
     if !templates.is_empty() {

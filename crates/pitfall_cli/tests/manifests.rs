@@ -475,3 +475,54 @@ fn alias_expansion_limit_is_a_flag() {
         "{err}"
     );
 }
+
+#[test]
+fn fixtures_docs_and_vendored_manifests_are_left_out_unless_asked() {
+    let d = tempdir("scope");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  template:\n    spec:\n      containers:\n        - name: x\n          image: shop/x:latest\n";
+    for dir in [
+        "deploy",
+        "integration/fixtures",
+        "docs/examples",
+        "third_party/upstream-chart",
+        "overlays/test",
+    ] {
+        std::fs::create_dir_all(d.join(dir)).unwrap();
+        std::fs::write(d.join(dir).join("app.yaml"), deployment).unwrap();
+    }
+    // A YAML file that is not a manifest is not counted in the note.
+    std::fs::write(d.join("docs/mkdocs.yml"), "site_name: shop\n").unwrap();
+    let judged = |o: &Output| {
+        let mut v: Vec<String> = findings(o)
+            .into_iter()
+            .filter(|(_, _, r)| r == "unpinned-image")
+            .map(|(p, _, _)| p)
+            .collect();
+        v.sort();
+        v
+    };
+    let args = [
+        "check",
+        "--no-config",
+        "--format",
+        "json",
+        "--select",
+        "unpinned-image",
+    ];
+    let o = run(&d, &args, None);
+    assert_eq!(judged(&o), ["deploy/app.yaml", "overlays/test/app.yaml"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("3 manifest files") && err.contains("--all-manifests"),
+        "{err}"
+    );
+
+    let mut all = args.to_vec();
+    all.push("--all-manifests");
+    assert_eq!(judged(&run(&d, &all, None)).len(), 5);
+
+    // Naming the directory asks for it (below it the same rule applies).
+    let mut docs = args.to_vec();
+    docs.push("docs/examples");
+    assert_eq!(judged(&run(&d, &docs, None)), ["docs/examples/app.yaml"]);
+}

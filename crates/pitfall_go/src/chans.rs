@@ -212,8 +212,11 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
         Some(Node::Stmt(s @ Stmt::Send(snd))) if snd.chan.span().encloses(e.span()) => {
             op.kind = OpKind::Send;
             op.span = s.span();
-            if let Some(Node::Comm(_)) = grand {
-                op.select = select_of(anc, i - 2);
+            // A case of the select, not a statement in a clause's body.
+            if let Some(Node::Comm(c)) = grand {
+                if c.comm.as_ref().is_some_and(|x| x.span() == s.span()) {
+                    op.select = select_of(anc, i - 2);
+                }
             }
         }
         Some(Node::Expr(u @ Expr::Unary(un))) if un.op == "<-" => {
@@ -636,10 +639,7 @@ fn assigned_make<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, span: Span) 
     walk(root, &mut |n, _| {
         if let Node::Stmt(Stmt::Assign(a)) = n {
             if a.span == span {
-                ok = a.lhs.len() == a.rhs.len()
-                    && a.rhs
-                        .iter()
-                        .all(|r| chan_make(sc, env, r).is_some() || r.ident_name() == Some("nil"));
+                ok = a.lhs.len() == a.rhs.len() && a.rhs.iter().all(|r| makes_only(sc, env, r));
                 return false;
             }
         }
@@ -674,4 +674,549 @@ pub fn touched_on_every_path<'a>(
         exhausted_by: &no,
     };
     analyze(body, stmt, &res, &policy)
+}
+
+// ---------------------------------------------------------------------------
+// Channels held in struct fields: one object per field name of the package.
+
+/// How the package's struct types hold channels in a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldShape {
+    /// `f chan T` (or a direction): the field is the channel.
+    Chan,
+    /// `f []chan T`, `f [N]chan T`, `f map[K]chan T`: every element is one
+    /// object (the channels are told apart nowhere, so they are all one).
+    Elems,
+}
+
+/// The struct type of the package that declares field `field` for a value
+/// of type `ty` (the type itself or a type it embeds, a few levels deep).
+pub fn field_owner<'a>(pkg: &Package<'a>, ty: &str, field: &str) -> Option<&'a str> {
+    fn go<'a>(pkg: &Package<'a>, ty: &str, field: &str, depth: usize) -> Option<&'a str> {
+        let (spec, _) = pkg.types.get(ty)?;
+        let Expr::StructType(st) = spec.ty.unparen() else {
+            return None;
+        };
+        if st
+            .fields
+            .iter()
+            .any(|f| f.names.iter().any(|n| n.name == field))
+        {
+            return Some(spec.name.name.as_str());
+        }
+        if depth == 0 {
+            return None;
+        }
+        st.fields
+            .iter()
+            .filter(|f| f.names.is_empty())
+            .find_map(|f| {
+                let base = match f.ty.unparen() {
+                    Expr::Star(s) => s.x.ident_name(),
+                    e => e.ident_name(),
+                }?;
+                go(pkg, base, field, depth - 1)
+            })
+    }
+    go(pkg, ty, field, 3)
+}
+
+/// The shape of field `field` of struct type `ty` when it holds channels.
+pub fn chan_field_shape(pkg: &Package, ty: &str, field: &str) -> Option<FieldShape> {
+    let (spec, _) = pkg.types.get(ty)?;
+    let Expr::StructType(st) = spec.ty.unparen() else {
+        return None;
+    };
+    let f = st
+        .fields
+        .iter()
+        .find(|f| f.names.iter().any(|n| n.name == field))?;
+    match f.ty.unparen() {
+        Expr::ChanType(_) => Some(FieldShape::Chan),
+        Expr::ArrayType(a) if matches!(a.elem.unparen(), Expr::ChanType(_)) => {
+            Some(FieldShape::Elems)
+        }
+        Expr::MapType(m) if matches!(m.value.unparen(), Expr::ChanType(_)) => {
+            Some(FieldShape::Elems)
+        }
+        _ => None,
+    }
+}
+
+/// Whether a value of type `t` may hold field `field` of struct `owner`:
+/// its type is `owner` or embeds it, or the syntax cannot tell.
+pub fn may_be_owner(pkg: &Package, t: &crate::types::Ty, owner: &str, field: &str) -> bool {
+    match t.deref() {
+        crate::types::Ty::Named(p, name) => {
+            *p == pkg.import_path() && field_owner(pkg, name, field) == Some(owner)
+        }
+        crate::types::Ty::Unknown => true,
+        _ => false,
+    }
+}
+
+/// The struct type and field a channel expression names: `x.f`, `x.f[k]`
+/// (element), `x.Getter()`; `None` when the type of `x` is not a struct of the
+/// package that declares a channel field (directly or through a getter).
+pub fn chan_field_of<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    root: Node<'a>,
+    e: &'a Expr,
+) -> Option<(&'a str, &'a str)> {
+    let pkg = sc.pkg;
+    let named = |x: &'a Expr| match env.type_of(sc, x).deref().clone() {
+        crate::types::Ty::Named(p, n) if p == pkg.import_path() => Some(n),
+        _ => None,
+    };
+    match e.unparen() {
+        Expr::Selector(s) => {
+            let owner = field_owner(pkg, named(&s.x)?, &s.sel.name)?;
+            (chan_field_shape(pkg, owner, &s.sel.name) == Some(FieldShape::Chan))
+                .then_some((owner, s.sel.name.as_str()))
+        }
+        Expr::Index(i) => {
+            let Expr::Selector(s) = i.x.unparen() else {
+                return None;
+            };
+            let owner = field_owner(pkg, named(&s.x)?, &s.sel.name)?;
+            (chan_field_shape(pkg, owner, &s.sel.name) == Some(FieldShape::Elems))
+                .then_some((owner, s.sel.name.as_str()))
+        }
+        // The value variable of `for _, ch := range x.f`.
+        Expr::Ident(id) => {
+            let decl = env.resolve(id)?.decl;
+            let mut found: Option<&'a Expr> = None;
+            walk(root, &mut |n, _| {
+                if let Node::Stmt(Stmt::Range(r)) = n {
+                    if r.define && r.value.as_ref().is_some_and(|v| v.span() == decl) {
+                        found = Some(&r.x);
+                    }
+                }
+                found.is_none()
+            });
+            let Expr::Selector(s) = found?.unparen() else {
+                return None;
+            };
+            let owner = field_owner(pkg, named(&s.x)?, &s.sel.name)?;
+            (chan_field_shape(pkg, owner, &s.sel.name) == Some(FieldShape::Elems))
+                .then_some((owner, s.sel.name.as_str()))
+        }
+        Expr::Call(c) if c.args.is_empty() => {
+            let s = c.fun.as_selector()?;
+            let t = named(&s.x)?;
+            // The method may be promoted from an embedded type: try the type's own first.
+            let def = pkg.methods.get(&(t, s.sel.name.as_str()))?;
+            let field = getter_field(def)?;
+            let owner = field_owner(pkg, t, field)?;
+            (chan_field_shape(pkg, owner, field) == Some(FieldShape::Chan))
+                .then_some((owner, field))
+        }
+        _ => None,
+    }
+}
+
+/// The field a getter method returns (`return s.f`, every return `s.f` or `nil`).
+fn getter_field<'a>(def: &FuncDef<'a>) -> Option<&'a str> {
+    let d = def.decl;
+    let [res] = d.ty.results.as_slice() else {
+        return None;
+    };
+    if !matches!(res.ty.unparen(), Expr::ChanType(_))
+        || res.names.len() > 1
+        || !d.ty.params.is_empty()
+    {
+        return None;
+    }
+    let body = d.body.as_ref()?;
+    let mut ok = true;
+    let mut fname: Option<&'a str> = None;
+    walk(Node::Block(body), &mut |n, _| {
+        match n {
+            Node::Expr(Expr::FuncLit(_)) => return false,
+            Node::Stmt(Stmt::Return(r)) => match r.results.as_slice() {
+                [Expr::Selector(s)] if s.x.as_ident().is_some() => {
+                    if fname.is_some_and(|f| f != s.sel.name) {
+                        ok = false;
+                    }
+                    fname = Some(s.sel.name.as_str());
+                }
+                [e] if e.ident_name() == Some("nil") => {}
+                _ => ok = false,
+            },
+            _ => {}
+        }
+        true
+    });
+    fname.filter(|_| ok)
+}
+
+/// A method that returns a channel field (`func (s *S) Done() <-chan struct{} { return s.done }`).
+#[derive(Clone, Copy, Debug)]
+pub struct Getter<'a> {
+    /// Receiver base type name.
+    pub ty: &'a str,
+    pub name: &'a str,
+    pub field: &'a str,
+    /// The result is receive-only: callers cannot send on or close it.
+    pub recv_only: bool,
+    pub def: FuncDef<'a>,
+}
+
+/// The package's methods that return channel field `field` of struct `owner`
+/// (declared on `owner` or on a type that embeds it).
+pub fn chan_getters<'a>(pkg: &Package<'a>, owner: &str, field: &str) -> Vec<Getter<'a>> {
+    let mut out = Vec::new();
+    for (&(ty, name), def) in &pkg.methods {
+        if getter_field(def) != Some(field) || field_owner(pkg, ty, field) != Some(owner) {
+            continue;
+        }
+        let recv_only = matches!(def.decl.ty.results[0].ty.unparen(), Expr::ChanType(ct) if ct.dir == ChanDir::Recv);
+        out.push(Getter {
+            ty,
+            name,
+            field: getter_field(def).unwrap_or_default(),
+            recv_only,
+            def: *def,
+        });
+    }
+    out
+}
+
+/// One use of a field channel somewhere in the package.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldOp<'a> {
+    pub op: Op<'a>,
+    pub file: &'a crate::GoFile,
+    /// The result of a receive-only getter handed on (`ch := s.Done()`,
+    /// `wait(s.Done())`): a possible receive somewhere, not a place to report.
+    pub aliased: bool,
+}
+
+/// Everything the package does with the channel(s) of one struct field.
+#[derive(Debug, Default)]
+pub struct FieldChan<'a> {
+    /// Sends, receives, ranges, closes and inspections of the channel (for
+    /// [`FieldShape::Elems`], of its elements).
+    pub ops: Vec<FieldOp<'a>>,
+    /// Code the model does not see can use the channel: an exported field or
+    /// a getter returning it for sending outside a `main` package, the field
+    /// set from something other than `make`, the channel passed to a call,
+    /// stored or returned...
+    pub escapes: bool,
+    /// Code outside the package can receive from the channel (an exported
+    /// receive-only getter outside a `main` package).
+    pub outside_receivers: bool,
+    /// Some `make` of the channel has a buffer (constant or sized at run time).
+    pub buffered: bool,
+}
+
+impl<'a> FieldChan<'a> {
+    pub fn of(&self, kinds: &[OpKind]) -> impl Iterator<Item = &FieldOp<'a>> {
+        let kinds = kinds.to_vec();
+        self.ops.iter().filter(move |o| kinds.contains(&o.op.kind))
+    }
+}
+
+/// Whether `name` is exported (starts with an upper-case letter).
+fn exported(name: &str) -> bool {
+    name.chars().next().is_some_and(|c| c.is_uppercase())
+}
+
+/// The uses of channel field `field` of struct `owner` across the package
+/// (`None` when it is not a channel field, see [`chan_field_shape`]). A use
+/// on a value whose type the syntax cannot tell counts as a use of it.
+pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldChan<'a>> {
+    let pkg = sc.pkg;
+    let shape = chan_field_shape(pkg, owner, field)?;
+    let is_main = pkg.src.name == "main";
+    let getters = chan_getters(pkg, owner, field);
+    let mut out = FieldChan {
+        escapes: !is_main && exported(field),
+        ..Default::default()
+    };
+    for g in &getters {
+        if !is_main && exported(g.name) {
+            if g.recv_only {
+                out.outside_receivers = true;
+            } else {
+                out.escapes = true;
+            }
+        }
+    }
+    let in_getter = |span: Span| getters.iter().any(|g| g.def.decl.span.contains(span.start));
+    // Code that can touch the field: it names the field, a getter, or the
+    // owner type (an unkeyed literal `T{a, b}` sets fields without naming them).
+    let relevant = |text: &str| {
+        text.contains(field)
+            || text.contains(owner)
+            || getters.iter().any(|g| text.contains(g.name))
+    };
+    for file in pkg.files() {
+        if !relevant(&file.src) {
+            continue;
+        }
+        let fsc = Scope {
+            project: sc.project,
+            pkg,
+            file,
+        };
+        for root in crate::walk::top_level_roots(&file.ast) {
+            if !relevant(file.text(root.span())) {
+                continue;
+            }
+            let env = Env::build(&fsc, root);
+            let env = &env;
+            // Composite literal keys: `T{f: make(chan X)}`.
+            walk(root, &mut |n, _| {
+                if let Node::Expr(Expr::KeyValue(kv)) = n {
+                    if kv.key.ident_name() == Some(field) {
+                        if !makes_only(&fsc, env, &kv.value) {
+                            out.escapes = true;
+                        }
+                        out.buffered |= makes_buffered(&fsc, env, &kv.value);
+                    }
+                }
+                // An unkeyed literal of the owner (`&T{a, b, c}`) sets every
+                // field from values the model does not follow.
+                if let Node::Expr(Expr::CompositeLit(c)) = n {
+                    if c.ty.as_ref().and_then(|t| t.ident_name()) == Some(owner)
+                        && c.elts
+                            .first()
+                            .is_some_and(|e| !matches!(e, Expr::KeyValue(_)))
+                    {
+                        out.escapes = true;
+                    }
+                }
+                if let Node::Stmt(Stmt::Assign(a)) = n {
+                    if a.lhs
+                        .iter()
+                        .any(|l| matches!(l.unparen(), Expr::Selector(s) if s.sel.name == field))
+                    {
+                        out.buffered |= a.rhs.iter().any(|r| makes_buffered(&fsc, env, r));
+                    }
+                }
+                true
+            });
+            let is_sel = |e: &'a Expr| {
+                matches!(e, Expr::Selector(s) if s.sel.name == field
+                    && may_be_owner(pkg, &env.type_of(&fsc, &s.x), owner, field))
+            };
+            // `x.Getter()` on a value of the getter's type (or of a type the
+            // syntax cannot tell, when no other package type has the method).
+            let is_getter_call = |e: &'a Expr| match e {
+                Expr::Call(c) if c.args.is_empty() => c.fun.as_selector().is_some_and(|s| {
+                    getters.iter().any(|g| {
+                        g.name == s.sel.name
+                            && match env.type_of(&fsc, &s.x).deref() {
+                                crate::types::Ty::Unknown => {
+                                    unique_method(pkg, g.name) && g.name != "Done"
+                                }
+                                t => may_be_owner(pkg, t, owner, field),
+                            }
+                    })
+                }),
+                _ => false,
+            };
+            match shape {
+                FieldShape::Chan => {
+                    for op in ops(root, &|e| is_sel(e) || is_getter_call(e)) {
+                        if in_getter(op.span) && op.kind == OpKind::Other {
+                            continue; // the getter's own `return s.f`
+                        }
+                        let via_getter = is_getter_call(op.expr);
+                        match op.kind {
+                            OpKind::Reassign if !via_getter => {
+                                if !assigned_make(&fsc, env, root, op.span) {
+                                    out.escapes = true;
+                                }
+                            }
+                            OpKind::Reassign | OpKind::Arg(_) | OpKind::Other => {
+                                // A receive-only getter's result cannot be
+                                // sent on or closed: where it goes, it can
+                                // at most be received from.
+                                let recv_only = via_getter && getters.iter().all(|g| g.recv_only);
+                                if recv_only {
+                                    out.ops.push(FieldOp {
+                                        op: Op {
+                                            kind: OpKind::Recv,
+                                            select: None,
+                                            ..op
+                                        },
+                                        file,
+                                        aliased: true,
+                                    });
+                                } else {
+                                    out.escapes = true;
+                                }
+                            }
+                            _ => out.ops.push(FieldOp {
+                                op,
+                                file,
+                                aliased: false,
+                            }),
+                        }
+                    }
+                }
+                FieldShape::Elems => {
+                    elem_ops(&fsc, env, root, owner, field, file, &mut out);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Whether `e` makes a buffered channel (`make(chan T, n)`, n not 0), also
+/// inside a composite or an `append`.
+fn makes_buffered<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> bool {
+    if let Some(cap) = chan_make(sc, env, e) {
+        return !cap.is_zero();
+    }
+    match e.unparen() {
+        Expr::CompositeLit(c) => c.elts.iter().any(|x| makes_buffered(sc, env, x)),
+        Expr::KeyValue(kv) => makes_buffered(sc, env, &kv.value),
+        Expr::Call(c) if c.fun.ident_name() == Some("append") => {
+            c.args.iter().skip(1).any(|x| makes_buffered(sc, env, x))
+        }
+        _ => false,
+    }
+}
+
+/// Whether only one type of the package has a method called `name`.
+fn unique_method(pkg: &Package, name: &str) -> bool {
+    pkg.methods.keys().filter(|(_, m)| *m == name).count() == 1
+}
+
+/// Whether `e` is `make(chan ...)` or `nil` (or a composite of them for
+/// element fields: `[]chan T{make(...)}`, `append(x.f, make(...))`).
+fn makes_only<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> bool {
+    if chan_make(sc, env, e).is_some() || e.ident_name() == Some("nil") {
+        return true;
+    }
+    match e.unparen() {
+        Expr::CompositeLit(c) => c.elts.iter().all(|x| makes_only(sc, env, x)),
+        Expr::Call(c) => match c.fun.ident_name() {
+            Some("make") => !matches!(c.args.first().map(|a| a.unparen()), Some(Expr::ChanType(_))),
+            Some("append") => c.args.iter().skip(1).all(|x| makes_only(sc, env, x)),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The uses of the elements of channel-collection field `field` under `root`:
+/// `x.f[k]` and the value variable of `for _, ch := range x.f`.
+fn elem_ops<'a>(
+    sc: &Scope<'a>,
+    env: &Env<'a>,
+    root: Node<'a>,
+    owner: &str,
+    field: &str,
+    file: &'a crate::GoFile,
+    out: &mut FieldChan<'a>,
+) {
+    let is_sel = |e: &'a Expr| {
+        matches!(e.unparen(), Expr::Selector(s) if s.sel.name == field
+            && may_be_owner(sc.pkg, &env.type_of(sc, &s.x), owner, field))
+    };
+    // The range variables bound to the elements.
+    let mut elem_vars: Vec<Span> = Vec::new();
+    walk(root, &mut |n, _| {
+        if let Node::Stmt(Stmt::Range(r)) = n {
+            if r.define && is_sel(&r.x) {
+                if let Some(Expr::Ident(v)) = &r.value {
+                    elem_vars.push(v.span);
+                }
+            }
+        }
+        true
+    });
+    let is_elem = |e: &'a Expr| match e {
+        Expr::Index(i) => is_sel(&i.x),
+        Expr::Ident(id) => {
+            !elem_vars.contains(&id.span)
+                && env.resolve(id).is_some_and(|b| elem_vars.contains(&b.decl))
+        }
+        _ => false,
+    };
+    for op in ops(root, &|e| is_elem(e)) {
+        match op.kind {
+            OpKind::Send | OpKind::Recv | OpKind::Range | OpKind::Close | OpKind::Inspect => {
+                out.ops.push(FieldOp {
+                    op,
+                    file,
+                    aliased: false,
+                })
+            }
+            _ => out.escapes = true,
+        }
+    }
+    // The field itself: ranged over, appended to, measured, reset with makes.
+    for op in ops(root, &|e| is_sel(e)) {
+        match op.kind {
+            OpKind::Range | OpKind::Inspect => {}
+            OpKind::Arg(0)
+                if op
+                    .call
+                    .is_some_and(|c| c.fun.ident_name() == Some("append")) => {}
+            OpKind::Reassign => {
+                if !assigned_make(sc, env, root, op.span) {
+                    out.escapes = true;
+                }
+            }
+            OpKind::Other
+                if matches!(op.expr, Expr::Selector(_)) && is_index_base(root, op.span) => {}
+            _ => out.escapes = true,
+        }
+    }
+}
+
+/// Whether the expression at `span` is the base of an index expression (`x.f[k]`).
+fn is_index_base(root: Node, span: Span) -> bool {
+    let mut found = false;
+    walk(root, &mut |n, _| {
+        if let Node::Expr(Expr::Index(i)) = n {
+            if i.x.span() == span {
+                found = true;
+            }
+        }
+        !found && n.span().encloses(span)
+    });
+    found
+}
+
+/// Whether a select clause's body leaves the function or the loop around the
+/// select: a `return`, a labelled `break`/`continue`, a `goto`, or a
+/// terminator (a plain `break` only leaves the select).
+pub fn clause_leaves(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::Return(_) => true,
+        Stmt::Branch(b) => b.label.is_some() || matches!(b.kind, BranchKind::Goto),
+        Stmt::Expr(e) => crate::flow::is_terminator(e),
+        _ => false,
+    })
+}
+
+/// The received channel of a select case (`<-x`, `v := <-x`, `v, ok = <-x`).
+pub fn comm_recv(s: &Stmt) -> Option<&Expr> {
+    let e = match s {
+        Stmt::Expr(e) => e,
+        Stmt::Assign(a) if a.rhs.len() == 1 => &a.rhs[0],
+        _ => return None,
+    };
+    match e.unparen() {
+        Expr::Unary(u) if u.op == "<-" => Some(&u.x),
+        _ => None,
+    }
+}
+
+/// The way out of a select: a receive case (other than the one holding
+/// `span`) whose body leaves (`case <-ctx.Done(): return`).
+pub fn select_exit(sel: &SelectStmt, span: Span) -> Option<&CommClause> {
+    sel.cases.iter().find(|c| {
+        !c.span.encloses(span)
+            && c.comm.as_ref().and_then(comm_recv).is_some()
+            && clause_leaves(&c.body)
+    })
 }

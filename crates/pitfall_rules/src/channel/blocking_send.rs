@@ -1,7 +1,7 @@
 //! A bare channel send that can stall for good.
 use crate::prelude::*;
 use pitfall_go::chans::{
-    go_literal, local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind, Uses,
+    clause_leaves, comm_recv, go_literal, local_chans, local_uses, touched_on_every_path, Cap, LocalChan, Op, OpKind, Uses,
 };
 use pitfall_go::flow::Verdict;
 
@@ -82,17 +82,22 @@ fn check(cx: &mut Checker) {
     }
     let mut reported: Vec<Span> = Vec::new();
     broadcast(cx, &mut reported);
+    select_clause_body(cx, &mut reported);
     ignored_context(cx, &mut reported);
     ordering(cx, &mut reported);
 }
 
-fn is_bare_send(anc: &[Node]) -> bool {
-    // `ch <- v` as a statement, or the only case of a select.
+/// Whether the send statement `s` (with its ancestors) can wait on its own:
+/// a statement, a statement in the *body* of a select clause or of its
+/// `default:` (those are not cases of the select), or the only case of a select.
+fn is_bare_send(s: &SendStmt, anc: &[Node]) -> bool {
     match anc.last() {
-        Some(Node::Comm(_)) => match anc.get(anc.len().wrapping_sub(2)) {
-            Some(Node::Stmt(Stmt::Select(s))) => s.cases.len() <= 1,
-            _ => false,
-        },
+        Some(Node::Comm(c)) if c.comm.as_ref().is_some_and(|x| x.span() == s.span) => {
+            match anc.get(anc.len().wrapping_sub(2)) {
+                Some(Node::Stmt(Stmt::Select(sel))) => sel.cases.len() <= 1,
+                _ => false,
+            }
+        }
         _ => true,
     }
 }
@@ -119,7 +124,7 @@ fn broadcast(cx: &mut Checker, reported: &mut Vec<Span>) {
         let Node::Stmt(Stmt::Send(s)) = n else {
             return true;
         };
-        if !is_bare_send(anc) {
+        if !is_bare_send(s, anc) {
             return true;
         }
         let Some(Node::Stmt(Stmt::Range(r))) = enclosing_loop(anc).map(Node::Stmt) else {
@@ -157,7 +162,7 @@ fn broadcast(cx: &mut Checker, reported: &mut Vec<Span>) {
             Ty::Chan(_, e) => *e,
             _ => Ty::Unknown,
         };
-        if package_buffers(cx, &elem) {
+        if package_buffers(cx, &elem) && !subscriber_stream(cx, &s.chan) {
             continue;
         }
         reported.push(s.span);
@@ -200,7 +205,7 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
                         }
                     }
                 }
-                Node::Stmt(Stmt::Send(s)) if is_bare_send(anc) => {
+                Node::Stmt(Stmt::Send(s)) if is_bare_send(s, anc) => {
                     sends.push((s, enclosing_loop(anc).is_some()));
                 }
                 _ => {}
@@ -231,16 +236,60 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
     }
 }
 
-/// The channel expression received by a select case (`<-x`, `v := <-x`).
-fn comm_recv(s: &Stmt) -> Option<&Expr> {
-    let e = match s {
-        Stmt::Expr(e) => e,
-        Stmt::Assign(a) if a.rhs.len() == 1 => &a.rhs[0],
-        _ => return None,
-    };
-    match e.unparen() {
-        Expr::Unary(u) if u.op == "<-" => Some(&u.x),
-        _ => None,
+/// A select with a way out (a receive case that leaves: `case <-stop: return`)
+/// whose `default:` sends bare in its body: while that send waits, the way out
+/// cannot be taken. (Sends in the bodies of the other clauses are plain sends
+/// for the partner analyses: goroutine-leak, channel-without-partner.)
+fn select_clause_body(cx: &mut Checker, reported: &mut Vec<Span>) {
+    let file = cx.file;
+    let mut hits: Vec<(&SendStmt, &CommClause, &CommClause, bool)> = Vec::new();
+    walk::walk_file(&file.ast, &mut |n, anc| {
+        let Node::Stmt(Stmt::Select(sel)) = n else {
+            return true;
+        };
+        let Some(exit) = sel.cases.iter().find(|c| {
+            c.comm.as_ref().and_then(comm_recv).is_some() && clause_leaves(&c.body)
+        }) else {
+            return true;
+        };
+        let in_loop = enclosing_loop(anc).is_some();
+        // The `default:` body: the select was meant not to wait, and the stop
+        // case was checked just before; a send there waits anyway.
+        for c in sel.cases.iter().filter(|c| c.comm.is_none()) {
+            for st in &c.body {
+                walk::walk(Node::Stmt(st), &mut |m, a| {
+                    if matches!(m, Node::Expr(Expr::FuncLit(_)) | Node::Stmt(Stmt::Select(_))) {
+                        return false;
+                    }
+                    if let Node::Stmt(Stmt::Send(snd)) = m {
+                        if is_bare_send(snd, a) {
+                            hits.push((snd, c, exit, in_loop || enclosing_loop(a).is_some()));
+                        }
+                    }
+                    true
+                });
+            }
+        }
+        true
+    });
+    for (snd, clause, exit, in_loop) in hits {
+        if reported.contains(&snd.span) || fits_buffer(cx, &snd.chan, in_loop) {
+            continue;
+        }
+        reported.push(snd.span);
+        let which = match &clause.comm {
+            None => "`default:`".to_string(),
+            Some(c) => format!("`case {}:`", cx.file.text(c.span())),
+        };
+        let (line, _) = cx.file.line_col(exit.span.start);
+        let exit_text = exit
+            .comm
+            .as_ref()
+            .map(|c| cx.file.text(c.span()).to_string())
+            .unwrap_or_default();
+        let chan = cx.file.text(snd.chan.span()).to_string();
+        cx.report(snd.span, format!("this send on `{chan}` is in the body of the select's {which}, not one of its cases: while it waits for a receiver, the `case {exit_text}` at line {line} cannot be taken, so once the receiver is gone the goroutine blocks here for good"))
+            .fix(format!("make the send a case of a select beside `{exit_text}` (`select {{ case {chan} <- v: case {exit_text}: return }}`)"));
     }
 }
 
@@ -464,6 +513,37 @@ fn package_buffers(cx: &Checker, elem: &Ty) -> bool {
         }
     }
     false
+}
+
+/// Whether the channel is a field (`h.inbox`) that the package consumes in a
+/// loop (`for m := range h.inbox`, `<-h.inbox` inside a `for`): a long-lived
+/// subscriber, whose buffer fills when it falls behind.
+fn subscriber_stream(cx: &Checker, ch: &Expr) -> bool {
+    let Expr::Selector(sel) = ch.unparen() else {
+        return false;
+    };
+    let field = sel.sel.name.as_str();
+    let is_field = |e: &Expr| matches!(e.unparen(), Expr::Selector(s) if s.sel.name == field);
+    cx.pkg.files().iter().any(|f| {
+        if !f.src.contains(field) {
+            return false;
+        }
+        let mut found = false;
+        walk::walk_file(&f.ast, &mut |n, anc| {
+            if found {
+                return false;
+            }
+            match n {
+                Node::Stmt(Stmt::Range(r)) if is_field(&r.x) => found = true,
+                Node::Expr(Expr::Unary(u)) if u.op == "<-" && is_field(&u.x) => {
+                    found = enclosing_loop(anc).is_some();
+                }
+                _ => {}
+            }
+            true
+        });
+        found
+    })
 }
 
 /// A short comparable name for simple types (`None` for the others).

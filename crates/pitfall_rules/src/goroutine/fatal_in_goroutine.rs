@@ -87,7 +87,11 @@ fn check(cx: &mut Checker) {
             walk(root, &mut |n, _| {
                 if let Node::Stmt(Stmt::Go(g)) = n {
                     if let Some(Expr::FuncLit(lit)) = g.call.as_call().map(|c| c.fun.unparen()) {
+                        let after = graceful_signal_exit(cx, root, lit);
                         for c in direct_exits(&sc, &env, &lit.body) {
+                            if after.is_some_and(|at| c.span.start > at) {
+                                continue;
+                            }
                             hits.push((c, "a goroutine started by `go func() {...}()`".to_string()));
                         }
                     }
@@ -129,6 +133,72 @@ fn check(cx: &mut Checker) {
         cx.report(call.span, format!("{exit} in {where_} ends the whole process: main's deferred cleanup and graceful shutdown never run"))
             .fix("send the error to the owner of the process (a channel, errgroup or cancel func) and let main shut down and exit");
     }
+}
+
+/// A signal handler that shuts down gracefully, then exits on purpose:
+/// the goroutine waits for a channel registered with `signal.Notify` (or the
+/// context of `signal.NotifyContext`) and then calls a `Shutdown`,
+/// `GracefulStop`, `Stop` or `Close` method. Returns the position after which
+/// an exit is that deliberate one.
+fn graceful_signal_exit<'a>(cx: &Checker<'a>, root: Node<'a>, lit: &'a FuncLit) -> Option<u32> {
+    if !cx.file.src.contains("signal.Notify") {
+        return None;
+    }
+    // Variables that receive signals: `signal.Notify(ch, ...)`, `ctx, stop := signal.NotifyContext(...)`.
+    let mut sig: Vec<String> = Vec::new();
+    walk(root, &mut |n, _| {
+        match n {
+            Node::Expr(Expr::Call(c)) => {
+                if matches!(cx.pkg_member(&c.fun), Some(("os/signal", "Notify"))) {
+                    if let Some(name) = c.args.first().and_then(|a| a.ident_name()) {
+                        sig.push(name.to_string());
+                    }
+                }
+            }
+            Node::Stmt(Stmt::Assign(a)) if a.rhs.len() == 1 => {
+                if let Some(c) = a.rhs[0].as_call() {
+                    if matches!(cx.pkg_member(&c.fun), Some(("os/signal", "NotifyContext"))) {
+                        if let Some(name) = a.lhs.first().and_then(|l| l.ident_name()) {
+                            sig.push(name.to_string());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    if sig.is_empty() {
+        return None;
+    }
+    let is_sig = |e: &Expr| {
+        let e = match e.unparen() {
+            Expr::Call(c) if c.method_name() == Some("Done") => c.receiver(),
+            e => Some(e),
+        };
+        e.and_then(|e| e.ident_name()).is_some_and(|n| sig.iter().any(|s| s == n))
+    };
+    let mut waited: Option<u32> = None;
+    let mut shut: Option<u32> = None;
+    walk_body(&lit.body, &mut |n, _| {
+        match n {
+            Node::Expr(Expr::Unary(u)) if u.op == "<-" && is_sig(&u.x) => {
+                waited.get_or_insert(u.span.end);
+            }
+            Node::Stmt(Stmt::Range(r)) if is_sig(&r.x) => {
+                waited.get_or_insert(r.x.span().end);
+            }
+            Node::Expr(Expr::Call(c))
+                if matches!(c.method_name(), Some("Shutdown" | "GracefulStop" | "Stop" | "Close"))
+                    && waited.is_some_and(|w| c.span.start > w) =>
+            {
+                shut.get_or_insert(c.span.end);
+            }
+            _ => {}
+        }
+        true
+    });
+    shut
 }
 
 /// Calls `f` with each function or package-level value spec of a declaration.

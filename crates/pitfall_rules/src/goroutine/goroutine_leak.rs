@@ -143,6 +143,9 @@ fn check_chan<'a>(
     if uses.escapes {
         return;
     }
+    if consumer_leaves_early(cx, ch, &uses, owner) {
+        return;
+    }
     let owner_span = owner.span();
     let owner_lit = matches!(owner, Func::Lit(_));
     let in_owner = |o: &Op| match o.closure {
@@ -229,7 +232,9 @@ fn check_chan<'a>(
         return;
     }
     let Some(body) = owner.body() else { return };
-    let go_loop = loop_around(body, side.go.span());
+    // A channel made inside the loop that starts the goroutine is a fresh
+    // channel per iteration: one goroutine per channel, as without the loop.
+    let go_loop = loop_around(body, side.go.span()).filter(|lp| !lp.contains(ch.decl.start));
     let who = match side.callee {
         Some(f) => format!("`{f}` (started with `go`)"),
         None => "the goroutine".to_string(),
@@ -253,10 +258,12 @@ fn check_chan<'a>(
         } else {
             format!("{} times", parent.len())
         };
-        cx.report(op.span, format!("{who} is started once per iteration of the loop at line {loop_line}, but the unbuffered `{}` is received only {n} (line {recv_line}): the other senders block here forever", ch.name))
-            .fix("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine")
-            .related(parent[0].span, "the only receive")
-            .related(side.go.span(), "the goroutines are started here");
+        for side in &sides {
+            cx.report(side.op.span, format!("{who} is started once per iteration of the loop at line {loop_line}, but the unbuffered `{}` is received only {n} (line {recv_line}): the other senders block here forever", ch.name))
+                .fix("make the channel buffered for every sender (`make(chan T, n)`), or receive once per goroutine")
+                .related(parent[0].span, "the only receive")
+                .related(side.go.span(), "the goroutines are started here");
+        }
         return;
     }
     // Premature return / timeout: a path after the `go` that never touches the channel.
@@ -288,16 +295,150 @@ fn check_chan<'a>(
     } else {
         format!("receive from `{}`", ch.name)
     };
-    let buffer = if sending { crate::fixes::buffer_of_one(ch.make) } else { Vec::new() };
-    cx.report(op.span, format!("{who} can block forever on this {what}: the parent leaves by {how} without {partner} it"))
-        .fix(if sending {
-            format!("give `{}` a buffer of 1 (`make(chan T, 1)`), or select on the send and `ctx.Done()`", ch.name)
-        } else {
-            format!("close `{}` on every path (e.g. `defer close({})` right after starting the goroutine)", ch.name, ch.name)
-        })
-        .edits(Applicability::Safe, buffer)
-        .related(leak.span, format!("the parent leaves here without {partner} `{}`", ch.name))
-        .related(side.go.span(), "the goroutine is started here");
+    // Every abandoned send is reported (alternative sends of one goroutine).
+    for (i, side) in sides.iter().enumerate() {
+        // The buffer edit once: it serves every send of the goroutine.
+        let buffer = if sending && i == 0 { crate::fixes::buffer_of_one(ch.make) } else { Vec::new() };
+        cx.report(side.op.span, format!("{who} can block forever on this {what}: the parent leaves by {how} without {partner} it"))
+            .fix(if sending {
+                format!("give `{}` a buffer of 1 (`make(chan T, 1)`), or select on the send and `ctx.Done()`", ch.name)
+            } else {
+                format!("close `{}` on every path (e.g. `defer close({})` right after starting the goroutine)", ch.name, ch.name)
+            })
+            .edits(Applicability::Safe, buffer)
+            .related(leak.span, format!("the parent leaves here without {partner} `{}`", ch.name))
+            .related(side.go.span(), "the goroutine is started here");
+    }
+}
+
+/// A producer goroutine that sends many values (in a loop, bare) while the
+/// function consumes them in a loop it can leave early (`return` or `break`
+/// inside `for v := range ch`): the rest of the sends block forever once the
+/// buffer is full. Reports every such send; returns whether it did.
+fn consumer_leaves_early<'a>(
+    cx: &mut Checker<'a>,
+    ch: LocalChan<'a>,
+    uses: &pitfall_go::chans::Uses<'a>,
+    owner: Func<'a>,
+) -> bool {
+    let owner_lit = match owner {
+        Func::Lit(l) => Some(l.span),
+        Func::Decl(_) => None,
+    };
+    let in_owner = |o: &Op| o.closure.map(|l| l.span) == owner_lit;
+    // The function's side: one consuming loop (a range, or receives in one loop).
+    let parent: Vec<&Op<'a>> = uses
+        .ops
+        .iter()
+        .filter(|o| in_owner(o) && !(matches!(o.kind, OpKind::Arg(_)) && o.go.is_some()))
+        .filter(|o| o.kind != OpKind::Inspect)
+        .collect();
+    let [consume] = parent.as_slice() else {
+        return false;
+    };
+    if consume.kind != OpKind::Range {
+        return false;
+    }
+    // The producer: bare sends in a loop, in one goroutine (a literal, or the
+    // same-package functions it calls), the channel closed only there.
+    let mut sends: Vec<(Span, &'a pitfall_go::GoFile)> = Vec::new();
+    let mut gos: Vec<Span> = Vec::new();
+    for o in uses.ops.iter().filter(|o| !in_owner(o)) {
+        let Some(g) = o.go else { return false };
+        gos.push(g.span());
+        match o.kind {
+            OpKind::Send if o.is_bare() && o.in_loop => sends.push((o.span, cx.file)),
+            OpKind::Send => return false,
+            OpKind::Close | OpKind::Arg(_) | OpKind::Inspect => {}
+            _ => return false,
+        }
+    }
+    for c in &uses.callee_ops {
+        match c.op.kind {
+            OpKind::Send if c.op.is_bare() && c.op.in_loop && c.op.closure.is_none() => {
+                sends.push((c.op.span, c.callee.file))
+            }
+            OpKind::Send => return false,
+            OpKind::Close | OpKind::Arg(_) | OpKind::Inspect => {}
+            _ => return false,
+        }
+        if !uses.ops.iter().any(|o| o.call.is_some_and(|x| std::ptr::eq(x, c.via)) && o.go.is_some()) {
+            return false;
+        }
+    }
+    gos.dedup();
+    if sends.is_empty() || gos.len() != 1 {
+        return false;
+    }
+    // Only sends of this file are reported (the line must be in the file checked).
+    sends.retain(|(_, f)| std::ptr::eq(*f, cx.file));
+    if sends.is_empty() {
+        return false;
+    }
+    let Some(body) = owner.body() else {
+        return false;
+    };
+    let mut range_body: Option<&'a Block> = None;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::Range(r)) = n {
+            if r.span == consume.span {
+                range_body = Some(&r.body);
+            }
+        }
+        range_body.is_none()
+    });
+    let Some(exit) = range_body.and_then(early_exit) else {
+        return false;
+    };
+    let (line, _) = cx.file.line_col(exit.start);
+    let room = match ch.cap {
+        Cap::Known(k) => format!(" (after its {k} buffered values)"),
+        _ => String::new(),
+    };
+    for (span, _) in sends {
+        cx.report(span, format!("the function stops receiving from `{}` at line {line} (it leaves the range over it early) while this goroutine keeps sending: the send blocks forever{room}", ch.name))
+            .fix(format!("select on the send and `ctx.Done()` (or a done channel closed on the way out), or drain `{}` before leaving", ch.name));
+    }
+    true
+}
+
+/// A `return` (or a `break`/`goto` that leaves the loop) in a range body,
+/// outside nested loops, switches, selects and function literals.
+fn early_exit(body: &Block) -> Option<Span> {
+    let mut out = None;
+    walk::walk_body(body, &mut |n, anc| {
+        if out.is_some() {
+            return false;
+        }
+        match n {
+            Node::Stmt(Stmt::Return(r)) => out = Some(r.span),
+            Node::Stmt(Stmt::Branch(b)) => {
+                let nested = anc.iter().any(|a| {
+                    matches!(
+                        a,
+                        Node::Stmt(
+                            Stmt::For(_)
+                                | Stmt::Range(_)
+                                | Stmt::Switch(_)
+                                | Stmt::TypeSwitch(_)
+                                | Stmt::Select(_)
+                        )
+                    )
+                });
+                let leaves = match b.kind {
+                    BranchKind::Break => b.label.is_some() || !nested,
+                    BranchKind::Goto => true,
+                    _ => false,
+                };
+                if leaves {
+                    out = Some(b.span);
+                }
+            }
+            _ => {}
+        }
+        true
+    });
+    out
 }
 
 /// The loop (its span) of the owner body around the `go` statement, if any.

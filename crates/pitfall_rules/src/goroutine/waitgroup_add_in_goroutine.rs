@@ -81,15 +81,30 @@ fn check(cx: &mut Checker) {
         true
     });
     for (go, lit, outer) in gos {
+        // A statement of the literal's own body (not nested in an `if`, a loop...).
+        let top = |c: &CallExpr| {
+            lit.body.stmts.iter().any(|s| match s {
+                Stmt::Expr(e) => e.span() == c.span,
+                Stmt::Defer(d) => d.call.span() == c.span,
+                _ => false,
+            })
+        };
+        let first = |c: &CallExpr| {
+            matches!(lit.body.stmts.first(), Some(Stmt::Expr(e)) if e.span() == c.span)
+        };
         let mut adds: Vec<(&CallExpr, String)> = Vec::new();
         let mut dones: Vec<String> = Vec::new();
+        let mut waits: Vec<String> = Vec::new();
         walk::walk_body(&lit.body, &mut |n, _| {
             if let Node::Expr(Expr::Call(c)) = n {
                 if let (Some(m), Some(recv)) = (c.method_name(), c.receiver()) {
                     if let Some(name) = recv.dotted_name() {
                         match m {
                             "Add" if c.args.len() == 1 => adds.push((c, name)),
-                            "Done" if c.args.is_empty() => dones.push(name),
+                            // Only the goroutine's own Done counts: a Done in
+                            // an `if` rolls back an Add for a child that failed to start.
+                            "Done" if c.args.is_empty() && top(c) => dones.push(name),
+                            "Wait" if c.args.is_empty() => waits.push(name),
                             _ => {}
                         }
                     }
@@ -98,12 +113,28 @@ fn check(cx: &mut Checker) {
             true
         });
         for (add, name) in adds {
-            if !dones.contains(&name) {
+            // `wg.Add` first thing in the goroutine (staticcheck SA2000), or
+            // at its top level beside its own Done.
+            if !(first(add) || (top(add) && dones.contains(&name))) {
+                continue;
+            }
+            // The goroutine waits on it itself: Add runs before that Wait.
+            if waits.contains(&name) {
                 continue;
             }
             let Some(recv) = add.receiver() else { continue };
             if !cx.type_of(recv).deref().is_named("sync", "WaitGroup") {
                 continue;
+            }
+            // A WaitGroup declared inside the goroutine is waited on there.
+            if let Some(id) = recv.as_ident() {
+                if cx
+                    .env_at(id.span.start)
+                    .resolve(id)
+                    .is_some_and(|b| lit.span.contains(b.decl.start))
+                {
+                    continue;
+                }
             }
             if parent_adds(outer, go, &name) {
                 continue;

@@ -14,7 +14,10 @@ pub static RULE: Rule = Rule {
 A container (init containers included) whose `image` has no tag
 (`registry.example.com/api`) or the tag `latest`, and no digest
 (`@sha256:...`). Images written with variables (`$(IMAGE)`, `${TAG}`) are
-left alone: they are filled in later.
+left alone: they are filled in later. So are containers with
+`imagePullPolicy: Never`: the image was built and loaded onto the node by the
+pipeline (kind, minikube, a CI job) and is never pulled, so `latest` cannot
+drift between replicas.
 
 ## Why it matters in production
 `latest` is whatever was pushed last: two replicas of the same Deployment can
@@ -60,6 +63,11 @@ fn check(cx: &mut ManifestChecker) {
                 continue;
             };
             if image.contains('$') || image.contains("{{") || image.trim().is_empty() {
+                continue;
+            }
+            // An image the pipeline just built and loaded into the node
+            // (kind, minikube, CI): never pulled, so `latest` names one build.
+            if c.get("imagePullPolicy").and_then(|p| p.as_str()) == Some("Never") {
                 continue;
             }
             let (_, tag, digest) = pitfall_k8s::parse_image(image.trim());
