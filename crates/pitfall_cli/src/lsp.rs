@@ -205,6 +205,7 @@ struct Server {
     utf8: bool,
     /// Open documents by absolute path.
     docs: BTreeMap<PathBuf, Doc>,
+    parsed: ParseCache,
 }
 
 impl Server {
@@ -421,7 +422,7 @@ impl Server {
     }
 
     /// The findings of one file, with the unsaved text of every open document.
-    fn check(&self, path: &Path, text: &str) -> Vec<Finding> {
+    fn check(&mut self, path: &Path, text: &str) -> Vec<Finding> {
         let Some((settings, links, excluded)) = settings_for(path) else {
             return Vec::new();
         };
@@ -436,7 +437,7 @@ impl Server {
                 .map(|(p, d)| (p.as_path(), d.text.as_str()))
                 .chain(std::iter::once((path, text)))
                 .collect();
-            check_go(path, &overlay, &settings)
+            check_go(path, &overlay, &settings, &mut self.parsed)
         } else if is_yaml(path) {
             let loaded = pitfall_k8s::load(&shown, text);
             let index = pitfall_go::index::ProjectIndex::new(&[]);
@@ -575,6 +576,24 @@ fn settings_for(path: &Path) -> Option<(pitfall_rules::Settings, Vec<(String, St
     Some((settings, cfg.link_overrides(), excluded))
 }
 
+/// Parsed files read from disk, reused while their size and modification
+/// time stay the same (a package of 500 files is not parsed again on each
+/// keystroke in one of them).
+#[derive(Default)]
+struct ParseCache {
+    files: HashMap<PathBuf, (Stamp, pitfall_go::GoFile)>,
+}
+
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+/// Files kept at most; past it the cache starts again.
+const MAX_CACHED_FILES: usize = 20_000;
+
+fn stamp(p: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(p).ok()?;
+    m.is_file().then(|| (m.len(), m.modified().ok()))
+}
+
 /// Checks the Go file at `path` within its package: the `.go` files of its
 /// directory with the same `package` clause, open documents taking the place
 /// of the files on disk.
@@ -582,12 +601,14 @@ fn check_go(
     path: &Path,
     overlay: &HashMap<&Path, &str>,
     settings: &pitfall_rules::Settings,
+    cache: &mut ParseCache,
 ) -> Vec<Finding> {
+    use rayon::prelude::*;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| is_go(p) && p.is_file())
+                .filter(|p| is_go(p))
                 .collect()
         })
         .unwrap_or_default();
@@ -599,46 +620,72 @@ fn check_go(
     );
     paths.sort();
     paths.dedup();
-    let mut files = Vec::new();
-    let mut target_pkg = None;
-    for p in &paths {
-        let src = match overlay.get(p.as_path()) {
-            Some(t) => t.to_string(),
-            None => match std::fs::read(p) {
-                Ok(b)
-                    if b.len() as u64 <= crate::discover::DEFAULT_MAX_FILE_SIZE
-                        && !b.contains(&0) =>
-                {
-                    String::from_utf8_lossy(&b).into_owned()
-                }
-                _ => continue,
-            },
-        };
-        let Ok(f) = pitfall_go::parse_file(&p.to_string_lossy(), src) else {
-            continue;
-        };
-        if p == path {
-            target_pkg = Some(
-                f.ast
-                    .package
-                    .as_ref()
-                    .map(|p| p.name.clone())
-                    .unwrap_or_default(),
-            );
-        }
-        files.push(f);
+    if cache.files.len() > MAX_CACHED_FILES {
+        cache.files.clear();
     }
-    let Some(name) = target_pkg else {
-        return Vec::new();
-    };
-    files.retain(|f| {
+    // (path, stamp when read from disk, the parsed file): cached or parsed now.
+    enum Source<'t> {
+        Cached(Stamp, pitfall_go::GoFile),
+        Text(&'t str),
+        Disk(Stamp),
+    }
+    let sources: Vec<(PathBuf, Source)> = paths
+        .into_iter()
+        .filter_map(|p| {
+            if let Some(t) = overlay.get(p.as_path()) {
+                return Some((p, Source::Text(t)));
+            }
+            let st = stamp(&p)?;
+            match cache.files.remove(&p) {
+                Some((old, f)) if old == st => Some((p, Source::Cached(st, f))),
+                _ => Some((p, Source::Disk(st))),
+            }
+        })
+        .collect();
+    let mut files: Vec<(PathBuf, Option<Stamp>, pitfall_go::GoFile)> = sources
+        .into_par_iter()
+        .filter_map(|(p, s)| {
+            let (st, src) = match s {
+                Source::Cached(st, f) => return Some((p, Some(st), f)),
+                Source::Text(t) => (None, t.to_string()),
+                Source::Disk(st) => match std::fs::read(&p) {
+                    Ok(b)
+                        if b.len() as u64 <= crate::discover::DEFAULT_MAX_FILE_SIZE
+                            && !b.contains(&0) =>
+                    {
+                        (Some(st), String::from_utf8_lossy(&b).into_owned())
+                    }
+                    _ => return None,
+                },
+            };
+            let f = pitfall_go::parse_file(&p.to_string_lossy(), src).ok()?;
+            Some((p, st, f))
+        })
+        .collect();
+    let pkg_name = |f: &pitfall_go::GoFile| {
         f.ast
             .package
             .as_ref()
             .map(|p| p.name.clone())
             .unwrap_or_default()
-            == name
-    });
+    };
+    let Some(name) = files
+        .iter()
+        .find(|(p, _, _)| p == path)
+        .map(|(_, _, f)| pkg_name(f))
+    else {
+        return Vec::new();
+    };
+    // Files of another package (`main` beside `x_test`) go straight back.
+    let (mine, others): (Vec<_>, Vec<_>) =
+        files.drain(..).partition(|(_, _, f)| pkg_name(f) == name);
+    for (p, st, f) in others {
+        if let Some(st) = st {
+            cache.files.insert(p, (st, f));
+        }
+    }
+    let (meta, files): (Vec<(PathBuf, Option<Stamp>)>, Vec<pitfall_go::GoFile>) =
+        mine.into_iter().map(|(p, st, f)| ((p, st), f)).unzip();
     let (gomod, import_path) = module_of(dir);
     let pkg = pitfall_go::index::SourcePackage {
         dir: dir.to_string_lossy().into_owned(),
@@ -648,14 +695,22 @@ fn check_go(
         files,
     };
     let packages = [pkg];
-    let index = pitfall_go::index::ProjectIndex::new(&packages);
     let shown = path.to_string_lossy();
     let mut out = Vec::new();
-    for pkg in &index.packages {
-        for f in pkg.files() {
-            if f.path == shown {
-                out.extend(pitfall_rules::check_file(f, pkg, &index, settings).findings);
+    {
+        let index = pitfall_go::index::ProjectIndex::new(&packages);
+        for pkg in &index.packages {
+            for f in pkg.files() {
+                if f.path == shown {
+                    out.extend(pitfall_rules::check_file(f, pkg, &index, settings).findings);
+                }
             }
+        }
+    }
+    let [pkg] = packages;
+    for ((p, st), f) in meta.into_iter().zip(pkg.files) {
+        if let Some(st) = st {
+            cache.files.insert(p, (st, f));
         }
     }
     out

@@ -1,7 +1,7 @@
 //! Reading the Kubernetes manifests of the checked paths (and of stdin).
 
 use crate::discover::display_path;
-use pitfall_k8s::Object;
+use pitfall_k8s::{Object, SourceText};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ pub struct Manifests {
     pub objects: Vec<Object>,
     /// (reported path, text) for code frames; a whole file's text is the
     /// one its objects share.
-    pub sources: Vec<(String, Arc<str>)>,
+    pub sources: Vec<(String, SourceText)>,
     /// Files that held at least one Kubernetes object.
     pub files_checked: usize,
     pub bytes: u64,
@@ -178,10 +178,10 @@ pub fn load(
         let paths: std::collections::BTreeSet<&str> =
             l.objects.iter().map(|o| o.path.as_str()).collect();
         if paths.contains(shown.as_str()) {
-            out.sources.push((shown.clone(), src.clone()));
+            out.sources
+                .push((shown.clone(), SourceText::whole(src.clone())));
         }
-        out.sources
-            .extend(l.sources.into_iter().map(|(p, t)| (p, Arc::from(t))));
+        out.sources.extend(l.sources);
         out.objects.extend(l.objects);
     }
     if !templates.is_empty() {

@@ -943,6 +943,13 @@ fn verdicts_that_need_no_threshold() {
         .as_str()
         .unwrap()
         .starts_with("goroutine leak: 3 goroutines blocked in chan send (nil chan)"));
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with("the channel is nil: make it"),
+        "{f}"
+    );
 
     // Connections held by unclosed bodies: no user frame, still a leak, in
     // every format; the two idle pooled connections of the client that closes

@@ -7,16 +7,21 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn example() -> PathBuf {
+const ORDERS: &str = "orders-service";
+/// The gRPC example.
+const STOCK: &str = "stock-service";
+
+fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/orders-service")
+        .join("../../examples")
+        .join(name)
         .canonicalize()
         .unwrap()
 }
 
 /// Table rows of the section that starts with `heading`.
-fn table(heading: &str) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(example().join("EXPECTED.md")).unwrap();
+fn table(name: &str, heading: &str) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(example(name).join("EXPECTED.md")).unwrap();
     let section = text.split(heading).nth(1).expect("section exists");
     let section = section.split("\n## ").next().unwrap();
     section
@@ -32,9 +37,9 @@ fn table(heading: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn run(args: &[&str]) -> Value {
+fn run(name: &str, args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_pitfall"))
-        .current_dir(example())
+        .current_dir(example(name))
         .args(args)
         .output()
         .unwrap();
@@ -44,12 +49,31 @@ fn run(args: &[&str]) -> Value {
 
 #[test]
 fn example_findings_match_expected_md() {
-    let want: BTreeSet<String> = table("## Findings pitfall should report")
+    findings_match_expected_md(ORDERS, 11);
+}
+
+#[test]
+fn grpc_example_findings_match_expected_md() {
+    findings_match_expected_md(STOCK, 6);
+}
+
+#[test]
+fn example_routes_match_expected_md() {
+    routes_match_expected_md(ORDERS);
+}
+
+#[test]
+fn grpc_example_routes_match_expected_md() {
+    routes_match_expected_md(STOCK);
+}
+
+fn findings_match_expected_md(name: &str, at_least: usize) {
+    let want: BTreeSet<String> = table(name, "## Findings pitfall should report")
         .iter()
         .map(|r| format!("{} {}", r[1], r[2]))
         .collect();
-    assert!(want.len() >= 11, "{want:?}");
-    let v = run(&["check", "--no-config", "--format", "json", "."]);
+    assert!(want.len() >= at_least, "{want:?}");
+    let v = run(name, &["check", "--no-config", "--format", "json", "."]);
     let got: BTreeSet<String> = v["findings"]
         .as_array()
         .unwrap()
@@ -71,13 +95,12 @@ fn example_findings_match_expected_md() {
     );
 }
 
-#[test]
-fn example_routes_match_expected_md() {
-    let want: BTreeSet<String> = table("## Routes `pitfall routes` must list")
+fn routes_match_expected_md(name: &str) {
+    let want: BTreeSet<String> = table(name, "## Routes `pitfall routes` must list")
         .iter()
         .map(|r| format!("{} {} {}", r[0], r[1], r[2]))
         .collect();
-    let v = run(&["routes", "--format", "json", "."]);
+    let v = run(name, &["routes", "--format", "json", "."]);
     let mains = v["mains"].as_array().unwrap();
     assert_eq!(mains.len(), 1);
     let mut got = BTreeSet::new();

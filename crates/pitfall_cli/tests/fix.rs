@@ -4,6 +4,8 @@
 //! (`rule` or `rule--variant`) and holds `input.go` and `expected.go`; a folder
 //! with an `UNSAFE` file holds a fix that only `--unsafe-fixes` applies.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -22,10 +24,7 @@ fn fixes_dir() -> PathBuf {
 
 /// A fresh directory holding `main.go` (the given text) and a go.mod.
 fn module_with(name: &str, src: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pitfall-fix-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("go.mod"), "module example.com/svc\n\ngo 1.22\n").unwrap();
+    let dir = common::fresh_module("fix", name);
     std::fs::write(dir.join("main.go"), src).unwrap();
     dir
 }
@@ -202,24 +201,29 @@ fn fix_and_diff_together_are_a_usage_error() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The findings of `rule` in `dir` as JSON or SARIF.
+fn report(dir: &Path, rule: &str, format: &str) -> Value {
+    let o = pitfall(
+        dir,
+        &[
+            "check",
+            "--no-config",
+            "--select",
+            rule,
+            "--format",
+            format,
+            ".",
+        ],
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 #[test]
 fn json_carries_edits_applicability_and_related_and_sarif_fixes() {
     let case = fixes_dir().join("goroutine-leak");
     let input = std::fs::read_to_string(case.join("input.go")).unwrap();
     let dir = module_with("json", &input);
-    let o = pitfall(
-        &dir,
-        &[
-            "check",
-            "--no-config",
-            "--select",
-            "goroutine-leak",
-            "--format",
-            "json",
-            ".",
-        ],
-    );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = report(&dir, "goroutine-leak", "json");
     let f = &v["findings"][0];
     assert_eq!(f["rule"], "goroutine-leak");
     assert_eq!(f["applicability"], "safe");
@@ -252,19 +256,7 @@ fn json_carries_edits_applicability_and_related_and_sarif_fixes() {
     // The parent's `return 0, errors.New(...)` (line 17) is where it leaves.
     assert!(related.iter().any(|r| r["line"] == 17), "{related:?}");
 
-    let o = pitfall(
-        &dir,
-        &[
-            "check",
-            "--no-config",
-            "--select",
-            "goroutine-leak",
-            "--format",
-            "sarif",
-            ".",
-        ],
-    );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = report(&dir, "goroutine-leak", "sarif");
     let res = &v["runs"][0]["results"][0];
     let rep = &res["fixes"][0]["artifactChanges"][0]["replacements"][0];
     assert_eq!(rep["insertedContent"]["text"], ", 1");

@@ -2,6 +2,9 @@
 //! by the real `pre-commit` tool on a throwaway repository, and the check
 //! step of the composite `action.yml` run as GitHub would run it.
 
+mod common;
+
+use common::{fresh_dir, git, GO_MOD};
 use pitfall_k8s::yaml::{self, Node};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -38,30 +41,8 @@ fn run(dir: &Path, cmd: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().unwrap_or_else(|e| panic!("{cmd}: {e}"))
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let mut all = vec![
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@example.com",
-        "-c",
-        "commit.gpgsign=false",
-    ];
-    all.extend_from_slice(args);
-    let o = run(dir, "git", &all, &[]);
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pitfall-integ-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    fresh_dir("integ", name)
 }
 
 fn parse_yaml(path: &Path) -> Node {
@@ -124,11 +105,7 @@ fn pre_commit_runs_the_hook_and_blocks_a_commit_with_findings() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        project.join("go.mod"),
-        "module example.com/svc\n\ngo 1.22\n",
-    )
-    .unwrap();
+    std::fs::write(project.join("go.mod"), GO_MOD).unwrap();
     std::fs::write(project.join("load.go"), LEAKY).unwrap();
     std::fs::write(project.join("README.md"), "not checked\n").unwrap();
     git(&project, &["add", "."]);
@@ -201,38 +178,42 @@ fn action_step(id: &str) -> String {
         .to_string()
 }
 
+/// Runs the action's check step in `dir` as a runner would: the inputs as
+/// its environment, `$GITHUB_OUTPUT` emptied first. Returns the output and
+/// what the step wrote to `$GITHUB_OUTPUT`.
+fn run_check_step(dir: &Path, runner: &Path, format: &str, args: &str) -> (Output, String) {
+    let out_file = runner.join("output");
+    std::fs::write(&out_file, "").unwrap();
+    let o = run(
+        dir,
+        "bash",
+        &["-e", "-c", &action_step("check")],
+        &[
+            ("PITFALL_PATH", "."),
+            ("PITFALL_FORMAT", format),
+            ("PITFALL_ARGS", args),
+            ("PITFALL_SARIF", "pitfall.sarif"),
+            ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
+            ("RUNNER_TEMP", runner.to_str().unwrap()),
+        ],
+    );
+    (o, std::fs::read_to_string(&out_file).unwrap())
+}
+
 #[test]
 fn the_action_check_step_reports_annotations_or_sarif_and_sets_its_output() {
-    let script = action_step("check");
     let dir = tmp("action");
-    std::fs::write(dir.join("go.mod"), "module example.com/svc\n\ngo 1.22\n").unwrap();
+    std::fs::write(dir.join("go.mod"), GO_MOD).unwrap();
     std::fs::write(dir.join("load.go"), LEAKY).unwrap();
     let runner = tmp("runner");
-    let out_file = runner.join("output");
     for format in ["github", "sarif"] {
-        std::fs::write(&out_file, "").unwrap();
-        let o = run(
-            &dir,
-            "bash",
-            &["-e", "-c", &script],
-            &[
-                ("PITFALL_PATH", "."),
-                ("PITFALL_FORMAT", format),
-                ("PITFALL_ARGS", "--no-config"),
-                ("PITFALL_SARIF", "pitfall.sarif"),
-                ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
-                ("RUNNER_TEMP", runner.to_str().unwrap()),
-            ],
-        );
+        let (o, outputs) = run_check_step(&dir, &runner, format, "--no-config");
         assert!(
             o.status.success(),
             "{format}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        assert_eq!(
-            std::fs::read_to_string(&out_file).unwrap(),
-            "findings=true\n"
-        );
+        assert_eq!(outputs, "findings=true\n");
         let stdout = String::from_utf8_lossy(&o.stdout);
         if format == "github" {
             assert!(
@@ -240,9 +221,8 @@ fn the_action_check_step_reports_annotations_or_sarif_and_sets_its_output() {
                 "{stdout}"
             );
         } else {
-            let sarif: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(dir.join("pitfall.sarif")).unwrap())
-                    .unwrap();
+            let text = std::fs::read_to_string(dir.join("pitfall.sarif")).unwrap();
+            let sarif: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(
                 sarif["runs"][0]["results"][0]["ruleId"],
                 "deprecated-ioutil"
@@ -250,39 +230,13 @@ fn the_action_check_step_reports_annotations_or_sarif_and_sets_its_output() {
         }
     }
     // A usage error fails the step (exit 2), never reads as "no findings".
-    let o = run(
-        &dir,
-        "bash",
-        &["-e", "-c", &script],
-        &[
-            ("PITFALL_PATH", "."),
-            ("PITFALL_FORMAT", "github"),
-            ("PITFALL_ARGS", "--no-such-flag"),
-            ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
-            ("RUNNER_TEMP", runner.to_str().unwrap()),
-        ],
-    );
+    let (o, _) = run_check_step(&dir, &runner, "github", "--no-such-flag");
     assert_eq!(o.status.code(), Some(2));
     // Clean code: findings=false.
     std::fs::write(dir.join("load.go"), "package svc\n").unwrap();
-    std::fs::write(&out_file, "").unwrap();
-    let o = run(
-        &dir,
-        "bash",
-        &["-e", "-c", &script],
-        &[
-            ("PITFALL_PATH", "."),
-            ("PITFALL_FORMAT", "github"),
-            ("PITFALL_ARGS", ""),
-            ("GITHUB_OUTPUT", out_file.to_str().unwrap()),
-            ("RUNNER_TEMP", runner.to_str().unwrap()),
-        ],
-    );
+    let (o, outputs) = run_check_step(&dir, &runner, "github", "");
     assert!(o.status.success());
-    assert_eq!(
-        std::fs::read_to_string(&out_file).unwrap(),
-        "findings=false\n"
-    );
+    assert_eq!(outputs, "findings=false\n");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&runner);
 }

@@ -2,6 +2,8 @@
 //! real binary over stdio, and (when Neovim is installed) Neovim's built-in
 //! LSP client opens a file and reads the diagnostics back.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -128,11 +130,7 @@ fn codes(diags: &[Value]) -> Vec<String> {
 }
 
 fn workspace(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pitfall-lsp-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("go.mod"), "module example.com/svc\n\ngo 1.22\n").unwrap();
-    dir
+    common::fresh_module("lsp", name)
 }
 
 fn uri(p: &Path) -> String {
@@ -392,5 +390,47 @@ vim.cmd("qa!")
     }
     let got = std::fs::read_to_string(&out).expect("nvim wrote the diagnostics");
     assert_eq!(got.trim(), "9:15 unclosed-response-body pitfall 2", "{got}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn facts_from_other_files_of_the_package_follow_their_changes_on_disk() {
+    let dir = workspace("disk");
+    let a = dir.join("a.go");
+    let b = dir.join("b.go");
+    let a_text = "package main\n\nimport (\n\t\"os\"\n\t\"os/signal\"\n)\n\nfunc main() {\n\tsignal.Notify(stop, os.Interrupt)\n\t<-stop\n}\n";
+    std::fs::write(&a, a_text).unwrap();
+    // The channel is declared in b.go, which is not open in the editor.
+    std::fs::write(
+        &b,
+        "package main\n\nimport \"os\"\n\nvar stop = make(chan os.Signal)\n",
+    )
+    .unwrap();
+    let mut c = Client::start(&dir);
+    c.request("initialize", json!({"processId": null, "capabilities": {}}));
+    c.notify("initialized", json!({}));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(&a), "languageId": "go", "version": 1, "text": a_text}}),
+    );
+    assert_eq!(
+        codes(&c.diagnostics(&uri(&a))),
+        vec!["unbuffered-signal-channel"]
+    );
+    // b.go changes on disk (a `git checkout`, another editor): the next
+    // check of a.go reads the new b.go, not a stale parse.
+    std::fs::write(
+        &b,
+        "package main\n\nimport \"os\"\n\nvar stop = make(chan os.Signal, 1)\n",
+    )
+    .unwrap();
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri(&a), "version": 2}, "contentChanges": [{"text": a_text}]}),
+    );
+    assert!(c.diagnostics(&uri(&a)).is_empty());
+    c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert_eq!(c.child.wait().unwrap().code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }

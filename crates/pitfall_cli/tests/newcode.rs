@@ -1,6 +1,9 @@
 //! `--new-from-rev REV`, `--baseline FILE` and `--write-baseline FILE`, on
 //! real git repositories made in temporary directories.
 
+mod common;
+
+use common::{fresh_module, git};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,33 +16,9 @@ fn pitfall(dir: &Path, args: &[&str]) -> Output {
         .expect("run pitfall")
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        o.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn repo(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pitfall-newcode-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_module("newcode", name);
     git(&dir, &["init", "-q", "-b", "main"]);
-    std::fs::write(dir.join("go.mod"), "module example.com/svc\n\ngo 1.22\n").unwrap();
     dir
 }
 

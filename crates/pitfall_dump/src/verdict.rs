@@ -141,9 +141,11 @@ fn describe(s: &Site) -> String {
 
 fn leak_fix(state: &str) -> &'static str {
     match state {
-        "chan send" | "chan send (nil chan)" => "nobody receives: give the channel a buffer the size of the sends, or send in a select with `case <-ctx.Done(): return`",
-        "chan receive" | "chan receive (nil chan)" => "nobody sends or closes: close the channel when the producer is done, or receive in a select with `case <-ctx.Done(): return`",
-        "select" | "select (no cases)" => "no case can fire: add `case <-ctx.Done(): return` (or a quit channel that is closed), and `defer t.Stop()` for tickers",
+        "chan send (nil chan)" | "chan receive (nil chan)" => "the channel is nil: make it (`make(chan T)`) before any goroutine uses it — a struct field or variable never assigned stays nil — or, if nil disables it on purpose, use it only inside a select with another case that ends the goroutine",
+        "select (no cases)" => "`select {}` never returns: let the goroutine return when its work is done, or wait on a channel that is closed at shutdown",
+        "chan send" => "nobody receives: give the channel a buffer the size of the sends, or send in a select with `case <-ctx.Done(): return`",
+        "chan receive" => "nobody sends or closes: close the channel when the producer is done, or receive in a select with `case <-ctx.Done(): return`",
+        "select" => "no case can fire: add `case <-ctx.Done(): return` (or a quit channel that is closed), and `defer t.Stop()` for tickers",
         "sync.WaitGroup.Wait" => "a Done is missing: call `defer wg.Done()` first thing in every goroutine counted by Add",
         "sync.Cond.Wait" => "no Signal/Broadcast comes: broadcast on every state change and on shutdown",
         _ => "make every blocking operation of this goroutine end when its work or its context does",

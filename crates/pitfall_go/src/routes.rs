@@ -1217,6 +1217,16 @@ impl<'m, 'a> Collector<'m, 'a> {
         let Some(r) = routers.get(recv).filter(|r| r.kind == "grpc").cloned() else {
             return false;
         };
+        // A registering function of the tree's own (not generated) code is
+        // followed like any function the server is handed to.
+        let own = self
+            .project
+            .package(pkg)
+            .and_then(|p| p.funcs.get(name))
+            .is_some_and(|f| !f.file.is_generated);
+        if own {
+            return false;
+        }
         let service = self.grpc_service_name(pkg, name);
         let route = Route {
             method: None,

@@ -41,11 +41,34 @@ pub const IGNORE_ANNOTATION: &str = "pitfall.dev/ignore";
 pub struct Loaded {
     pub objects: Vec<Object>,
     /// (reported path, text whose lines match the reported lines), for code frames.
-    pub sources: Vec<(String, String)>,
+    pub sources: Vec<(String, SourceText)>,
     /// The file is an unrendered Helm/Go template and was skipped.
     pub template: bool,
     /// Malformed YAML or a limit hit, for a file that looks like Kubernetes YAML.
     pub error: Option<String>,
+}
+
+/// A part of a shared text — a whole file, or the lines under one Helm
+/// `# Source:` comment — without a copy of its own (a rendered chart can be
+/// tens of MB). Reads as a `str`.
+#[derive(Clone, Debug)]
+pub struct SourceText {
+    text: Arc<str>,
+    range: std::ops::Range<usize>,
+}
+
+impl SourceText {
+    pub fn whole(text: Arc<str>) -> SourceText {
+        let range = 0..text.len();
+        SourceText { text, range }
+    }
+}
+
+impl std::ops::Deref for SourceText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text[self.range.clone()]
+    }
 }
 
 /// Whether the text is an unrendered template: a line that starts with an
@@ -94,7 +117,7 @@ pub fn load_shared(path: &str, shared: Arc<str>, limits: &yaml::Limits) -> Loade
         .chain(src.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
     let sources = helm_sources(src);
-    let mut source_texts: Vec<(String, String)> = Vec::new();
+    let mut source_texts: Vec<(String, SourceText)> = Vec::new();
     let mut texts_seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut previous_end = 0;
     for doc in docs {
@@ -130,11 +153,18 @@ pub fn load_shared(path: &str, shared: Arc<str>, limits: &yaml::Limits) -> Loade
                 .map(|l| line_start(l.saturating_sub(1)))
                 .unwrap_or(src.len())
                 .max(from);
-            let text = src[from..to]
-                .strip_suffix('\n')
-                .unwrap_or(&src[from..to])
-                .to_string();
-            source_texts.push((shown.clone(), text));
+            let to = if src[from..to].ends_with('\n') {
+                to - 1
+            } else {
+                to
+            };
+            source_texts.push((
+                shown.clone(),
+                SourceText {
+                    text: shared.clone(),
+                    range: from..to,
+                },
+            ));
         }
         let mut push = |node: Node| {
             if let Some(o) = object(node, &shown, base, &shared, &starts) {

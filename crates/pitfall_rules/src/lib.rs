@@ -450,6 +450,19 @@ impl<'a> Checker<'a> {
             .is_some_and(|b| body.span.encloses(b.decl))
     }
 
+    /// Whether the path analysis of `d` can follow `v` to the end of its life:
+    /// a `v, err := f()`, or a `v, err = f()` at the top level of the function
+    /// body that declares `v` (inside a nested block the variable outlives the
+    /// block that the analysis follows).
+    pub fn follows_def(
+        &self,
+        d: &pitfall_go::flow::Def<'a>,
+        v: &'a pitfall_go::ast::Ident,
+    ) -> bool {
+        let top_level = d.body.stmts.iter().any(|s| std::ptr::eq(s, d.stmt));
+        d.assign.is_define() || (top_level && self.declared_in(d.body, v))
+    }
+
     /// The type of an expression (syntax-only inference; `Ty::Unknown` when unsure).
     pub fn type_of(&self, e: &'a Expr) -> Ty<'a> {
         self.env_at(e.span().start).type_of(&self.scope(), e)

@@ -32,7 +32,9 @@ failure means lost data or a silent outage are checked, not every ignored error:
 - `Flush`/`Close` on `*bufio.Writer` and `*gzip.Writer`; `Encode` on json, xml and
   gob encoders. A `bufio.Writer` held in a struct field (`w.buf.Flush()`) is not
   reported: its error is sticky and the owner usually surfaces it later; nor is
-  a writer or encoder wrapping `os.Stdout`/`os.Stderr` (a command's own output).
+  a writer or encoder wrapping `os.Stdout`/`os.Stderr` (a command's own output),
+  nor one writing into a `*bytes.Buffer` or `*strings.Builder` (those writes
+  cannot fail).
 - `(*sql.Tx).Commit`, `(*sql.Rows).Scan`, `(*sql.Row).Scan`.
 - `(*http.Server).Shutdown/ListenAndServe[TLS]/Serve`, `http.ListenAndServe[TLS]`,
   `http.Serve` (typically `go srv.ListenAndServe()`).
@@ -189,7 +191,7 @@ fn check(cx: &mut Checker) {
             if on_own_receiver(cx, call) {
                 continue;
             }
-            if matches!(m, "Flush" | "Encode") && wraps_std_stream(cx, call) {
+            if matches!(m, "Flush" | "Encode" | "Close") && p != "os" && wraps_std_stream(cx, call) {
                 continue;
             }
             if p == "os" && ty == "File" && m == "Close" && (!opened_for_writing(cx, call, func) || closed_checked(call, func)) {
@@ -404,5 +406,27 @@ fn wraps_std_stream<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
         None => recv,
     };
     let Some(c) = init.as_call() else { return false };
-    c.args.first().is_some_and(|a| matches!(cx.pkg_member(a), Some(("os", "Stdout" | "Stderr"))))
+    c.args.first().is_some_and(|a| {
+        matches!(cx.pkg_member(a), Some(("os", "Stdout" | "Stderr"))) || in_memory(cx, a, 0)
+    })
+}
+
+/// An in-memory writer (`*bytes.Buffer`, `*strings.Builder`), or a writer a
+/// local was built over one with (`zw := gzip.NewWriter(&buf)`): its writes
+/// cannot fail, so neither can an encoder's or compressor's over it.
+fn in_memory<'a>(cx: &Checker<'a>, w: &'a Expr, depth: u32) -> bool {
+    let t = cx.type_of(w);
+    if t.is_named("bytes", "Buffer") || t.is_named("strings", "Builder") {
+        return true;
+    }
+    let Some(id) = w.as_ident() else { return false };
+    let env = cx.env_at(id.span.start);
+    let Some(init) = env.resolve(id).and_then(|b| b.init).and_then(|i| i.as_call()) else {
+        return false;
+    };
+    // Only writers that write nowhere but into their first argument:
+    // compressors and buffers (`gzip.NewWriter`, `s2.NewWriter`,
+    // `bufio.NewWriter`), not `io.MultiWriter(&buf, f)`.
+    let wraps_only_arg = matches!(cx.pkg_member(&init.fun), Some((_, n)) if n.starts_with("NewWriter"));
+    depth < 3 && wraps_only_arg && init.args.first().is_some_and(|a| in_memory(cx, a, depth + 1))
 }

@@ -109,7 +109,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<
     }
     for d in flow::assigning_calls(&file.ast) {
         let Some(resp) = d.name(0) else { continue };
-        if d.assign.lhs.len() != 2 || !(d.assign.is_define() || cx.declared_in(d.body, resp)) {
+        if d.assign.lhs.len() != 2 || !cx.follows_def(&d, resp) {
             continue;
         }
         let Some(what) = client_call(cx, d.call) else { continue };

@@ -108,7 +108,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         true
     });
     for d in flow::assigning_calls(&file.ast) {
-        let local = d.assign.is_define() || d.name(1).is_some_and(|v| cx.declared_in(d.body, v));
+        let local = d.assign.is_define() || d.name(1).is_some_and(|v| cx.follows_def(&d, v));
         if d.assign.lhs.len() != 2 || !local || !is_span_start(cx, d.call) {
             continue;
         }

@@ -129,7 +129,7 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (Applicability, Vec<
     }
     for d in flow::assigning_calls(&file.ast) {
         let Some(v) = d.name(0) else { continue };
-        if d.assign.lhs.len() != 2 || !(d.assign.is_define() || cx.declared_in(d.body, v)) {
+        if d.assign.lhs.len() != 2 || !cx.follows_def(&d, v) {
             continue;
         }
         let Some(what) = opens(cx, d.call) else { continue };

@@ -221,7 +221,7 @@ fn copied<'a>(cx: &Checker<'a>, e: &'a Expr, how: &str, hits: &mut Vec<(Span, St
     let text = source(cx, e.span());
     hits.push((
         e.span(),
-        format!("`{text}` is {how} by value, copying the lock it holds ({}: {lock}): the copy is locked and unlocked apart from the original", type_label(&t)),
+        format!("`{text}` is {how} by value, copying the lock it holds ({}): the copy is locked and unlocked apart from the original", holds(&t, &lock)),
     ));
 }
 
@@ -235,7 +235,7 @@ fn by_value_param<'a>(cx: &Checker<'a>, p: &'a Field, func: &str, hits: &mut Vec
     let who = p.names.first().map(|n| format!("`{}`", n.name)).unwrap_or_else(|| "a parameter".into());
     hits.push((
         p.ty.span(),
-        format!("{func} receives {who} by value: every call copies the lock it holds ({}: {lock})", type_label(&t)),
+        format!("{func} receives {who} by value: every call copies the lock it holds ({})", holds(&t, &lock)),
     ));
 }
 
@@ -258,7 +258,7 @@ fn range_copy<'a>(cx: &Checker<'a>, r: &'a RangeStmt, hits: &mut Vec<(Span, Stri
     let text = source(cx, value.span());
     hits.push((
         value.span(),
-        format!("range variable `{text}` copies each element, and the element type holds a lock ({}: {lock})", type_label(&elem)),
+        format!("range variable `{text}` copies each element, and the element type holds a lock ({})", holds(&elem, &lock)),
     ));
 }
 
@@ -273,6 +273,16 @@ fn is_type_name(cx: &Checker, pkg: &str, name: &str) -> bool {
 
 fn source<'a>(cx: &Checker<'a>, s: Span) -> &'a str {
     cx.file.src.get(s.start as usize..s.end as usize).unwrap_or("value")
+}
+
+/// `T: path to the lock`, or just `T` when the type is the lock itself.
+fn holds(t: &Ty, lock: &str) -> String {
+    let label = type_label(t);
+    if label == lock {
+        label
+    } else {
+        format!("{label}: {lock}")
+    }
 }
 
 fn type_label(t: &Ty) -> String {
