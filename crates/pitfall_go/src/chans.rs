@@ -651,29 +651,128 @@ fn assigned_make<'a>(sc: &Scope<'a>, env: &Env<'a>, root: Node<'a>, span: Span) 
 /// Whether every path of `body` after `stmt` (typically the `go` statement
 /// that starts the channel's partner) mentions the variable `name` again —
 /// receives from it, sends on it, closes it, defers or hands it off.
-/// [`crate::flow::Verdict::Leaks`] names the first exit that does not.
+/// [`crate::flow::Verdict::Leaks`] names the first exit (in source order) that
+/// does not: a `return`, falling off the end, or leaving the statement list
+/// that declares the variable (`decl`, its declaring identifier; a parameter
+/// or an unknown declaration is in scope for the whole body).
+///
+/// Runs on the engine: the function's CFG and the forward solver with one bit
+/// of state ("some path here has not touched the channel yet").
 pub fn touched_on_every_path<'a>(
     body: &'a Block,
     stmt: &'a Stmt,
     name: &str,
+    decl: Span,
 ) -> crate::flow::Verdict {
-    use crate::flow::{analyze, Policy, Resource};
-    let res = Resource {
-        var: name,
-        err: None,
-        fields: &[],
+    use crate::engine::cfg::{BlockId, Edge, Elem, Jump, EXIT};
+    use crate::engine::{build, forward, Analysis};
+    use crate::flow::{mentions, ExitKind, Leak, Verdict};
+
+    struct Untouched<'n> {
+        name: &'n str,
+        /// The statement list the variable lives in, and each block's list.
+        scope: Span,
+        scopes: Vec<Span>,
+        end: Span,
+        leaks: Vec<Leak>,
+        bad: bool,
+    }
+    impl<'a> Analysis<'a> for Untouched<'_> {
+        /// Some path reaching this point has not touched the variable.
+        type State = bool;
+        fn bottom(&self) -> bool {
+            false
+        }
+        fn join(&self, into: &mut bool, other: &bool) {
+            *into |= *other;
+        }
+        fn transfer(&mut self, e: &Elem<'a>, open: bool) -> bool {
+            let touched = match e {
+                Elem::Stmt(s) => mentions(Node::Stmt(s), self.name),
+                Elem::Cond(x) | Elem::Expr(x) => mentions(Node::Expr(x), self.name),
+                Elem::Bad(_) => {
+                    self.bad = true;
+                    false
+                }
+                Elem::RangeNext(_) | Elem::TypeSwitchBind(_) | Elem::Select(_) => false,
+            };
+            open && !touched
+        }
+        fn edge(&mut self, _from: BlockId, edge: &Edge<'a>, open: &bool) -> bool {
+            if !*open {
+                return false;
+            }
+            let leak = if edge.to == EXIT {
+                Some(match edge.jump {
+                    Some(Jump::Return(r)) => Leak {
+                        span: r.span,
+                        kind: ExitKind::Return,
+                    },
+                    _ => Leak {
+                        span: self.end,
+                        kind: ExitKind::EndOfFunction,
+                    },
+                })
+            } else if !self.scope.contains(self.scopes[edge.to].start) {
+                Some(match edge.jump {
+                    Some(j) => Leak {
+                        span: j.span(),
+                        kind: ExitKind::Branch,
+                    },
+                    None => Leak {
+                        span: Span {
+                            start: self.scope.end.saturating_sub(1),
+                            end: self.scope.end,
+                        },
+                        kind: ExitKind::EndOfScope,
+                    },
+                })
+            } else {
+                None
+            };
+            if let Some(l) = leak {
+                if !self.leaks.iter().any(|x| x.span == l.span) {
+                    self.leaks.push(l);
+                }
+                // Past the variable's life: nothing further to say on this path.
+                return edge.to != EXIT && self.scope.contains(self.scopes[edge.to].start);
+            }
+            true
+        }
+    }
+
+    let cfg = build(body);
+    if cfg.unresolved {
+        return Verdict::Unknown;
+    }
+    let Some((b, i)) = cfg.find(stmt.span()) else {
+        return Verdict::Unknown;
     };
-    let never = |_: &CallExpr| false;
-    let all = |_: &ReturnStmt| true;
-    let no = |_: &Expr| false;
-    let policy = Policy {
-        releases: &never,
-        borrows: &never,
-        return_matters: &all,
-        scope_exits: true,
-        exhausted_by: &no,
+    let scopes: Vec<Span> = cfg.blocks.iter().map(|b| b.scope).collect();
+    // The declaring statement's list; the whole body for a parameter.
+    let scope = cfg
+        .blocks
+        .iter()
+        .find(|blk| blk.elems.iter().any(|e| e.span().contains(decl.start)))
+        .map(|blk| blk.scope)
+        .filter(|s| body.span.contains(s.start))
+        .unwrap_or(body.span);
+    let mut an = Untouched {
+        name,
+        scope,
+        scopes,
+        end: cfg.end,
+        leaks: Vec::new(),
+        bad: false,
     };
-    analyze(body, stmt, &res, &policy)
+    let sol = forward(&cfg, &mut an, (b, i + 1), true);
+    if !sol.converged || an.bad {
+        return Verdict::Unknown;
+    }
+    match an.leaks.into_iter().min_by_key(|l| l.span.start) {
+        Some(l) => Verdict::Leaks(l),
+        None => Verdict::Released,
+    }
 }
 
 // ---------------------------------------------------------------------------

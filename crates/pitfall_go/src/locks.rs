@@ -375,6 +375,12 @@ fn run<'a>(
 /// reached both with and without an earlier acquisition is conditional locking
 /// with correlated conditions, not a function entered with the lock held.)
 fn released_before_acquired<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> bool {
+    pristine(cfg, key, classify).0
+}
+
+/// (some release is reached only by paths that never acquired `key`; some
+/// path leaves the function without acquiring it).
+fn pristine<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> (bool, bool) {
     /// Paths that have not acquired the mutex yet (bit 1) / have (bit 2).
     const PRISTINE: u8 = 1;
     const TOUCHED: u8 = 2;
@@ -428,8 +434,11 @@ fn released_before_acquired<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_,
         classify,
         releases: Vec::new(),
     };
-    forward(cfg, &mut p, (ENTRY, 0), PRISTINE);
-    p.releases.iter().any(|r| r.1 == PRISTINE)
+    let sol = forward(cfg, &mut p, (ENTRY, 0), PRISTINE);
+    (
+        p.releases.iter().any(|r| r.1 == PRISTINE),
+        sol.ins[EXIT] & PRISTINE != 0,
+    )
 }
 
 /// `defer` of an unlock of `key` (direct, through a function, or in a closure).
@@ -443,18 +452,11 @@ fn defers_release<'a>(classify: Classify<'_, 'a>, key: &str, call: &'a Expr) -> 
             .any(|o| o.key == key && o.op.is_release());
     }
     if let Expr::FuncLit(l) = c.fun.unparen() {
-        let mut found = false;
-        walk::walk_body(&l.body, &mut |n, _| {
-            if let Node::Expr(Expr::Call(inner)) = n {
-                if let Some(op) = classify(inner) {
-                    found |= std::iter::once(&op)
-                        .chain(&op.also)
-                        .any(|o| o.key == key && o.op.is_release());
-                }
-            }
-            !found
-        });
-        return found;
+        // The closure must release a lock it did not take (a closure that
+        // locks and unlocks does not); a guarded release (`if !unlocked {
+        // mu.Unlock() }`) counts.
+        let t = trace(&l.body, key, classify);
+        return !t.unknown && t.entry_held.is_some();
     }
     false
 }
@@ -1135,7 +1137,9 @@ fn effects<'a>(
                 (if mode == R { Op::RUnlock } else { Op::Unlock }, false)
             }
             (None, Some(acq)) if exits_held => (acq, false),
-            (None, Some(acq)) if exits_free => (acq, true),
+            // Transient only when every path takes it (`if shouldLock {
+            // mu.Lock(); defer mu.Unlock() }` is conditional: no effect).
+            (None, Some(acq)) if exits_free && !pristine(&cfg, &key, classify).1 => (acq, true),
             _ => continue,
         };
         effects.push(Effect {

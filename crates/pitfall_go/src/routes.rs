@@ -1265,23 +1265,16 @@ impl<'m, 'a> Collector<'m, 'a> {
     fn generated_service_name(&self, pkg: &str, name: &str) -> Option<String> {
         let p = self.project.package(pkg)?;
         let def = p.funcs.get(name)?;
-        let mut desc = None;
+        let mut name = None;
         walk(Node::FuncDecl(def.decl), &mut |n, _| {
             if let Node::Expr(Expr::Call(c)) = n {
                 if c.method_name() == Some("RegisterService") {
-                    if let Some(Expr::Unary(u)) = c.args.first().map(|a| a.unparen()) {
-                        desc = u.x.ident_name().map(str::to_string);
-                    }
+                    name = c.args.first().and_then(|a| desc_service_name(p, a));
                 }
             }
-            desc.is_none()
+            name.is_none()
         });
-        let v = p.vars.get(desc?.as_str())?;
-        let init = v.spec.values.get(v.index)?;
-        let Expr::CompositeLit(lit) = init.unparen() else {
-            return None;
-        };
-        crate::http_facts::field(lit, "ServiceName")?.as_string_lit()
+        name
     }
 
     /// A method called on a gRPC server: `Serve(lis)` listens,
@@ -1319,20 +1312,7 @@ impl<'m, 'a> Collector<'m, 'a> {
                 );
             }
             "RegisterService" => {
-                let desc = c
-                    .args
-                    .first()
-                    .and_then(|a| match a.unparen() {
-                        Expr::Unary(u) => u.x.ident_name(),
-                        _ => None,
-                    })
-                    .and_then(|d| sc.pkg.vars.get(d))
-                    .and_then(|v| v.spec.values.get(v.index))
-                    .and_then(|e| match e.unparen() {
-                        Expr::CompositeLit(lit) => crate::http_facts::field(lit, "ServiceName"),
-                        _ => None,
-                    })
-                    .and_then(|e| e.as_string_lit());
+                let desc = c.args.first().and_then(|a| desc_service_name(sc.pkg, a));
                 let route = Route {
                     method: None,
                     path: format!("/{}/", desc.unwrap_or_else(|| "?".into())),
@@ -1421,6 +1401,18 @@ impl<'m, 'a> Collector<'m, 'a> {
         }
         var
     }
+}
+
+/// The `ServiceName` of `&desc`, a package-level `grpc.ServiceDesc` of `pkg`.
+fn desc_service_name(pkg: &Package, arg: &Expr) -> Option<String> {
+    let Expr::Unary(u) = arg.unparen() else {
+        return None;
+    };
+    let v = pkg.vars.get(u.x.ident_name()?)?;
+    let Expr::CompositeLit(lit) = v.spec.values.get(v.index)?.unparen() else {
+        return None;
+    };
+    crate::http_facts::field(lit, "ServiceName")?.as_string_lit()
 }
 
 /// An HTTP method written as `"GET"` or `http.MethodGet`.

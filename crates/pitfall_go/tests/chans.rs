@@ -295,11 +295,86 @@ func f() int {
     with_func(src, |file, _, _, fd| {
         let body = fd.body.as_ref().unwrap();
         let go = &body.stmts[1];
-        match touched_on_every_path(body, go, "ch") {
+        let Stmt::Assign(a) = &body.stmts[0] else {
+            panic!("ch := make(...)")
+        };
+        match touched_on_every_path(body, go, "ch", a.lhs[0].span()) {
             Verdict::Leaks(l) => assert_eq!(file.line_col(l.span.start).0, 10),
             v => panic!("{v:?}"),
         }
     });
+}
+
+/// A channel made per iteration: a path that goes round the loop without
+/// touching it leaves the channel's scope (the next iteration makes another),
+/// and a `goto` back is followed like any jump.
+#[test]
+fn touched_on_every_path_follows_loops_and_jumps_on_the_engine() {
+    let src = "package p
+func cond() bool { return true }
+func f(quit chan struct{}) {
+	for {
+		res := make(chan int)
+		go func() { res <- 1 }()
+		if cond() {
+			continue
+		}
+		select {
+		case <-quit:
+			return
+		case <-res:
+		}
+	}
+}
+func g() int {
+	ch := make(chan int)
+	go func() { ch <- 1 }()
+again:
+	if cond() {
+		goto again
+	}
+	return <-ch
+}
+";
+    {
+        let file = &parse(src);
+        let fds: Vec<&FuncDecl> = file
+            .ast
+            .decls
+            .iter()
+            .filter_map(|d| match d {
+                Decl::Func(fd) => Some(fd),
+                _ => None,
+            })
+            .collect();
+        // f: the `continue` at line 8 skips the receive.
+        let f = fds.iter().find(|d| d.name.name == "f").unwrap();
+        let Stmt::For(lp) = &f.body.as_ref().unwrap().stmts[0] else {
+            panic!("for")
+        };
+        let Stmt::Assign(a) = &lp.body.stmts[0] else {
+            panic!("res := make(...)")
+        };
+        match touched_on_every_path(
+            f.body.as_ref().unwrap(),
+            &lp.body.stmts[1],
+            "res",
+            a.lhs[0].span(),
+        ) {
+            Verdict::Leaks(l) => assert_eq!(file.line_col(l.span.start).0, 8),
+            v => panic!("{v:?}"),
+        }
+        // g: every path, the goto loop included, ends in the receive.
+        let g = fds.iter().find(|d| d.name.name == "g").unwrap();
+        let body = g.body.as_ref().unwrap();
+        let Stmt::Assign(a) = &body.stmts[0] else {
+            panic!("ch := make(...)")
+        };
+        assert!(matches!(
+            touched_on_every_path(body, &body.stmts[1], "ch", a.lhs[0].span()),
+            Verdict::Released
+        ));
+    }
 }
 
 #[test]

@@ -220,12 +220,17 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
             // A channel of the enclosing function that it receives from (or
             // closes, or hands on) on every path after the `go`: always served.
             if let (Some(id), Some(body)) = (s.chan.as_ident(), outer.and_then(|f| f.body())) {
-                let declared_outside = cx.env_at(id.span.start).resolve(id).is_some_and(|b| {
-                    !lit.span.contains(b.decl.start) && body.span.contains(b.decl.start)
-                });
-                if declared_outside
-                    && matches!(touched_on_every_path(body, go, &id.name), Verdict::Released)
-                {
+                let decl = cx
+                    .env_at(id.span.start)
+                    .resolve(id)
+                    .map(|b| b.decl)
+                    .filter(|d| !lit.span.contains(d.start) && body.span.contains(d.start));
+                if decl.is_some_and(|d| {
+                    matches!(
+                        touched_on_every_path(body, go, &id.name, d),
+                        Verdict::Released
+                    )
+                }) {
                     continue;
                 }
             }

@@ -267,7 +267,7 @@ fn check_chan<'a>(
         return;
     }
     // Premature return / timeout: a path after the `go` that never touches the channel.
-    let Verdict::Leaks(leak) = touched_on_every_path(body, side.go, ch.name) else {
+    let Verdict::Leaks(leak) = touched_on_every_path(body, side.go, ch.name, ch.decl) else {
         return;
     };
     if parent.is_empty() {

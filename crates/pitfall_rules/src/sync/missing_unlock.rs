@@ -155,7 +155,9 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             let Some(lock) = last_lock_before(span.start) else {
                 continue;
             };
-            if !lp.encloses(lock.0) {
+            // The lock is taken in the loop, and nothing after the loop
+            // releases it (the code after the loop may own the unlock).
+            if !lp.encloses(lock.0) || t.releases.iter().any(|r| r.start >= lp.end) {
                 continue;
             }
             let Some(unlock) = t
