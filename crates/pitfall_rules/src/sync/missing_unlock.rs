@@ -160,6 +160,15 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
             if !lp.encloses(lock.0) || t.releases.iter().any(|r| r.start >= lp.end) {
                 continue;
             }
+            // ... nor defers its release (an exit after the loop is reached
+            // with the lock held and its unlock deferred).
+            if t.exits.iter().any(|(e, est)| {
+                e.start >= lp.end
+                    && locks::always_held(*est)
+                    && !locks::always_held_undeferred(*est)
+            }) {
+                continue;
+            }
             let Some(unlock) = t
                 .releases
                 .iter()
