@@ -370,10 +370,9 @@ fn run<'a>(
     (an.trace, an.free_release)
 }
 
-/// Whether the function releases `key` at a point that every path reaches
-/// without having acquired it: it was called with the lock held. (A release
-/// reached both with and without an earlier acquisition is conditional locking
-/// with correlated conditions, not a function entered with the lock held.)
+/// Whether the function was called with `key` held: some path releases it
+/// first, and no path acquires it first (that would be conditional locking
+/// with correlated conditions, not a function entered with the lock held).
 fn released_before_acquired<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> bool {
     pristine(cfg, key, classify).0
 }
@@ -389,6 +388,8 @@ fn pristine<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> (bool, 
         classify: Classify<'c, 'a>,
         /// Per release site: the union of states reaching it.
         releases: Vec<(Span, u8)>,
+        /// Some path's first operation on the mutex is an acquisition.
+        acquired_first: bool,
     }
     impl<'a> Analysis<'a> for Pristine<'_, '_, 'a> {
         type State = u8;
@@ -422,7 +423,10 @@ fn pristine<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> (bool, 
                         Some(r) => r.1 |= st,
                         None => self.releases.push((c.span, st)),
                     }
-                } else if st != 0 {
+                } else if st & PRISTINE != 0 {
+                    self.acquired_first = true;
+                }
+                if st != 0 {
                     st = TOUCHED;
                 }
             }
@@ -433,10 +437,14 @@ fn pristine<'a>(cfg: &Cfg<'a>, key: &str, classify: Classify<'_, 'a>) -> (bool, 
         key,
         classify,
         releases: Vec::new(),
+        acquired_first: false,
     };
     let sol = forward(cfg, &mut p, (ENTRY, 0), PRISTINE);
+    // Entered with the lock held: every path's first operation on the mutex
+    // is a release (loops that unlock and relock included); a path whose first
+    // operation is an acquisition means conditional locking instead.
     (
-        p.releases.iter().any(|r| r.1 == PRISTINE),
+        !p.acquired_first && p.releases.iter().any(|r| r.1 & PRISTINE != 0),
         sol.ins[EXIT] & PRISTINE != 0,
     )
 }

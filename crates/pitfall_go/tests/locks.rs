@@ -135,6 +135,9 @@ fn entered_with_the_lock_held_when_it_unlocks_first() {
     // Runs with mu held: unlocks, calls out, locks again before returning.
     let body = "mu.Unlock()\ncall()\nmu.Lock()\nif x {\nreturn\n}";
     assert_eq!(render(body), "5:held 7:held");
+    // A loop that unlocks around a call and relocks: still entered held.
+    let body = "for _, v := range xs {\nmu.Unlock()\ncall(v)\nmu.Lock()\n}\nif x {\nreturn\n}";
+    assert_eq!(render(body), "7:held 9:held");
     // Unlock after a lock on every path: a normal function.
     let body = "mu.Lock()\nmu.Unlock()";
     assert_eq!(render(body), "3:free");
