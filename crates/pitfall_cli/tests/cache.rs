@@ -65,6 +65,19 @@ fn project(root: &Path) {
     );
 }
 
+/// A temp dir holding the project under `src/` and an empty `cache/`.
+fn fresh(name: &str) -> (TempDir, PathBuf, PathBuf) {
+    let t = TempDir::new(name);
+    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
+    project(&src);
+    (t, src, cache)
+}
+
+/// Whether the run reported `rule` anywhere.
+fn has(o: &Output, rule: &str) -> bool {
+    rules(o).iter().any(|(r, _)| r == rule)
+}
+
 fn run(dir: &Path, cache: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["check", "--no-config", "--format", "json", "--cache-dir"];
     args.push(cache.to_str().unwrap());
@@ -125,9 +138,7 @@ fn entries(cache: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn warm_run_repeats_the_cold_run_exactly() {
-    let t = TempDir::new("warm");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("warm");
     let reference = uncached(&src, &[]);
     let cold = run(&src, &cache, &[]);
     assert_eq!(
@@ -166,9 +177,7 @@ fn warm_run_repeats_the_cold_run_exactly() {
 
 #[test]
 fn edits_are_seen_by_the_next_warm_run() {
-    let t = TempDir::new("edit");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("edit");
     let cold = run(&src, &cache, &[]);
     assert!(!rules(&cold).iter().any(|(_, p)| p == "model/extra.go"));
     // A new finding in a package that was cached.
@@ -194,22 +203,16 @@ fn edits_are_seen_by_the_next_warm_run() {
     );
     let warm = run(&src, &cache, &[]);
     assert_eq!(shown(&warm), shown(&uncached(&src, &[])));
-    assert!(
-        !rules(&warm).iter().any(|(r, _)| r == "range-value-copy"),
-        "{:?}",
-        rules(&warm)
-    );
+    assert!(!has(&warm, "range-value-copy"), "{:?}", rules(&warm));
 }
 
 #[test]
 fn config_changes_invalidate() {
-    let t = TempDir::new("config");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("config");
     let all = run(&src, &cache, &[]);
     let fewer = run(&src, &cache, &["--ignore", "deprecated-ioutil"]);
-    assert!(rules(&all).iter().any(|(r, _)| r == "deprecated-ioutil"));
-    assert!(!rules(&fewer).iter().any(|(r, _)| r == "deprecated-ioutil"));
+    assert!(has(&all, "deprecated-ioutil"));
+    assert!(!has(&fewer, "deprecated-ioutil"));
     write(
         &src,
         "pitfall.toml",
@@ -229,29 +232,19 @@ fn config_changes_invalidate() {
             .unwrap()
     };
     let o = with_config(&src);
-    assert!(
-        !rules(&o).iter().any(|(r, _)| r == "range-value-copy"),
-        "{:?}",
-        rules(&o)
-    );
+    assert!(!has(&o, "range-value-copy"), "{:?}", rules(&o));
     write(
         &src,
         "pitfall.toml",
         "[rules.range-value-copy]\nthreshold = 64\n",
     );
     let o = with_config(&src);
-    assert!(
-        rules(&o).iter().any(|(r, _)| r == "range-value-copy"),
-        "{:?}",
-        rules(&o)
-    );
+    assert!(has(&o, "range-value-copy"), "{:?}", rules(&o));
 }
 
 #[test]
 fn corrupt_entries_are_ignored_and_rebuilt() {
-    let t = TempDir::new("corrupt");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("corrupt");
     let cold = run(&src, &cache, &[]);
     let files = entries(&cache);
     assert!(!files.is_empty());
@@ -281,9 +274,7 @@ fn corrupt_entries_are_ignored_and_rebuilt() {
 
 #[test]
 fn no_cache_writes_nothing_and_two_runs_at_once_agree() {
-    let t = TempDir::new("concurrent");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("concurrent");
     let reference = shown(&uncached(&src, &[]));
     let o = Command::new(env!("CARGO_BIN_EXE_pitfall"))
         .current_dir(&src)
