@@ -31,7 +31,7 @@ fn write(root: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
-/// A module of three packages: `app` ranges over a struct declared in
+/// A module of four packages: `app` ranges over a struct declared in
 /// `model` (range-value-copy needs model's layout), `util` has its own
 /// findings, a syntax error and an unknown //nolint name (warnings).
 fn project(root: &Path) {
@@ -45,6 +45,13 @@ fn project(root: &Path) {
         root,
         "app/app.go",
         "package app\n\nimport \"example.com/proj/model\"\n\nfunc Count(os []model.Order) int {\n\tn := 0\n\tfor _, o := range os {\n\t\tn += o.ID\n\t}\n\treturn n\n}\n",
+    );
+    // An external test package importing an importer of the package it
+    // tests: a cycle by import path that must not merge the keys.
+    write(
+        root,
+        "model/model_test.go",
+        "package model_test\n\nimport (\n\t\"testing\"\n\n\t\"example.com/proj/app\"\n\t\"example.com/proj/model\"\n)\n\nfunc TestCount(t *testing.T) {\n\tif app.Count([]model.Order{{ID: 1}}) != 1 {\n\t\tt.Fatal(\"count\")\n\t}\n}\n",
     );
     write(
         root,
@@ -143,11 +150,11 @@ fn warm_run_repeats_the_cold_run_exactly() {
         "{stderr}"
     );
     assert!(stderr.contains("no-such-rule-name"), "{stderr}");
-    assert_eq!(entries(&cache).len(), 3, "one entry per package");
+    assert_eq!(entries(&cache).len(), 4, "one entry per package");
     let warm = run(&src, &cache, &[]);
     assert_eq!(shown(&warm), shown(&cold), "warm run = cold run");
     let stats = shown(&run(&src, &cache, &["--stats"])).2;
-    assert!(stats.contains("3 of 3 packages from the cache"), "{stats}");
+    assert!(stats.contains("4 of 4 packages from the cache"), "{stats}");
     let text_cold = run(&src, &cache, &["--format", "text", "--color", "never"]);
     let text_ref = uncached(&src, &["--format", "text", "--color", "never"]);
     assert_eq!(
@@ -172,8 +179,8 @@ fn edits_are_seen_by_the_next_warm_run() {
     );
     let stats = shown(&run(&src, &cache, &["--stats"])).2;
     assert!(
-        stats.contains("1 of 3 packages from the cache"),
-        "model and its importer app re-checked, util not: {stats}"
+        stats.contains("1 of 4 packages from the cache"),
+        "model, its importer app and its test package re-checked, util not: {stats}"
     );
     let warm = run(&src, &cache, &[]);
     assert_eq!(shown(&warm), shown(&uncached(&src, &[])));
@@ -294,7 +301,7 @@ fn no_cache_writes_nothing_and_two_runs_at_once_agree() {
         .output()
         .unwrap();
     assert_eq!(shown(&o), reference);
-    assert_eq!(entries(&cache.join("pitfall")).len(), 3);
+    assert_eq!(entries(&cache.join("pitfall")).len(), 4);
     let shared = t.0.join("shared");
     let runs: Vec<_> = (0..4)
         .map(|_| {
