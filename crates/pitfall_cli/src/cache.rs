@@ -63,9 +63,23 @@ pub struct Graph {
 
 impl Graph {
     pub fn new(pkgs: &[RawPackage]) -> Graph {
+        // What an import names: the package of that path, never its external
+        // test package (`foo_test` is not importable; mapping imports to it
+        // would make cycles of the test packages' imports and give the whole
+        // cycle one key). A directory holding only a test package keeps it,
+        // as the project index does.
         let mut by_path: HashMap<&str, Vec<usize>> = HashMap::new();
         for (i, p) in pkgs.iter().enumerate() {
-            by_path.entry(p.import_path.as_str()).or_default().push(i);
+            if !p.name.ends_with("_test") {
+                by_path.entry(p.import_path.as_str()).or_default().push(i);
+            }
+        }
+        for (i, p) in pkgs.iter().enumerate() {
+            if p.name.ends_with("_test") {
+                by_path
+                    .entry(p.import_path.as_str())
+                    .or_insert_with(|| vec![i]);
+            }
         }
         let deps = pkgs
             .iter()
@@ -82,7 +96,9 @@ impl Graph {
                     .collect();
                 // The external test package reads the package it tests.
                 if p.name.ends_with("_test") {
-                    d.extend(by_path[p.import_path.as_str()].iter().filter(|&&j| j != i));
+                    if let Some(tested) = by_path.get(p.import_path.as_str()) {
+                        d.extend(tested.iter().filter(|&&j| j != i));
+                    }
                 }
                 d.sort_unstable();
                 d.dedup();
@@ -166,7 +182,7 @@ impl Graph {
             .map(|i| {
                 reached_by[i].sort_unstable();
                 let mut h = Hash128::new();
-                h.add(salt).add(deep[i]).add(&reached_by[i]);
+                h.add(salt).add(own[i]).add(deep[i]).add(&reached_by[i]);
                 h.finish()
             })
             .collect()

@@ -31,7 +31,7 @@ fn write(root: &Path, rel: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
-/// A module of three packages: `app` ranges over a struct declared in
+/// A module of four packages: `app` ranges over a struct declared in
 /// `model` (range-value-copy needs model's layout), `util` has its own
 /// findings, a syntax error and an unknown //nolint name (warnings).
 fn project(root: &Path) {
@@ -46,6 +46,13 @@ fn project(root: &Path) {
         "app/app.go",
         "package app\n\nimport \"example.com/proj/model\"\n\nfunc Count(os []model.Order) int {\n\tn := 0\n\tfor _, o := range os {\n\t\tn += o.ID\n\t}\n\treturn n\n}\n",
     );
+    // An external test package importing an importer of the package it
+    // tests: a cycle by import path that must not merge the keys.
+    write(
+        root,
+        "model/model_test.go",
+        "package model_test\n\nimport (\n\t\"testing\"\n\n\t\"example.com/proj/app\"\n\t\"example.com/proj/model\"\n)\n\nfunc TestCount(t *testing.T) {\n\tif app.Count([]model.Order{{ID: 1}}) != 1 {\n\t\tt.Fatal(\"count\")\n\t}\n}\n",
+    );
     write(
         root,
         "util/util.go",
@@ -56,6 +63,19 @@ fn project(root: &Path) {
         "util/broken.go",
         "package util\n\nfunc Broken() {\n\tx := \n}\n",
     );
+}
+
+/// A temp dir holding the project under `src/` and an empty `cache/`.
+fn fresh(name: &str) -> (TempDir, PathBuf, PathBuf) {
+    let t = TempDir::new(name);
+    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
+    project(&src);
+    (t, src, cache)
+}
+
+/// Whether the run reported `rule` anywhere.
+fn has(o: &Output, rule: &str) -> bool {
+    rules(o).iter().any(|(r, _)| r == rule)
 }
 
 fn run(dir: &Path, cache: &Path, extra: &[&str]) -> Output {
@@ -118,9 +138,7 @@ fn entries(cache: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn warm_run_repeats_the_cold_run_exactly() {
-    let t = TempDir::new("warm");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("warm");
     let reference = uncached(&src, &[]);
     let cold = run(&src, &cache, &[]);
     assert_eq!(
@@ -143,11 +161,11 @@ fn warm_run_repeats_the_cold_run_exactly() {
         "{stderr}"
     );
     assert!(stderr.contains("no-such-rule-name"), "{stderr}");
-    assert_eq!(entries(&cache).len(), 3, "one entry per package");
+    assert_eq!(entries(&cache).len(), 4, "one entry per package");
     let warm = run(&src, &cache, &[]);
     assert_eq!(shown(&warm), shown(&cold), "warm run = cold run");
     let stats = shown(&run(&src, &cache, &["--stats"])).2;
-    assert!(stats.contains("3 of 3 packages from the cache"), "{stats}");
+    assert!(stats.contains("4 of 4 packages from the cache"), "{stats}");
     let text_cold = run(&src, &cache, &["--format", "text", "--color", "never"]);
     let text_ref = uncached(&src, &["--format", "text", "--color", "never"]);
     assert_eq!(
@@ -159,9 +177,7 @@ fn warm_run_repeats_the_cold_run_exactly() {
 
 #[test]
 fn edits_are_seen_by_the_next_warm_run() {
-    let t = TempDir::new("edit");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("edit");
     let cold = run(&src, &cache, &[]);
     assert!(!rules(&cold).iter().any(|(_, p)| p == "model/extra.go"));
     // A new finding in a package that was cached.
@@ -172,8 +188,8 @@ fn edits_are_seen_by_the_next_warm_run() {
     );
     let stats = shown(&run(&src, &cache, &["--stats"])).2;
     assert!(
-        stats.contains("1 of 3 packages from the cache"),
-        "model and its importer app re-checked, util not: {stats}"
+        stats.contains("1 of 4 packages from the cache"),
+        "model, its importer app and its test package re-checked, util not: {stats}"
     );
     let warm = run(&src, &cache, &[]);
     assert_eq!(shown(&warm), shown(&uncached(&src, &[])));
@@ -187,22 +203,16 @@ fn edits_are_seen_by_the_next_warm_run() {
     );
     let warm = run(&src, &cache, &[]);
     assert_eq!(shown(&warm), shown(&uncached(&src, &[])));
-    assert!(
-        !rules(&warm).iter().any(|(r, _)| r == "range-value-copy"),
-        "{:?}",
-        rules(&warm)
-    );
+    assert!(!has(&warm, "range-value-copy"), "{:?}", rules(&warm));
 }
 
 #[test]
 fn config_changes_invalidate() {
-    let t = TempDir::new("config");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("config");
     let all = run(&src, &cache, &[]);
     let fewer = run(&src, &cache, &["--ignore", "deprecated-ioutil"]);
-    assert!(rules(&all).iter().any(|(r, _)| r == "deprecated-ioutil"));
-    assert!(!rules(&fewer).iter().any(|(r, _)| r == "deprecated-ioutil"));
+    assert!(has(&all, "deprecated-ioutil"));
+    assert!(!has(&fewer, "deprecated-ioutil"));
     write(
         &src,
         "pitfall.toml",
@@ -222,29 +232,19 @@ fn config_changes_invalidate() {
             .unwrap()
     };
     let o = with_config(&src);
-    assert!(
-        !rules(&o).iter().any(|(r, _)| r == "range-value-copy"),
-        "{:?}",
-        rules(&o)
-    );
+    assert!(!has(&o, "range-value-copy"), "{:?}", rules(&o));
     write(
         &src,
         "pitfall.toml",
         "[rules.range-value-copy]\nthreshold = 64\n",
     );
     let o = with_config(&src);
-    assert!(
-        rules(&o).iter().any(|(r, _)| r == "range-value-copy"),
-        "{:?}",
-        rules(&o)
-    );
+    assert!(has(&o, "range-value-copy"), "{:?}", rules(&o));
 }
 
 #[test]
 fn corrupt_entries_are_ignored_and_rebuilt() {
-    let t = TempDir::new("corrupt");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("corrupt");
     let cold = run(&src, &cache, &[]);
     let files = entries(&cache);
     assert!(!files.is_empty());
@@ -274,9 +274,7 @@ fn corrupt_entries_are_ignored_and_rebuilt() {
 
 #[test]
 fn no_cache_writes_nothing_and_two_runs_at_once_agree() {
-    let t = TempDir::new("concurrent");
-    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
-    project(&src);
+    let (t, src, cache) = fresh("concurrent");
     let reference = shown(&uncached(&src, &[]));
     let o = Command::new(env!("CARGO_BIN_EXE_pitfall"))
         .current_dir(&src)
@@ -294,7 +292,7 @@ fn no_cache_writes_nothing_and_two_runs_at_once_agree() {
         .output()
         .unwrap();
     assert_eq!(shown(&o), reference);
-    assert_eq!(entries(&cache.join("pitfall")).len(), 3);
+    assert_eq!(entries(&cache.join("pitfall")).len(), 4);
     let shared = t.0.join("shared");
     let runs: Vec<_> = (0..4)
         .map(|_| {

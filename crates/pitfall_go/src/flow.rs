@@ -171,32 +171,9 @@ pub fn mentions(n: Node<'_>, name: &str) -> bool {
     found
 }
 
-/// Whether this expression statement ends the path without returning:
-/// `panic(...)`, `log.Fatal*`, `os.Exit`, `t.Fatal*`, `runtime.Goexit()`.
-pub fn is_terminator(e: &Expr) -> bool {
-    let Some(call) = e.as_call() else {
-        return false;
-    };
-    match call.fun.unparen() {
-        Expr::Ident(id) => id.name == "panic",
-        Expr::Selector(s) => matches!(
-            s.sel.name.as_str(),
-            "Fatal"
-                | "Fatalf"
-                | "Fatalln"
-                | "Exit"
-                | "Goexit"
-                | "FailNow"
-                | "Panic"
-                | "Panicf"
-                | "Panicln"
-                | "Skip"
-                | "Skipf"
-                | "SkipNow"
-        ),
-        _ => false,
-    }
-}
+/// Whether this expression statement ends the path without returning (one
+/// definition, shared with the engine's CFG).
+pub use crate::engine::cfg::is_terminator;
 
 /// Open on a path where the error variable still holds the acquisition's error.
 const FRESH: u8 = 1;

@@ -76,28 +76,39 @@ fn arg_is_expression(b: &[u8], start: usize) -> bool {
     let arg = std::str::from_utf8(&b[start..j.min(b.len())])
         .unwrap_or("")
         .trim();
+    // `*T` is a type, `*p` reads as one: judge what the stars point at.
+    let arg = arg.trim_start_matches(|c: char| c == '*' || c.is_whitespace());
     if arg.is_empty() {
         return false;
     }
-    let first = arg.as_bytes()[0];
-    if matches!(first, b'[' | b'*' | b'<') {
-        return false; // slice/array/pointer/channel type
+    // Ending in a brace: a composite literal (`[]string{"a"}`, `T{A: 1}`)
+    // unless the brace opens a struct or interface body (`struct{ a int }`).
+    if arg.ends_with('}') {
+        let open = last_top_level_brace(arg.as_bytes());
+        let before = arg[..open].trim_end();
+        return !(before.ends_with("struct") || before.ends_with("interface"));
     }
-    // A dotted name with optional type arguments is a type (or reads as one).
+    let first = arg.as_bytes()[0];
+    if matches!(first, b'[' | b'<') {
+        return false; // slice, array, map-like or channel type
+    }
+    // A name, `pkg.Name`, optionally instantiated (`G[int]`), is a type;
+    // `a.b.c` (a field) and calls, literals and operators are expressions.
     let mut rest = arg;
+    let mut names = 0;
     loop {
         let n = rest.bytes().take_while(|&c| is_ident_byte(c)).count();
         if n == 0 || rest.as_bytes()[0].is_ascii_digit() {
-            return true; // literal or operator expression
-        }
-        let word = &rest[..n];
-        if rest.len() == n && matches!(word, "true" | "false" | "nil" | "iota") && arg == word {
             return true;
         }
-        if matches!(word, "map" | "chan" | "func" | "struct" | "interface") && arg.starts_with(word)
-        {
+        let word = &rest[..n];
+        if names == 0 && matches!(word, "map" | "chan" | "func" | "struct" | "interface") {
             return false;
         }
+        if names == 0 && rest.len() == n && matches!(word, "true" | "false" | "nil" | "iota") {
+            return true;
+        }
+        names += 1;
         rest = rest[n..].trim_start();
         if let Some(r) = rest.strip_prefix('.') {
             rest = r.trim_start();
@@ -105,9 +116,34 @@ fn arg_is_expression(b: &[u8], start: usize) -> bool {
         }
         break;
     }
-    // After the name: nothing (a type), `[...]` (an instantiation, or an index
-    // expression that tree-sitter reads as one), anything else an expression.
-    !(rest.is_empty() || rest.starts_with('[') && rest.ends_with(']'))
+    names > 2 || !(rest.is_empty() || rest.starts_with('[') && rest.ends_with(']'))
+}
+
+/// The offset of the last `{` opened at depth 0 (string literals skipped).
+fn last_top_level_brace(b: &[u8]) -> usize {
+    let (mut depth, mut last, mut i) = (0usize, 0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' | b'\'' => {
+                i = skip_quoted(b, i);
+                continue;
+            }
+            b'`' => {
+                i = skip_raw(b, i);
+                continue;
+            }
+            b'{' | b'(' | b'[' => {
+                if depth == 0 && b[i] == b'{' {
+                    last = i;
+                }
+                depth += 1;
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    last
 }
 
 #[cfg(test)]
@@ -137,6 +173,16 @@ mod tests {
             ("x := new(*T)", "x := new(*T)"),
             ("x := new(G[int])", "x := new(G[int])"),
             ("x := new(struct{ a int })", "x := new(struct{ a int })"),
+            ("x := new([]struct{ a int })", "x := new([]struct{ a int })"),
+            (
+                "x := new([]string{\"}\", \"b\"})",
+                "x := nEw([]string{\"}\", \"b\"})",
+            ),
+            ("x := new(map[string]int{})", "x := nEw(map[string]int{})"),
+            ("x := new(a.b.c)", "x := nEw(a.b.c)"),
+            ("x := new(*a.b.c)", "x := nEw(*a.b.c)"),
+            ("x := new(*pkg.T)", "x := new(*pkg.T)"),
+            ("x := new(8)", "x := nEw(8)"),
             ("x := new(func(int) error)", "x := new(func(int) error)"),
             ("x := renew(f())", "x := renew(f())"),
             ("x := a.new(f())", "x := a.new(f())"),

@@ -489,35 +489,35 @@ fn package_buffers(cx: &Checker, elem: &Ty) -> bool {
     let Some(want) = ty_key(elem) else {
         return true;
     };
-    for f in cx.pkg.files() {
-        let sc = pitfall_go::types::Scope {
-            project: cx.project,
-            pkg: cx.pkg,
-            file: f,
-        };
-        let mut found = false;
-        walk::walk_file(&f.ast, &mut |n, _| {
-            if found {
-                return false;
-            }
-            if let Node::Expr(Expr::Call(c)) = n {
-                if c.fun.ident_name() == Some("make") && c.args.len() == 2 {
-                    if let Expr::ChanType(ct) = c.args[0].unparen() {
-                        if sc.const_int(&c.args[1]) != Some(0)
-                            && ty_key(&sc.type_expr(&ct.elem)).as_deref() == Some(want.as_str())
-                        {
-                            found = true;
+    cx.package_fact::<BufferedElems>().0.contains(&want)
+}
+
+/// The element types (by [`ty_key`]) of every buffered channel the package
+/// makes; computed once per package.
+struct BufferedElems(std::collections::HashSet<String>);
+
+impl PackageFact for BufferedElems {
+    fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self {
+        let mut out = std::collections::HashSet::new();
+        for f in pkg.files() {
+            let sc = pitfall_go::types::Scope { project, pkg, file: f };
+            walk::walk_file(&f.ast, &mut |n, _| {
+                if let Node::Expr(Expr::Call(c)) = n {
+                    if c.fun.ident_name() == Some("make") && c.args.len() == 2 {
+                        if let Expr::ChanType(ct) = c.args[0].unparen() {
+                            if sc.const_int(&c.args[1]) != Some(0) {
+                                if let Some(k) = ty_key(&sc.type_expr(&ct.elem)) {
+                                    out.insert(k);
+                                }
+                            }
                         }
                     }
                 }
-            }
-            true
-        });
-        if found {
-            return true;
+                true
+            });
         }
+        BufferedElems(out)
     }
-    false
 }
 
 /// Whether the channel is a field (`h.inbox`) that the package consumes in a

@@ -141,18 +141,8 @@ fn check(cx: &mut Checker) {
     }
     // Judge only packages some `main` reaches; silent when one of those mains shuts down.
     let me = cx.pkg.import_path();
-    let mut reached = false;
-    for main in cx.project.packages.iter().filter(|p| p.src.name == "main") {
-        let set = cx.project.reachable_from(main);
-        if !set.iter().any(|p| p.import_path() == me) {
-            continue;
-        }
-        reached = true;
-        if set.iter().any(|p| calls_shutdown(p)) {
-            return;
-        }
-    }
-    if !reached {
+    let mains = cx.project_fact::<MainsReach>();
+    if !mains.reached.contains(me) || mains.shut_down.contains(me) {
         return;
     }
     for (span, kind) in serving {
@@ -314,6 +304,39 @@ fn string_value<'a>(cx: &Checker<'a>, e: &'a Expr) -> Option<String> {
 }
 
 /// Whether any non-test file of the package calls a `Shutdown` or `GracefulStop` method.
+/// Which packages some `main` reaches, and which of those are reached by a
+/// main whose program shuts down (computed once per run).
+struct MainsReach {
+    reached: std::collections::HashSet<String>,
+    shut_down: std::collections::HashSet<String>,
+}
+
+impl ProjectFact for MainsReach {
+    fn compute<'a>(project: &'a ProjectIndex<'a>) -> Self {
+        let mut out = MainsReach { reached: Default::default(), shut_down: Default::default() };
+        for main in project.packages.iter().filter(|p| p.src.name == "main") {
+            let set = project.reachable_from(main);
+            let stops = set.iter().any(|p| p.fact::<CallsShutdown>(project).0);
+            for p in set {
+                out.reached.insert(p.import_path().to_string());
+                if stops {
+                    out.shut_down.insert(p.import_path().to_string());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether a non-test file of the package calls `x.Shutdown` / `x.GracefulStop`.
+struct CallsShutdown(bool);
+
+impl PackageFact for CallsShutdown {
+    fn compute<'a>(pkg: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
+        CallsShutdown(calls_shutdown(pkg))
+    }
+}
+
 fn calls_shutdown(p: &Package) -> bool {
     p.files().iter().filter(|f| !f.is_test).any(|f| {
         let mut found = false;

@@ -114,7 +114,7 @@ fn check(cx: &mut Checker) {
             match later_use(body, &target, lit.span.end) {
                 Use::SetsReadTimeout => continue,
                 Use::PassedOn => {
-                    let sets = *package_sets_timeouts.get_or_insert_with(|| package_assigns_read_timeout(cx));
+                    let sets = *package_sets_timeouts.get_or_insert_with(|| cx.package_fact::<AssignsReadTimeout>().0);
                     if sets {
                         continue;
                     }
@@ -263,9 +263,18 @@ fn later_use(body: &Block, target: &[String], after: u32) -> Use {
 }
 
 /// Whether any file of the package assigns `.ReadHeaderTimeout` or
-/// `.ReadTimeout` (a helper that configures servers it receives).
-fn package_assigns_read_timeout(cx: &Checker) -> bool {
-    cx.pkg.files().iter().filter(|f| !f.is_test).any(|f| {
+/// `.ReadTimeout` (a helper that configures servers it receives); computed
+/// once per package.
+struct AssignsReadTimeout(bool);
+
+impl PackageFact for AssignsReadTimeout {
+    fn compute<'a>(pkg: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
+        AssignsReadTimeout(package_assigns_read_timeout(pkg))
+    }
+}
+
+fn package_assigns_read_timeout(pkg: &Package) -> bool {
+    pkg.files().iter().filter(|f| !f.is_test).any(|f| {
         let mut found = false;
         walk::walk_file(&f.ast, &mut |n, _| {
             if let Node::Stmt(Stmt::Assign(a)) = n {

@@ -74,24 +74,33 @@ fn check(cx: &mut Checker) {
     }
 }
 
+/// The lock-order edges of every non-test file of the package, with the
+/// position of their file; computed once per package.
+struct PackageEdges(Vec<(OrderEdge, usize)>);
+
+impl PackageFact for PackageEdges {
+    fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self {
+        let mut all = Vec::new();
+        for (i, f) in pkg.files().iter().enumerate().filter(|(_, f)| !f.is_test) {
+            all.extend(file_edges(project, pkg, f).into_iter().map(|e| (e, i)));
+        }
+        PackageEdges(all)
+    }
+}
+
 #[allow(clippy::type_complexity)]
 fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, (&'a GoFile, Span, String))> {
-    let mine = file_edges(cx.project, cx.pkg, cx.file);
-    if mine.is_empty() {
+    if !cx.file.src.contains("Lock()") {
         return Vec::new();
     }
-    let mut all: Vec<(OrderEdge, &'a GoFile)> = Vec::new();
-    for f in cx.pkg.files().iter().filter(|f| !f.is_test) {
-        if std::ptr::eq(f, cx.file) {
-            all.extend(mine.iter().cloned().map(|e| (e, f)));
-        } else {
-            all.extend(
-                file_edges(cx.project, cx.pkg, f)
-                    .into_iter()
-                    .map(|e| (e, f)),
-            );
-        }
-    }
+    let edges = cx.package_fact::<PackageEdges>();
+    let mine: Vec<OrderEdge> = if cx.file.is_test {
+        file_edges(cx.project, cx.pkg, cx.file)
+    } else {
+        let me = cx.pkg.files().iter().position(|f| std::ptr::eq(f, cx.file));
+        edges.0.iter().filter(|(_, i)| Some(*i) == me).map(|(e, _)| e.clone()).collect()
+    };
+    let all: Vec<(&OrderEdge, &'a GoFile)> = edges.0.iter().map(|(e, i)| (e, &cx.pkg.files()[*i])).collect();
     let mut out = Vec::new();
     for e in &mine {
         let Some((rev, rev_file)) = all
