@@ -9,7 +9,7 @@ pub static RULE: Rule = Rule {
     severity: Severity::Warning,
     summary: "String value pasted raw between JSON quotes (a quote or backslash breaks the document)",
     reports_on: "the line of the inserted value (the operand of `+`, the `WriteString` argument, or the `%s`/`%v` argument)",
-    test_files: TestFiles::Include,
+    test_files: TestFiles::Skip,
     options: &[],
     doc: r#"
 ## What it finds
@@ -23,6 +23,10 @@ the quotes of a JSON document that is built by hand:
 It only fires when the text before the value opens a JSON string (`":"`, `{"`, `,"`,
 `["`), the text after it starts with `"`, and the literals hold a `"key":` (or
 form a `["...", "..."]` array). Reported on the line of the inserted value.
+Test code is skipped: `_test.go` files and test-helper packages (a package with a
+function taking `*testing.T`). There the JSON is an expected substring or a request
+the test sends to its own server, built from names the test chose; a value that
+needed escaping fails the test on the spot instead of reaching a client.
 
 ## Why it matters in production
 A name like `O"Brien`, a Windows path or an error message such as

@@ -92,7 +92,9 @@ func export(path string, rows []Row) (err error) {
 ```
 
 ## How to fix
-Check the error. For a deferred `Close` of a written file, use a named error
+Check the error. A `Close` deferred (or inside a deferred closure) as a safety
+net is not reported when the function also checks a `Close` of the same value on
+its normal path. For a deferred `Close` of a written file, use a named error
 result and a deferred closure that keeps the first error (as above), or call
 `Close` explicitly at the end and return its error (a second deferred `Close` is
 then harmless). Log errors you cannot return (`go func() { if err :=
@@ -138,7 +140,7 @@ enum How {
 fn check(cx: &mut Checker) {
     let targets = parse_calls(&cx.option_str("calls"));
     let file = cx.file;
-    let mut dropped: Vec<(&CallExpr, How, Option<Func>)> = Vec::new();
+    let mut dropped: Vec<(&CallExpr, How, Option<Func>, bool)> = Vec::new();
     walk::walk_file(&file.ast, &mut |n, anc| {
         let Some(stmt) = n.as_stmt() else { return true };
         let found = match stmt {
@@ -158,13 +160,16 @@ fn check(cx: &mut Checker) {
         if let Some((c, how)) = found {
             let cleanup = matches!(how, How::Stmt | How::Blank) && on_error_path(file, stmt, anc);
             if !cleanup {
-                dropped.push((c, how, enclosing_func(anc)));
+                // A deferred call, or one inside a deferred closure: a safety net
+                // when the same value's real Close is checked on the normal path.
+                let deferred = how == How::Defer || anc.iter().any(|a| matches!(a, Node::Stmt(Stmt::Defer(_))));
+                dropped.push((c, how, enclosing_func(anc), deferred));
             }
         }
         true
     });
     let mut out = Vec::new();
-    for (call, how, func) in dropped {
+    for (call, how, func, deferred) in dropped {
         for t in &targets {
             let hit = match t {
                 Target::Func(p, f) => cx.is_pkg_call(call, p, &[f.as_str()]),
@@ -194,7 +199,10 @@ fn check(cx: &mut Checker) {
             if matches!(m, "Flush" | "Encode" | "Close") && p != "os" && wraps_std_stream(cx, call) {
                 continue;
             }
-            if p == "os" && ty == "File" && m == "Close" && (!opened_for_writing(cx, call, func) || closed_checked(call, func)) {
+            if p == "os" && ty == "File" && m == "Close" && (!opened_for_writing(cx, call, func) || closed_checked(cx, call)) {
+                continue;
+            }
+            if m == "Close" && deferred && closed_checked(cx, call) {
                 continue;
             }
             out.push((call.span, cx.file.text(call.fun.span()).to_string(), how, m.to_string()));
@@ -376,14 +384,22 @@ fn on_error_path(file: &pitfall_go::GoFile, stmt: &Stmt, anc: &[Node]) -> bool {
 
 /// Whether the function also closes the same file in a checked call (the
 /// `defer f.Close()` safety net next to a final `return f.Close()`).
-fn closed_checked(call: &CallExpr, func: Option<Func>) -> bool {
+fn closed_checked(cx: &Checker, call: &CallExpr) -> bool {
     let Some(name) = call.receiver().and_then(|r| r.ident_name()) else { return false };
-    let Some(body) = func.and_then(|f| f.body()) else { return false };
+    // The whole top-level function: a deferred closure's safety-net Close sits
+    // in the closure, the checked one on the function's normal path.
+    let Some(top) = cx.file.ast.decls.iter().find(|d| d.span().encloses(call.span)) else { return false };
+    let Decl::Func(fd) = top else { return false };
+    let Some(body) = fd.body.as_ref() else { return false };
     let mut found = false;
     walk::walk(Node::Block(body), &mut |n, anc| {
         if let Node::Expr(Expr::Call(c)) = n {
             if c.span != call.span && c.method_name() == Some("Close") && c.receiver().and_then(|r| r.ident_name()) == Some(name) {
-                let dropped = anc.last().is_some_and(|p| matches!(p, Node::Stmt(Stmt::Expr(_) | Stmt::Defer(_) | Stmt::Go(_))));
+                let dropped = anc.last().is_some_and(|p| match p {
+                    Node::Stmt(Stmt::Expr(_) | Stmt::Defer(_) | Stmt::Go(_)) => true,
+                    Node::Stmt(Stmt::Assign(a)) => a.lhs.last().and_then(|l| l.as_ident()).is_some_and(|i| i.is_blank()),
+                    _ => false,
+                });
                 if !dropped {
                     found = true;
                 }

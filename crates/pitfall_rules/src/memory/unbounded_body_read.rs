@@ -22,7 +22,10 @@ package (`http.MaxBytesHandler`, a wrapper that sets `r.Body = http.MaxBytesRead
 before `next.ServeHTTP`, a router's `RequestSize`/`BodyLimit`). Import aliases are
 followed. Client-side bodies (`resp.Body`, a `RoundTrip` method's request) are not
 reported. A `r.ContentLength` check is not a limit: chunked bodies have no length.
-The finding is on the read or decoder call.
+The finding is on the read or decoder call. Test code is skipped (`_test.go` files
+and test-helper packages, whose functions take `*testing.T`), and so is a handler
+written inside `httptest.NewServer(...)` (or `NewTLSServer`/`NewUnstartedServer`) in
+any file: that server listens on loopback and its only client is the test.
 
 ## Why it matters in production
 The server reads whatever the client sends. One request with a multi-gigabyte
@@ -87,7 +90,7 @@ fn check(cx: &mut Checker) {
             _ => continue,
         };
         let Some(req) = call.args.first().and_then(|a| request_body_of(cx, a, &anc)) else { continue };
-        if body_replaced_before(cx, req, call.span.start, &anc) {
+        if body_replaced_before(cx, req, call.span.start, &anc) || served_by_httptest(cx, &anc) {
             continue;
         }
         // Body-limiting middleware anywhere in the package caps every body.
@@ -137,6 +140,18 @@ fn request_body_of<'a>(cx: &Checker<'a>, arg: &'a Expr, anc: &[Node<'a>]) -> Opt
     let index = param_index(&fd.ty, binding.decl)?;
     let called = cx.package_fact::<UnlimitedHandlerCalls>();
     called.0.contains(&(fd.name.name.clone(), index)).then_some(req)
+}
+
+/// Whether the read sits in a handler written inside an `httptest.NewServer(...)`
+/// (`NewTLSServer`, `NewUnstartedServer`) call: a test server on a loopback
+/// port, whose only client is the test that started it.
+fn served_by_httptest<'a>(cx: &Checker<'a>, anc: &[Node<'a>]) -> bool {
+    anc.iter().any(|n| match n {
+        Node::Expr(Expr::Call(c)) => {
+            cx.is_pkg_call(c, "net/http/httptest", &["NewServer", "NewTLSServer", "NewUnstartedServer"])
+        }
+        _ => false,
+    })
 }
 
 /// Position of the parameter declared at `decl` (counting names).
