@@ -17,7 +17,9 @@ encoder built on it (`bufio.NewReader(conn)`, `json.NewDecoder(conn)`) — while
 function never calls `SetDeadline`, `SetReadDeadline` or `SetWriteDeadline` on
 that conn. The conn must visibly be a `net.Conn` (or `*net.TCPConn`): a parameter
 of that type, or the result of `ln.Accept()` / `net.Dial`. Reported on the
-innermost loop doing the I/O. Test files are skipped.
+innermost loop doing the I/O. Test files are skipped. A conn that is a parameter is
+not reported when every caller in the package (test files aside) sets a deadline on
+the conn it passes before calling — the deadline is still in force in the loop.
 
 ## Why it matters in production
 TCP has no timeout of its own: a peer that vanishes without a FIN (a crashed node,
@@ -116,7 +118,7 @@ fn check(cx: &mut Checker) {
             let Node::Expr(Expr::Call(c)) = n else { return true };
             let Some(lp) = enclosing_loop(anc) else { return true };
             if let Some(conn) = conn_io(cx, c) {
-                if !with_deadline.contains(&conn) {
+                if !with_deadline.contains(&conn) && !callers_set_deadline(cx, f, &conn) {
                     hits.push((lp, conn));
                 }
             }
@@ -169,4 +171,67 @@ fn conn_io<'a>(cx: &Checker<'a>, c: &'a CallExpr) -> Option<String> {
         return c.args.iter().take(2).find_map(conn_ident);
     }
     None
+}
+
+/// Whether `conn` is a parameter of the top-level function `f` and every caller
+/// of `f` in the package's non-test files sets a deadline on the conn it passes
+/// before the call (`conn.SetReadDeadline(...)` then `readHeader(conn)`). No
+/// caller, or `f` used as a value (a callback we cannot follow): false.
+fn callers_set_deadline(cx: &Checker, f: Func, conn: &str) -> bool {
+    let Func::Decl(fd) = f else { return false };
+    if fd.recv.is_some() {
+        return false;
+    }
+    let Some(index) = fd.ty.params.iter().flat_map(|p| p.names.iter()).position(|n| n.name == conn) else {
+        return false;
+    };
+    let name = fd.name.name.as_str();
+    let mut calls = 0;
+    let mut ok = true;
+    for file in cx.pkg.files().iter().filter(|file| !file.is_test) {
+        for decl in &file.ast.decls {
+            let Decl::Func(caller) = decl else { continue };
+            let Some(body) = caller.body.as_ref() else { continue };
+            // Deadlines set in the caller: (receiver text, position).
+            let mut deadlines: Vec<(&str, u32)> = Vec::new();
+            let mut sites: Vec<(&Expr, u32)> = Vec::new();
+            walk::walk(Node::Block(body), &mut |n, anc| {
+                match n {
+                    Node::Expr(Expr::Call(c)) => {
+                        if matches!(c.method_name(), Some("SetDeadline" | "SetReadDeadline" | "SetWriteDeadline")) {
+                            if let Some(r) = c.receiver() {
+                                deadlines.push((file.text(r.span()), c.span.start));
+                            }
+                        }
+                        if c.fun.as_ident().is_some_and(|id| id.name == name) {
+                            match c.args.get(index) {
+                                Some(a) => sites.push((a, c.span.start)),
+                                None => ok = false,
+                            }
+                        }
+                    }
+                    // `name` used other than as the callee of a call: a value.
+                    Node::Expr(Expr::Ident(id)) if id.name == name => {
+                        let callee = matches!(anc.last(), Some(Node::Expr(Expr::Call(c))) if c.fun.span() == id.span);
+                        if !callee {
+                            ok = false;
+                        }
+                    }
+                    _ => {}
+                }
+                ok
+            });
+            if !ok {
+                return false;
+            }
+            for (arg, at) in sites {
+                calls += 1;
+                let text = file.text(arg.span());
+                if !deadlines.iter().any(|(r, pos)| *r == text && *pos < at) {
+                    return false;
+                }
+            }
+        }
+    }
+    calls > 0
 }
