@@ -281,9 +281,23 @@ pub struct Trace {
     /// Something was not followed (code that did not parse, a `TryLock`
     /// outside an `if`): the trace says nothing.
     pub unknown: bool,
+    /// The states reaching each element of the body's CFG (a statement, a
+    /// condition, a select...), by the element's span: the lock state at any
+    /// point is that of the innermost element containing it ([`Trace::held_at`]).
+    pub at: HashMap<Span, States>,
 }
 
 impl Trace {
+    /// The states reaching the innermost CFG element that contains `span`
+    /// (0 when no element does).
+    pub fn held_at(&self, span: Span) -> States {
+        self.at
+            .iter()
+            .filter(|(s, _)| s.start <= span.start && span.end <= s.end)
+            .min_by_key(|(s, _)| s.end - s.start)
+            .map(|(_, st)| *st)
+            .unwrap_or(0)
+    }
     fn merge_acquire(&mut self, span: Span, op: Op, via: Option<&str>, st: States) {
         match self.acquires.iter_mut().find(|a| a.0 == span) {
             Some(a) => a.3 |= st,
@@ -522,6 +536,7 @@ impl<'a> Analysis<'a> for LockFlow<'_, '_, 'a> {
         *into |= *other;
     }
     fn transfer(&mut self, e: &Elem<'a>, st: States) -> States {
+        *self.trace.at.entry(e.span()).or_insert(0) |= st;
         match e {
             Elem::Stmt(s) => self.simple(s, st),
             Elem::Cond(c) => {
