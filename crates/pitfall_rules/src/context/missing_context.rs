@@ -34,7 +34,9 @@ context is at hand (a `context.Context` parameter, the `*http.Request`, or a
 local context variable in scope): libraries and tools often have none to pass.
 Everywhere, `main` and `init` of package `main` and the functions reachable only
 from them, `_test.go` files and test-helper packages (a package whose functions
-take `*testing.T`) are skipped. A package function reached through a local name
+take `*testing.T`) are skipped, and so is a package named for test support (its
+name starts with `test`: `testutil`, `testhelpers`) that no non-test file of another
+package imports. A package function reached through a local name
 (`get := http.Get; get(u)`) is the same call. The message names the twin to use.
 
 ## Why it matters in production
@@ -118,6 +120,9 @@ fn check(cx: &mut Checker) {
         .iter()
         .any(|p| cx.file.imports(p))
     {
+        return;
+    }
+    if test_support_package(cx) {
         return;
     }
     for (span, msg, fix) in find(cx) {
@@ -262,4 +267,18 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String)> {
         }
     }
     out
+}
+
+/// A test-support package that takes no `*testing.T`: its name says so
+/// (`testutil`, `testhelpers`, `testenv`: it starts with `test`) and no
+/// non-test file of another package of the run imports it. Its requests are
+/// made by tests only.
+fn test_support_package(cx: &Checker) -> bool {
+    if !cx.pkg.src.name.starts_with("test") {
+        return false;
+    }
+    let path = cx.pkg.import_path();
+    !cx.project.packages.iter().any(|p| {
+        p.import_path() != path && p.files().iter().any(|f| !f.is_test && f.imports(path))
+    })
 }
