@@ -23,7 +23,9 @@ the package that could unblock it (the sends and `close` for a receive, the
 receives for a send) first locks the same mutex class — directly, or through
 a method or function of the package that locks it. The same for a
 `wg.Wait()` on a WaitGroup field while a mutex is held, when every `Done` on
-that field comes after a lock of the same class. The blocked goroutine
+that field comes after a lock of the same class, and for `c.Wait()` on a
+`sync.Cond` built on another mutex when every `Signal`/`Broadcast` does. The
+blocked goroutine
 waits for its partner; the partner waits for the mutex; neither moves.
 
 Mutexes are compared by lock class (`T.mu` for a field `mu` of the package's
@@ -127,11 +129,15 @@ struct Body<'a> {
     wg_ops: Vec<(String, WgOp, Span, bool)>,
     /// Locks held on every path at each `Wait`: index in `wg_ops`, class, key, write.
     wg_held: Vec<(usize, String, String, bool)>,
+    /// The lock class of each `sync.NewCond(&x.mu)` argument (`None`: unknown).
+    cond_locks: Vec<Option<String>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum WgOp {
     Wait,
+    /// `c.Wait()` on a `sync.Cond`.
+    CondWait,
     Done,
     Addr,
 }
@@ -142,7 +148,7 @@ impl PackageFact for Blocks {
         let mut bodies: Vec<Body<'a>> = Vec::new();
         for (fi, file) in pkg.files().iter().enumerate().filter(|(_, f)| !f.is_test) {
             let src = &file.src;
-            if !["chan ", "<-", "close(", "Done()"].iter().any(|k| src.contains(k)) {
+            if !["chan ", "<-", "close(", "Done()", "Signal()", "Broadcast()"].iter().any(|k| src.contains(k)) {
                 continue;
             }
             let sc = Scope { project, pkg, file };
@@ -229,24 +235,46 @@ fn body_of<'a>(
         .filter_map(|o| Some((chan_class(o.expr)?, o)))
         .collect();
     let mut wg_ops = Vec::new();
+    let mut cond_locks = Vec::new();
     walk::walk(Node::Block(body), &mut |n, anc| {
-        let (x, what, span) = match n {
+        let (x, name, span) = match n {
             Node::Expr(Expr::FuncLit(_)) => return false,
             Node::Expr(Expr::Call(c)) => {
                 let Expr::Selector(sel) = c.fun.unparen() else { return true };
-                let what = match sel.sel.name.as_str() {
-                    "Wait" => WgOp::Wait,
-                    "Done" => WgOp::Done,
-                    _ => return true,
-                };
-                (&sel.x, what, c.span)
+                if sel.sel.name == "NewCond" && matches!(sel.x.unparen(), Expr::Ident(p) if p.name == "sync") {
+                    let arg = c.args.first().map(|a| match a.unparen() {
+                        Expr::Unary(u) if u.op == "&" => &u.x,
+                        a => a,
+                    });
+                    cond_locks.push(arg.and_then(|a| class_of(sc, env, a)).map(|o| match &o.root {
+                        Root::Type(t) => format!("{t}.{}", o.path),
+                        _ => pitfall_go::engine::object::describe(&o),
+                    }));
+                    return true;
+                }
+                (&sel.x, sel.sel.name.as_str(), c.span)
             }
-            Node::Expr(Expr::Unary(u)) if u.op == "&" => (&u.x, WgOp::Addr, u.span),
+            Node::Expr(Expr::Unary(u)) if u.op == "&" => (&u.x, "&", u.span),
             _ => return true,
         };
-        if !env.type_of(sc, x).deref().is_named("sync", "WaitGroup") {
+        let ty = env.type_of(sc, x);
+        let what = if ty.deref().is_named("sync", "WaitGroup") {
+            match name {
+                "Wait" => WgOp::Wait,
+                "Done" => WgOp::Done,
+                "&" => WgOp::Addr,
+                _ => return true,
+            }
+        } else if ty.deref().is_named("sync", "Cond") {
+            match name {
+                "Wait" => WgOp::CondWait,
+                "Signal" | "Broadcast" => WgOp::Done,
+                "&" => WgOp::Addr,
+                _ => return true,
+            }
+        } else {
             return true;
-        }
+        };
         if let Some(o) = class_of(sc, env, x) {
             if let Root::Type(t) = &o.root {
                 let deferred = anc.iter().any(|a| matches!(a, Node::Stmt(Stmt::Defer(_))));
@@ -267,7 +295,9 @@ fn body_of<'a>(
         .map(|(i, _)| i)
         .collect();
     let mut wg_held = Vec::new();
-    let waits: Vec<usize> = (0..wg_ops.len()).filter(|&i| wg_ops[i].1 == WgOp::Wait).collect();
+    let waits: Vec<usize> = (0..wg_ops.len())
+        .filter(|&i| matches!(wg_ops[i].1, WgOp::Wait | WgOp::CondWait))
+        .collect();
     if (!blocking.is_empty() || !waits.is_empty()) && !acquires.is_empty() {
         let cfg = pitfall_go::engine::build(body);
         for key in locks::acquired_keys(body, &classify) {
@@ -299,6 +329,7 @@ fn body_of<'a>(
         held,
         wg_ops,
         wg_held,
+        cond_locks,
     }
 }
 
@@ -395,7 +426,8 @@ fn judge<'a>(
     })
 }
 
-/// A `wg.Wait()` on a WaitGroup field while `key` is held: reported when every
+/// A `wg.Wait()` on a WaitGroup field (or `c.Wait()` on a Cond built on
+/// another mutex) while `key` is held: reported when every
 /// `Done` of that field in the package comes after a lock of the same class
 /// (and the WaitGroup's address is never handed out).
 fn judge_wait<'a>(
@@ -407,7 +439,17 @@ fn judge_wait<'a>(
     key: &str,
     write: bool,
 ) -> Option<Found> {
-    let (wg, _, at, _) = &me.wg_ops[i];
+    let (wg, kind, at, _) = &me.wg_ops[i];
+    // `Cond.Wait` releases the Cond's own mutex: only a Cond built on some
+    // other, known mutex counts.
+    if *kind == WgOp::CondWait
+        && bodies
+            .iter()
+            .flat_map(|b| &b.cond_locks)
+            .any(|l| l.as_deref().is_none_or(|l| l == class))
+    {
+        return None;
+    }
     let mut partners = Vec::new();
     for b in bodies {
         for (c, what, span, deferred) in &b.wg_ops {
@@ -416,7 +458,7 @@ fn judge_wait<'a>(
             }
             match what {
                 WgOp::Addr => return None,
-                WgOp::Wait => continue,
+                WgOp::Wait | WgOp::CondWait => continue,
                 WgOp::Done => {}
             }
             if std::ptr::eq(b, me) {
@@ -434,7 +476,12 @@ fn judge_wait<'a>(
     let written: usize = pkg
         .files()
         .iter()
-        .map(|f| f.src.matches(&format!(".{field}.Done()")).count())
+        .map(|f| {
+            ["Done", "Signal", "Broadcast"]
+                .iter()
+                .map(|m| f.src.matches(&format!(".{field}.{m}()")).count())
+                .sum::<usize>()
+        })
         .sum();
     let suffix = format!(".{field}");
     let read = bodies
@@ -454,11 +501,11 @@ fn judge_wait<'a>(
         file: me.file,
         at: *at,
         msg: format!(
-            "{} waits in `{text}` while holding `{key}`, but {} — which calls `Done` on it — must lock `{class}` first ({}:{pline}): deadlock",
+            "{} waits in `{text}` while holding `{key}`, but {} — which calls `Done`/`Signal` on it — must lock `{class}` first ({}:{pline}): deadlock",
             me.name, pb.name, pfile.path
         ),
         partner_file: pb.file,
         partner_lock: lock,
-        note: format!("{} locks `{class}` here before it can call Done", pb.name),
+        note: format!("{} locks `{class}` here before it can call Done/Signal", pb.name),
     })
 }
