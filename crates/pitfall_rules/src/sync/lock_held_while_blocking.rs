@@ -11,8 +11,8 @@ pub static RULE: Rule = Rule {
     name: "lock-held-while-blocking",
     category: Category::Sync,
     severity: Severity::Error,
-    summary: "a goroutine blocks on a channel while holding a mutex its partner must lock first (deadlock)",
-    reports_on: "the blocking send or receive",
+    summary: "a goroutine blocks on a channel or WaitGroup while holding a mutex its partner must lock first (deadlock)",
+    reports_on: "the blocking send, receive or `Wait`",
     test_files: TestFiles::Skip,
     options: &[],
     doc: r#"
@@ -21,7 +21,9 @@ A send, a receive or a `range` on a channel field of one of the package's
 types, run while a mutex is held on every path, when every piece of code in
 the package that could unblock it (the sends and `close` for a receive, the
 receives for a send) first locks the same mutex class — directly, or through
-a method or function of the package that locks it. The blocked goroutine
+a method or function of the package that locks it. The same for a
+`wg.Wait()` on a WaitGroup field while a mutex is held, when every `Done` on
+that field comes after a lock of the same class. The blocked goroutine
 waits for its partner; the partner waits for the mutex; neither moves.
 
 Mutexes are compared by lock class (`T.mu` for a field `mu` of the package's
@@ -120,6 +122,18 @@ struct Body<'a> {
     chan_ops: Vec<(String, chans::Op<'a>)>,
     /// Locks held on every path at each blocking op: class, key as written.
     held: Vec<(usize, String, String, bool)>,
+    /// `Wait`/`Done` on WaitGroup fields (`T.f`), address-taken ones (`&x.wg`)
+    /// as `Addr`: class, what, span, deferred.
+    wg_ops: Vec<(String, WgOp, Span, bool)>,
+    /// Locks held on every path at each `Wait`: index in `wg_ops`, class, key, write.
+    wg_held: Vec<(usize, String, String, bool)>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WgOp {
+    Wait,
+    Done,
+    Addr,
 }
 
 impl PackageFact for Blocks {
@@ -127,7 +141,8 @@ impl PackageFact for Blocks {
         let summaries = locks::Summaries::default();
         let mut bodies: Vec<Body<'a>> = Vec::new();
         for (fi, file) in pkg.files().iter().enumerate().filter(|(_, f)| !f.is_test) {
-            if !file.src.contains("chan ") && !file.src.contains("<-") && !file.src.contains("close(") {
+            let src = &file.src;
+            if !["chan ", "<-", "close(", "Done()"].iter().any(|k| src.contains(k)) {
                 continue;
             }
             let sc = Scope { project, pkg, file };
@@ -159,6 +174,11 @@ impl PackageFact for Blocks {
             for &(i, ref class, ref key, write) in &b.held {
                 let (chan, op) = &b.chan_ops[i];
                 if let Some(f) = judge(project, pkg, &bodies, b, chan, op, class, key, write) {
+                    out.push(f);
+                }
+            }
+            for &(i, ref class, ref key, write) in &b.wg_held {
+                if let Some(f) = judge_wait(pkg, &bodies, b, i, class, key, write) {
                     out.push(f);
                 }
             }
@@ -208,6 +228,33 @@ fn body_of<'a>(
         .filter(|o| matches!(o.kind, OpKind::Send | OpKind::Recv | OpKind::Range | OpKind::Close))
         .filter_map(|o| Some((chan_class(o.expr)?, o)))
         .collect();
+    let mut wg_ops = Vec::new();
+    walk::walk(Node::Block(body), &mut |n, anc| {
+        let (x, what, span) = match n {
+            Node::Expr(Expr::FuncLit(_)) => return false,
+            Node::Expr(Expr::Call(c)) => {
+                let Expr::Selector(sel) = c.fun.unparen() else { return true };
+                let what = match sel.sel.name.as_str() {
+                    "Wait" => WgOp::Wait,
+                    "Done" => WgOp::Done,
+                    _ => return true,
+                };
+                (&sel.x, what, c.span)
+            }
+            Node::Expr(Expr::Unary(u)) if u.op == "&" => (&u.x, WgOp::Addr, u.span),
+            _ => return true,
+        };
+        if !env.type_of(sc, x).deref().is_named("sync", "WaitGroup") {
+            return true;
+        }
+        if let Some(o) = class_of(sc, env, x) {
+            if let Root::Type(t) = &o.root {
+                let deferred = anc.iter().any(|a| matches!(a, Node::Stmt(Stmt::Defer(_))));
+                wg_ops.push((format!("{t}.{}", o.path), what, span, deferred));
+            }
+        }
+        true
+    });
     // Locks held at each blocking op that stands alone.
     let mut held = Vec::new();
     let blocking: Vec<usize> = chan_ops
@@ -219,7 +266,9 @@ fn body_of<'a>(
         })
         .map(|(i, _)| i)
         .collect();
-    if !blocking.is_empty() && !acquires.is_empty() {
+    let mut wg_held = Vec::new();
+    let waits: Vec<usize> = (0..wg_ops.len()).filter(|&i| wg_ops[i].1 == WgOp::Wait).collect();
+    if (!blocking.is_empty() || !waits.is_empty()) && !acquires.is_empty() {
         let cfg = pitfall_go::engine::build(body);
         for key in locks::acquired_keys(body, &classify) {
             let t = locks::trace_in(&cfg, &key, &classify);
@@ -233,9 +282,24 @@ fn body_of<'a>(
                     held.push((i, class.clone(), key.clone(), !locks::always_read_held(st)));
                 }
             }
+            for &i in &waits {
+                let st = t.held_at(wg_ops[i].2);
+                if locks::always_held(st) {
+                    wg_held.push((i, class.clone(), key.clone(), !locks::always_read_held(st)));
+                }
+            }
         }
     }
-    Body { file, name, span, acquires, chan_ops, held }
+    Body {
+        file,
+        name,
+        span,
+        acquires,
+        chan_ops,
+        held,
+        wg_ops,
+        wg_held,
+    }
 }
 
 /// The lock class of the mutex written `key` in `body`.
@@ -328,5 +392,73 @@ fn judge<'a>(
         partner_file: pb.file,
         partner_lock: lock,
         note: format!("{} locks `{class}` here before it can unblock the waiter", pb.name),
+    })
+}
+
+/// A `wg.Wait()` on a WaitGroup field while `key` is held: reported when every
+/// `Done` of that field in the package comes after a lock of the same class
+/// (and the WaitGroup's address is never handed out).
+fn judge_wait<'a>(
+    pkg: &'a Package<'a>,
+    bodies: &[Body<'a>],
+    me: &Body<'a>,
+    i: usize,
+    class: &str,
+    key: &str,
+    write: bool,
+) -> Option<Found> {
+    let (wg, _, at, _) = &me.wg_ops[i];
+    let mut partners = Vec::new();
+    for b in bodies {
+        for (c, what, span, deferred) in &b.wg_ops {
+            if c != wg {
+                continue;
+            }
+            match what {
+                WgOp::Addr => return None,
+                WgOp::Wait => continue,
+                WgOp::Done => {}
+            }
+            if std::ptr::eq(b, me) {
+                return None;
+            }
+            let lock = b.acquires.iter().find(|(c, o, s)| {
+                c == class && (write || *o == LockOp::Lock) && (s.start < span.start || *deferred)
+            })?;
+            partners.push((b, lock.2));
+        }
+    }
+    // Every `.wg.Done()` written in the package must be one we read (not in
+    // a test file, a package-level function value...).
+    let field = wg.split_once('.')?.1;
+    let written: usize = pkg
+        .files()
+        .iter()
+        .map(|f| f.src.matches(&format!(".{field}.Done()")).count())
+        .sum();
+    let suffix = format!(".{field}");
+    let read = bodies
+        .iter()
+        .flat_map(|b| &b.wg_ops)
+        .filter(|(c, what, _, _)| *what == WgOp::Done && c.ends_with(&suffix))
+        .count();
+    if written != read {
+        return None;
+    }
+    let (pb, lock) = *partners.first()?;
+    let file = &pkg.files()[me.file];
+    let pfile = &pkg.files()[pb.file];
+    let (pline, _) = pfile.line_col(lock.start);
+    let text = file.text(*at);
+    Some(Found {
+        file: me.file,
+        at: *at,
+        msg: format!(
+            "{} waits in `{text}` while holding `{key}`, but {} — which calls `Done` on it — must lock `{class}` first ({}:{pline}): deadlock",
+            me.name, pb.name, pfile.path
+        ),
+        partner_file: pb.file,
+        partner_lock: lock,
+        note: format!("{} locks `{class}` here before it can call Done", pb.name),
     })
 }
