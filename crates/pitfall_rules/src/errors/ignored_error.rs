@@ -384,8 +384,12 @@ fn on_error_path(file: &pitfall_go::GoFile, stmt: &Stmt, anc: &[Node]) -> bool {
 
 /// Whether the function also closes the same file in a checked call (the
 /// `defer f.Close()` safety net next to a final `return f.Close()`).
-fn closed_checked(cx: &Checker, call: &CallExpr) -> bool {
-    let Some(name) = call.receiver().and_then(|r| r.ident_name()) else { return false };
+fn closed_checked<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> bool {
+    let Some(id) = call.receiver().and_then(|r| r.as_ident()) else { return false };
+    let env = cx.env_at(id.span.start);
+    // The same variable, not another one of the same name (`f` of each branch).
+    let Some(decl) = env.resolve(id).map(|b| b.decl) else { return false };
+    let same = |r: &'a Expr| r.as_ident().is_some_and(|x| x.name == id.name && env.resolve(x).is_some_and(|b| b.decl == decl));
     // The whole top-level function: a deferred closure's safety-net Close sits
     // in the closure, the checked one on the function's normal path.
     let Some(top) = cx.file.ast.decls.iter().find(|d| d.span().encloses(call.span)) else { return false };
@@ -394,7 +398,7 @@ fn closed_checked(cx: &Checker, call: &CallExpr) -> bool {
     let mut found = false;
     walk::walk(Node::Block(body), &mut |n, anc| {
         if let Node::Expr(Expr::Call(c)) = n {
-            if c.span != call.span && c.method_name() == Some("Close") && c.receiver().and_then(|r| r.ident_name()) == Some(name) {
+            if c.span != call.span && c.method_name() == Some("Close") && c.receiver().is_some_and(same) {
                 let dropped = anc.last().is_some_and(|p| match p {
                     Node::Stmt(Stmt::Expr(_) | Stmt::Defer(_) | Stmt::Go(_)) => true,
                     Node::Stmt(Stmt::Assign(a)) => a.lhs.last().and_then(|l| l.as_ident()).is_some_and(|i| i.is_blank()),
