@@ -483,22 +483,26 @@ fn defers_release<'a>(classify: Classify<'_, 'a>, key: &str, call: &'a Expr) -> 
     false
 }
 
+/// The calls inside `e` in evaluation order — arguments run before the call,
+/// so inner calls come first; function literals are not entered.
+fn calls_in_eval_order<'a>(e: &'a Expr) -> Vec<&'a CallExpr> {
+    let mut calls = Vec::new();
+    walk::walk(Node::Expr(e), &mut |n, _| match n {
+        Node::Expr(Expr::FuncLit(_)) => false,
+        Node::Expr(Expr::Call(c)) => {
+            calls.push(&**c);
+            true
+        }
+        _ => true,
+    });
+    calls.reverse();
+    calls
+}
+
 /// The calls an element makes in evaluation order (closures and deferred or
 /// started calls not entered; their arguments are).
 fn elem_calls<'a>(e: &Elem<'a>, out: &mut Vec<&'a CallExpr>) {
-    let mut push = |x: &'a Expr| {
-        let mut calls = Vec::new();
-        walk::walk(Node::Expr(x), &mut |n, _| match n {
-            Node::Expr(Expr::FuncLit(_)) => false,
-            Node::Expr(Expr::Call(c)) => {
-                calls.push(c);
-                true
-            }
-            _ => true,
-        });
-        calls.reverse();
-        out.extend(calls.into_iter().map(|c| &**c));
-    };
+    let mut push = |x: &'a Expr| out.extend(calls_in_eval_order(x));
     match e {
         Elem::Stmt(Stmt::Go(c) | Stmt::Defer(c)) => {
             if let Some(call) = c.call.as_call() {
@@ -581,18 +585,7 @@ impl<'a> Analysis<'a> for LockFlow<'_, '_, 'a> {
 impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
     /// Applies the mutex calls inside `e` (closures not entered), in source order.
     fn expr(&mut self, e: &'a Expr, mut st: States) -> States {
-        let mut calls = Vec::new();
-        walk::walk(Node::Expr(e), &mut |n, _| match n {
-            Node::Expr(Expr::FuncLit(_)) => false,
-            Node::Expr(Expr::Call(c)) => {
-                calls.push(c);
-                true
-            }
-            _ => true,
-        });
-        // Arguments run before the call: inner calls first.
-        calls.reverse();
-        for c in calls {
+        for c in calls_in_eval_order(e) {
             st = self.call(c, st);
         }
         st
