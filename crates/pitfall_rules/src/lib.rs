@@ -391,6 +391,29 @@ impl<'a> Checker<'a> {
         out
     }
 
+    /// Each channel made by `make(chan ...)` in a top-level function of this
+    /// file, with its uses there and in the same-package functions it is passed
+    /// to: what the rules about local channels start from.
+    pub fn local_channels(
+        &self,
+    ) -> Vec<(
+        pitfall_go::chans::LocalChan<'a>,
+        pitfall_go::chans::Uses<'a>,
+    )> {
+        let sc = self.scope();
+        let mut out = Vec::new();
+        for root in pitfall_go::walk::top_level_roots(&self.file.ast) {
+            let env = self.env_at(root.span().start);
+            for ch in pitfall_go::chans::local_chans(&sc, &env) {
+                if root.span().contains(ch.decl.start) {
+                    let uses = pitfall_go::chans::local_uses(&sc, &env, root, ch.decl);
+                    out.push((ch, uses));
+                }
+            }
+        }
+        out
+    }
+
     pub fn scope(&self) -> Scope<'a> {
         Scope {
             project: self.project,

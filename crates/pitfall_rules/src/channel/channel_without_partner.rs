@@ -2,7 +2,7 @@
 //! package can complete.
 use crate::prelude::*;
 use pitfall_go::chans::{
-    chan_field_of, field_chan, local_chans, local_uses, select_exit, FieldChan, FieldOp, OpKind,
+    chan_field_of, field_chan, select_exit, FieldChan, FieldOp, OpKind,
 };
 use std::collections::HashMap;
 
@@ -287,37 +287,29 @@ fn local_orphans(cx: &Checker, reports: &mut Vec<(Span, String, String)>) {
     if !file.src.contains("make(chan") {
         return;
     }
-    let sc = cx.scope();
-    for root in walk::top_level_roots(&file.ast) {
-        let env = cx.env_at(root.span().start);
-        for ch in local_chans(&sc, &env) {
-            if !root.span().contains(ch.decl.start) {
+    for (ch, uses) in cx.local_channels() {
+        if uses.escapes {
+            continue;
+        }
+        let all = uses
+            .ops
+            .iter()
+            .chain(uses.callee_ops.iter().map(|c| &c.op));
+        if all
+            .clone()
+            .any(|o| matches!(o.kind, OpKind::Send | OpKind::Close))
+        {
+            continue;
+        }
+        for o in uses.ops.iter().filter(|o| o.kind == OpKind::Recv && o.is_bare()) {
+            if reports.iter().any(|(s, _, _)| *s == o.span) {
                 continue;
             }
-            let uses = local_uses(&sc, &env, root, ch.decl);
-            if uses.escapes {
-                continue;
-            }
-            let all = uses
-                .ops
-                .iter()
-                .chain(uses.callee_ops.iter().map(|c| &c.op));
-            if all
-                .clone()
-                .any(|o| matches!(o.kind, OpKind::Send | OpKind::Close))
-            {
-                continue;
-            }
-            for o in uses.ops.iter().filter(|o| o.kind == OpKind::Recv && o.is_bare()) {
-                if reports.iter().any(|(s, _, _)| *s == o.span) {
-                    continue;
-                }
-                reports.push((
-                    o.span,
-                    format!("nothing sends on or closes `{}` (neither here nor in the functions it is passed to): this receive blocks for good", ch.name),
-                    format!("close `{}` (or send on it) where the work it waits for ends — e.g. `defer close({})` in the goroutine", ch.name, ch.name),
-                ));
-            }
+            reports.push((
+                o.span,
+                format!("nothing sends on or closes `{}` (neither here nor in the functions it is passed to): this receive blocks for good", ch.name),
+                format!("close `{}` (or send on it) where the work it waits for ends — e.g. `defer close({})` in the goroutine", ch.name, ch.name),
+            ));
         }
     }
 }

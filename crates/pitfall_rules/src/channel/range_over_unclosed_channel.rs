@@ -96,35 +96,28 @@ fn check(cx: &mut Checker) {
     }
     // Channels made here and ranged over by a same-package function of this
     // file they are passed to (`go consume(ch)`).
-    for root in walk::top_level_roots(&file.ast) {
-        let env = cx.env_at(root.span().start);
-        for ch in local_chans(&sc, &env) {
-            if !root.span().contains(ch.decl.start) {
+    for (ch, uses) in cx.local_channels() {
+        if uses.escapes || uses.closed() {
+            continue;
+        }
+        for cop in &uses.callee_ops {
+            if cop.op.kind != OpKind::Range || !std::ptr::eq(cop.callee.file, file) {
                 continue;
             }
-            let uses = local_uses(&sc, &env, root, ch.decl);
-            if uses.escapes || uses.closed() {
+            let Some(Expr::Ident(param)) = Some(cop.op.expr.unparen()) else {
                 continue;
-            }
-            for cop in &uses.callee_ops {
-                if cop.op.kind != OpKind::Range || !std::ptr::eq(cop.callee.file, file) {
-                    continue;
-                }
-                let Some(Expr::Ident(param)) = Some(cop.op.expr.unparen()) else {
-                    continue;
-                };
-                let line = Span {
-                    start: cop.op.span.start,
-                    end: param.span.end,
-                };
-                let (made, _) = file.line_col(ch.make.span().start);
-                let (via, _) = file.line_col(cop.via.span.start);
-                cx.report(
-                    line,
-                    format!("range over `{}`, the channel `{}` made at line {made} and passed at line {via}, which is never closed: the loop never ends and its goroutine leaks", param.name, ch.name),
-                )
-                .fix(format!("close `{}` once the last value is sent (in the only sender, or after `wg.Wait()`)", ch.name));
-            }
+            };
+            let line = Span {
+                start: cop.op.span.start,
+                end: param.span.end,
+            };
+            let (made, _) = file.line_col(ch.make.span().start);
+            let (via, _) = file.line_col(cop.via.span.start);
+            cx.report(
+                line,
+                format!("range over `{}`, the channel `{}` made at line {made} and passed at line {via}, which is never closed: the loop never ends and its goroutine leaks", param.name, ch.name),
+            )
+            .fix(format!("close `{}` once the last value is sent (in the only sender, or after `wg.Wait()`)", ch.name));
         }
     }
     for (r, root) in ranges {
