@@ -130,7 +130,7 @@ impl<'s> Lowerer<'s> {
 
     fn ident(&self, n: Node) -> Ident {
         Ident {
-            name: self.text(n).to_string(),
+            name: self.text(n).into(),
             span: span(n),
         }
     }
@@ -221,7 +221,7 @@ impl<'s> Lowerer<'s> {
     fn func_decl(&self, n: Node) -> FuncDecl {
         let recv = child(n, "receiver").and_then(|r| self.params(r).into_iter().next());
         let name = child(n, "name").map(|x| self.ident(x)).unwrap_or(Ident {
-            name: String::new(),
+            name: Name::default(),
             span: span(n),
         });
         let type_params = child(n, "type_parameters")
@@ -364,7 +364,7 @@ impl<'s> Lowerer<'s> {
                 }
                 "type_spec" | "type_alias" => {
                     let name = child(c, "name").map(|x| self.ident(x)).unwrap_or(Ident {
-                        name: String::new(),
+                        name: Name::default(),
                         span: span(c),
                     });
                     let type_params = child(c, "type_parameters")
@@ -574,7 +574,7 @@ impl<'s> Lowerer<'s> {
             }
             "labeled_statement" => {
                 let label = child(n, "label").map(|l| self.ident(l)).unwrap_or(Ident {
-                    name: String::new(),
+                    name: Name::default(),
                     span: sp,
                 });
                 let inner = self.named(n).into_iter().find(|c| c.kind() != "label_name");
@@ -727,7 +727,7 @@ impl<'s> Lowerer<'s> {
             "selector_expression" => Expr::Selector(Box::new(SelectorExpr {
                 x: self.field_expr(n, "operand"),
                 sel: child(n, "field").map(|f| self.ident(f)).unwrap_or(Ident {
-                    name: String::new(),
+                    name: Name::default(),
                     span: sp,
                 }),
                 span: sp,
@@ -735,7 +735,7 @@ impl<'s> Lowerer<'s> {
             "qualified_type" => Expr::Selector(Box::new(SelectorExpr {
                 x: self.field_expr(n, "package"),
                 sel: child(n, "name").map(|f| self.ident(f)).unwrap_or(Ident {
-                    name: String::new(),
+                    name: Name::default(),
                     span: sp,
                 }),
                 span: sp,
@@ -948,7 +948,7 @@ impl<'s> Lowerer<'s> {
     fn lit(&self, n: Node, kind: LitKind) -> Expr {
         Expr::BasicLit(BasicLit {
             kind,
-            raw: self.text(n).to_string(),
+            raw: self.text(n).into(),
             span: span(n),
         })
     }
