@@ -161,7 +161,13 @@ mod tests {
 
     #[test]
     fn short_and_long_names_read_back() {
-        for s in ["", "x", "ListenAndServe", &"a".repeat(INLINE), &"é".repeat(40)] {
+        for s in [
+            "",
+            "x",
+            "ListenAndServe",
+            &"a".repeat(INLINE),
+            &"é".repeat(40),
+        ] {
             let n = Name::new(s);
             assert_eq!(n.as_str(), s);
             assert_eq!(n, s);

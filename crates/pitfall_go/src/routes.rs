@@ -792,7 +792,9 @@ impl<'m, 'a> Collector<'m, 'a> {
         c: &'a CallExpr,
     ) {
         let target = match c.fun.unparen() {
-            Expr::Ident(id) if env.resolve(id).is_none() => None.or(Some((None, id.name.to_string()))),
+            Expr::Ident(id) if env.resolve(id).is_none() => {
+                None.or(Some((None, id.name.to_string())))
+            }
             e => env
                 .pkg_member(file, e)
                 .map(|(p, n)| (Some(p.to_string()), n.to_string())),
