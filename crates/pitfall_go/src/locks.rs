@@ -285,6 +285,9 @@ pub struct Trace {
     /// condition, a select...), by the element's span: the lock state at any
     /// point is that of the innermost element containing it ([`Trace::held_at`]).
     pub at: HashMap<Span, States>,
+    /// The mutex's lock class ([`MutexOp::class`]) as the first operation on
+    /// it that names one reports it.
+    pub class: Option<String>,
 }
 
 impl Trace {
@@ -606,6 +609,9 @@ impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
                 self.trace.merge_other(c.span, op.key, st);
             }
             return st;
+        }
+        if self.trace.class.is_none() {
+            self.trace.class = op.class.clone();
         }
         match op.op {
             Op::Lock | Op::RLock => {
