@@ -10,6 +10,8 @@
 //! escaping (someone else may close it or drain it) and stay silent.
 
 use crate::ast::*;
+use crate::engine::cfg::{Cfg, Elem};
+use crate::engine::life::Life;
 use crate::index::{FuncDef, Package};
 use crate::types::{Env, Scope};
 use crate::walk::{walk, Node};
@@ -390,87 +392,38 @@ pub fn param_ops<'a>(sc: &Scope<'a>, def: FuncDef<'a>, param: &'a Ident) -> Vec<
     local_ops(Node::FuncDecl(def.decl), &env, param.span)
 }
 
-/// Whether the statement ends the path: `return`, `panic(...)`, `log.Fatal`,
-/// `os.Exit`, `break`/`continue`/`goto`.
-pub fn ends_path(s: &Stmt) -> bool {
-    match s {
-        Stmt::Return(_) | Stmt::Branch(_) => true,
-        Stmt::Expr(e) => crate::flow::is_terminator(e),
-        Stmt::Block(b) => b.stmts.last().is_some_and(ends_path),
+/// The life of the variable at the root of a channel expression (`s` in
+/// `s.ch`, `ch` itself): the statement list that declares it; the whole body
+/// for parameters, receivers and package variables.
+pub fn root_life<'a>(cfg: &Cfg<'a>, env: &Env<'a>, ch: &'a Expr) -> Life {
+    let decl = crate::engine::object::split_path(ch).and_then(|(base, _)| env.resolve(base));
+    match decl {
+        Some(b) => Life::of_decl(cfg, b.decl),
+        None => Life::new(cfg, cfg.body.span),
+    }
+}
+
+/// Whether a CFG element gives `name` (a dotted path, `ch` or `s.ch`) or one
+/// of its prefixes a new value: `ch = ...`, `s = ...`, `s := ...`,
+/// `var s = ...`, `for _, s = range ...` (closures not entered).
+pub fn elem_assigns(e: &Elem<'_>, name: &str) -> bool {
+    let hits = |d: &str| d == name || name.strip_prefix(d).is_some_and(|r| r.starts_with('.'));
+    match e {
+        Elem::Stmt(Stmt::Assign(a)) => a
+            .lhs
+            .iter()
+            .any(|l| l.dotted_name().is_some_and(|d| hits(&d))),
+        Elem::Stmt(Stmt::Decl(g)) => g.specs.iter().any(|sp| match sp {
+            Spec::Value(v) => v.names.iter().any(|n| hits(&n.name)),
+            _ => false,
+        }),
+        Elem::RangeNext(r) => [&r.key, &r.value]
+            .into_iter()
+            .flatten()
+            .any(|k| k.dotted_name().is_some_and(|d| hits(&d))),
+        Elem::TypeSwitchBind(sw) => sw.bind.as_ref().is_some_and(|b| hits(&b.name)),
         _ => false,
     }
-}
-
-/// The chain of statement lists from `body` down to the statement that
-/// encloses `span` most closely: (list, index of the statement in it, the
-/// statement owning the list — `None` for `body` itself).
-pub fn stmt_chain<'a>(body: &'a Block, span: Span) -> Vec<(&'a [Stmt], usize, Option<&'a Stmt>)> {
-    let mut out = Vec::new();
-    let mut list: &'a [Stmt] = &body.stmts;
-    let mut owner: Option<&'a Stmt> = None;
-    'outer: while let Some(idx) = list.iter().position(|s| s.span().encloses(span)) {
-        out.push((list, idx, owner));
-        let s = &list[idx];
-        if s.span() == span {
-            break;
-        }
-        let inner: Vec<&'a [Stmt]> = match s {
-            Stmt::Block(b) => vec![&b.stmts],
-            Stmt::If(i) => {
-                let mut v: Vec<&'a [Stmt]> = vec![&i.then.stmts];
-                // The else branch (a block or an `else if`) as a one-statement list.
-                if let Some(e) = &i.els {
-                    v.push(std::slice::from_ref(e));
-                }
-                v
-            }
-            Stmt::For(f) => vec![&f.body.stmts],
-            Stmt::Range(r) => vec![&r.body.stmts],
-            Stmt::Switch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
-            Stmt::TypeSwitch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
-            Stmt::Select(sel) => sel.cases.iter().map(|c| c.body.as_slice()).collect(),
-            Stmt::Labeled(l) => vec![std::slice::from_ref(&l.stmt)],
-            _ => break,
-        };
-        for l in inner {
-            if l.iter().any(|x| x.span().encloses(span)) {
-                list = l;
-                owner = Some(s);
-                continue 'outer;
-            }
-        }
-        break;
-    }
-    out
-}
-
-/// The statements that run after the statement at `span` on the paths that
-/// continue from it without branching back: the rest of its list, then the
-/// rest of each enclosing list (stopping at a statement that ends the path).
-/// Returns the statements and whether a loop encloses `span` (so the
-/// statement itself can run again).
-pub fn straight_after(body: &Block, span: Span) -> (Vec<&Stmt>, bool) {
-    let chain = stmt_chain(body, span);
-    let mut out = Vec::new();
-    let mut looped = false;
-    for (list, idx, owner) in chain.iter().rev() {
-        let mut ended = false;
-        for s in &list[idx + 1..] {
-            out.push(s);
-            if ends_path(s) {
-                ended = true;
-                break;
-            }
-        }
-        if ended {
-            break;
-        }
-        if let Some(Stmt::For(_) | Stmt::Range(_)) = owner {
-            looped = true;
-            break;
-        }
-    }
-    (out, looped)
 }
 
 /// Whether the body of a function literal is the function a `go` statement runs.

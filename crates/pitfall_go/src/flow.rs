@@ -535,7 +535,7 @@ pub fn assigning_calls(file: &File) -> Vec<Def<'_>> {
 /// The statements after `stmt` in its statement list (`None` when `stmt` is not
 /// directly in a list of `body`, e.g. an `if` init or inside a closure).
 pub fn following<'a>(body: &'a Block, stmt: &'a Stmt) -> Option<&'a [Stmt]> {
-    let chain = crate::chans::stmt_chain(body, stmt.span());
+    let chain = crate::walk::enclosing_lists(body, stmt.span());
     let &(list, idx, owner) = chain.last()?;
     if list[idx].span() != stmt.span() {
         return None;

@@ -61,6 +61,14 @@
 //! [`life::Leaks`] keeps the first such exit in source order. Analyses that ask
 //! "is something still pending when the variable's path ends?" use it.
 //!
+//! **Reachability** ([`reach::reach_from`], [`reach::dominates`]). "From this
+//! point (after an element, the entry, one branch of a condition), which
+//! marked elements can a path reach without passing others, and how do the
+//! paths end (return, fall off, come round again, leave a variable's life)?";
+//! "does this element run before that one on every path?". Rules ask these
+//! instead of scanning the statements after one by hand (send after close,
+//! close after close, a guard whose branch leaves).
+//!
 //! **Analyses on the engine**: held locks ([`crate::locks`]), a resource not
 //! released on some path ([`crate::flow`]: response bodies, rows, spans, cancel
 //! functions), a channel not touched again on some path
@@ -70,6 +78,7 @@ pub mod cfg;
 pub mod dataflow;
 pub mod life;
 pub mod object;
+pub mod reach;
 
 pub use cfg::{build, BlockId, Cfg, Edge, Elem};
 pub use dataflow::{forward, Analysis, Solution};

@@ -416,7 +416,7 @@ fn deadlock<'a>(body: &'a Block, uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'
         return None;
     }
     // Every receive from `out` comes after the whole sending loop.
-    let chain = pitfall_go::chans::stmt_chain(body, send.span);
+    let chain = pitfall_go::walk::enclosing_lists(body, send.span);
     let loop_end = chain.iter().rev().find_map(|(_, _, o)| match o {
         Some(s @ (Stmt::For(_) | Stmt::Range(_))) => Some(s.span().end),
         _ => None,
