@@ -664,17 +664,15 @@ pub fn touched_on_every_path<'a>(
     name: &str,
     decl: Span,
 ) -> crate::flow::Verdict {
-    use crate::engine::cfg::{BlockId, Edge, Elem, Jump, EXIT};
+    use crate::engine::cfg::{BlockId, Edge, Elem};
+    use crate::engine::life::{Leaks, Life};
     use crate::engine::{build, forward, Analysis};
-    use crate::flow::{mentions, ExitKind, Leak, Verdict};
+    use crate::flow::{mentions, Verdict};
 
     struct Untouched<'n> {
         name: &'n str,
-        /// The statement list the variable lives in, and each block's list.
-        scope: Span,
-        scopes: Vec<Span>,
-        end: Span,
-        leaks: Vec<Leak>,
+        life: Life,
+        leaks: Leaks,
         bad: bool,
     }
     impl<'a> Analysis<'a> for Untouched<'_> {
@@ -702,42 +700,14 @@ pub fn touched_on_every_path<'a>(
             if !*open {
                 return false;
             }
-            let leak = if edge.to == EXIT {
-                Some(match edge.jump {
-                    Some(Jump::Return(r)) => Leak {
-                        span: r.span,
-                        kind: ExitKind::Return,
-                    },
-                    _ => Leak {
-                        span: self.end,
-                        kind: ExitKind::EndOfFunction,
-                    },
-                })
-            } else if !self.scope.contains(self.scopes[edge.to].start) {
-                Some(match edge.jump {
-                    Some(j) => Leak {
-                        span: j.span(),
-                        kind: ExitKind::Branch,
-                    },
-                    None => Leak {
-                        span: Span {
-                            start: self.scope.end.saturating_sub(1),
-                            end: self.scope.end,
-                        },
-                        kind: ExitKind::EndOfScope,
-                    },
-                })
-            } else {
-                None
-            };
-            if let Some(l) = leak {
-                if !self.leaks.iter().any(|x| x.span == l.span) {
-                    self.leaks.push(l);
-                }
+            match self.life.exit(edge) {
                 // Past the variable's life: nothing further to say on this path.
-                return edge.to != EXIT && self.scope.contains(self.scopes[edge.to].start);
+                Some(l) => {
+                    self.leaks.push(l);
+                    false
+                }
+                None => true,
             }
-            true
         }
     }
 
@@ -748,31 +718,17 @@ pub fn touched_on_every_path<'a>(
     let Some((b, i)) = cfg.find(stmt.span()) else {
         return Verdict::Unknown;
     };
-    let scopes: Vec<Span> = cfg.blocks.iter().map(|b| b.scope).collect();
-    // The declaring statement's list; the whole body for a parameter.
-    let scope = cfg
-        .blocks
-        .iter()
-        .find(|blk| blk.elems.iter().any(|e| e.span().contains(decl.start)))
-        .map(|blk| blk.scope)
-        .filter(|s| body.span.contains(s.start))
-        .unwrap_or(body.span);
     let mut an = Untouched {
         name,
-        scope,
-        scopes,
-        end: cfg.end,
-        leaks: Vec::new(),
+        life: Life::of_decl(&cfg, decl),
+        leaks: Leaks::default(),
         bad: false,
     };
     let sol = forward(&cfg, &mut an, (b, i + 1), true);
     if !sol.converged || an.bad {
         return Verdict::Unknown;
     }
-    match an.leaks.into_iter().min_by_key(|l| l.span.start) {
-        Some(l) => Verdict::Leaks(l),
-        None => Verdict::Released,
-    }
+    an.leaks.verdict()
 }
 
 // ---------------------------------------------------------------------------
