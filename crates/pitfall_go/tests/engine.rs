@@ -39,7 +39,7 @@ impl<'a> Analysis<'a> for Seen<'_> {
     }
     fn transfer(&mut self, e: &Elem<'a>, st: u16) -> u16 {
         match e {
-            Elem::Stmt(Stmt::Expr(x)) => match letter(x) {
+            Elem::Stmt(Stmt::Expr(x)) | &Elem::Expr(x) => match letter(x) {
                 Some(i) => st | (1 << i),
                 None => st,
             },
@@ -128,6 +128,17 @@ fn goto_and_fallthrough_are_edges() {
     // b() is unreachable; d() reaches the second case through fallthrough,
     // and never the statement after the switch.
     assert_eq!(seen(body), vec!["11:acd", "13:ac"]);
+}
+
+#[test]
+fn switch_cases_are_tested_in_order() {
+    // Each clause's expressions run only when the earlier ones failed, and
+    // `default` (wherever it is written) only when all of them failed.
+    let body =
+        "switch {\ndefault:\nreturn\ncase a():\nreturn\ncase b(), c():\nreturn\n}\nd()\nreturn";
+    assert_eq!(seen(body), vec!["3:abc", "5:a", "7:abc"]);
+    let body = "switch e() {\ncase a():\nreturn\ncase b():\nreturn\n}\nreturn";
+    assert_eq!(seen(body), vec!["3:ae", "5:abe", "7:abe"]);
 }
 
 #[test]
