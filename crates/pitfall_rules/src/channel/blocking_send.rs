@@ -507,13 +507,21 @@ impl PackageFact for BufferedElems {
             let sc = pitfall_go::types::Scope { project, pkg, file: f };
             walk::walk_file(&f.ast, &mut |n, _| {
                 if let Node::Expr(Expr::Call(c)) = n {
-                    if c.fun.ident_name() == Some("make") && c.args.len() == 2 {
-                        if let Expr::ChanType(ct) = c.args[0].unparen() {
-                            if sc.const_int(&c.args[1]) != Some(0) {
-                                if let Some(k) = ty_key(&sc.type_expr(&ct.elem)) {
-                                    out.insert(k);
-                                }
-                            }
+                    if c.fun.ident_name() == Some("make")
+                        && c.args.len() == 2
+                        && sc.const_int(&c.args[1]) != Some(0)
+                    {
+                        // `make(chan T, n)`, or `make(replyChan, n)` of a
+                        // named channel type.
+                        let elem = match c.args[0].unparen() {
+                            Expr::ChanType(ct) => Some(sc.type_expr(&ct.elem)),
+                            named => match sc.underlying(&sc.type_expr(named)) {
+                                Ty::Chan(_, e) => Some(*e),
+                                _ => None,
+                            },
+                        };
+                        if let Some(k) = elem.as_ref().and_then(ty_key) {
+                            out.insert(k);
                         }
                     }
                 }
