@@ -1020,7 +1020,10 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
                                 crate::types::Ty::Unknown => {
                                     unique_method(pkg, g.name) && g.name != "Done"
                                 }
-                                t => may_be_owner(pkg, t, owner, field),
+                                t => {
+                                    may_be_owner(pkg, t, owner, field)
+                                        || interface_declares(sc, t, g.name)
+                                }
                             }
                     })
                 }),
@@ -1227,4 +1230,90 @@ pub fn select_exit(sel: &SelectStmt, span: Span) -> Option<&CommClause> {
             && c.comm.as_ref().and_then(comm_recv).is_some()
             && clause_leaves(&c.body)
     })
+}
+
+/// Whether a channel field is a semaphore (or token pool): it is buffered, and
+/// some function takes a token and gives one back on it — a send of a token
+/// value followed by a receive whose value is dropped (`sem <- struct{}{}`
+/// ... `<-sem`), or the reverse (`<-slots` ... `slots <- struct{}{}`). Giving
+/// a token back never waits for a partner: the taker made room for it.
+pub fn is_semaphore(m: &FieldChan) -> bool {
+    if !m.buffered {
+        return false;
+    }
+    let tokens: Vec<(&FieldOp, Span)> = m
+        .ops
+        .iter()
+        .filter(|o| !o.aliased && is_token_op(o))
+        .filter_map(|o| Some((o, enclosing_top_level(o.file, o.op.span)?)))
+        .collect();
+    tokens.iter().any(|(a, root)| {
+        tokens.iter().any(|(b, root_b)| {
+            std::ptr::eq(a.file, b.file)
+                && root == root_b
+                && a.op.kind != b.op.kind
+                && a.op.span.start < b.op.span.start
+        })
+    })
+}
+
+/// A send of a token value (`struct{}{}`, `true`, a literal) or a receive
+/// whose value is dropped (`<-sem` as a statement or a bare `case <-sem:`).
+pub fn is_token_op(o: &FieldOp) -> bool {
+    match o.op.kind {
+        OpKind::Send => {
+            let text = o.file.text(o.op.span);
+            let value = text.split_once("<-").map(|(_, v)| v.trim()).unwrap_or("");
+            value.ends_with("{}{}")
+                || value.ends_with("{}")
+                || matches!(value, "true" | "false")
+                || (!value.is_empty() && value.chars().all(|c| c.is_ascii_digit()))
+        }
+        OpKind::Recv => {
+            // The receive is a whole statement or a whole `case`: what
+            // precedes it opens a statement, what follows closes one.
+            let src = o.file.src.as_bytes();
+            let before = src[..o.op.span.start as usize]
+                .iter()
+                .rev()
+                .find(|b| **b != b' ' && **b != b'\t');
+            let after = src[(o.op.span.end as usize).min(src.len())..]
+                .iter()
+                .find(|b| **b != b' ' && **b != b'\t');
+            let starts = match before {
+                None | Some(b'\n' | b'{' | b';') => true,
+                Some(_) => o.file.src[..o.op.span.start as usize]
+                    .trim_end()
+                    .ends_with("case"),
+            };
+            starts && matches!(after, None | Some(b'\n' | b'}' | b';' | b':' | b'/'))
+        }
+        _ => false,
+    }
+}
+
+/// The span of the top-level declaration of `file` around `span`.
+fn enclosing_top_level(file: &crate::GoFile, span: Span) -> Option<Span> {
+    crate::walk::top_level_roots(&file.ast)
+        .into_iter()
+        .map(|r| r.span())
+        .find(|r| r.contains(span.start))
+}
+
+/// Whether `t` names an interface type of the tree that declares method `name`
+/// (a call through it may reach the owner's getter).
+fn interface_declares(sc: &Scope, t: &crate::types::Ty, name: &str) -> bool {
+    let crate::types::Ty::Named(path, tname) = t else {
+        return false;
+    };
+    let Some((spec, _)) = sc.project.package(path).and_then(|p| p.types.get(tname)) else {
+        return false;
+    };
+    match spec.ty.unparen() {
+        Expr::InterfaceType(it) => it
+            .elems
+            .iter()
+            .any(|f| f.names.iter().any(|n| n.name == name)),
+        _ => false,
+    }
 }

@@ -272,7 +272,9 @@ fn field_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
 /// The lock class of the mutex reached by `x` (of type `t`); see [`MutexOp::class`].
 fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Option<String> {
     // A value of the package's type embedding the mutex: the type is the class.
-    if !is_mutex_type(t) {
+    // A field of anonymous struct type embedding the mutex (`mu struct{
+    // sync.RWMutex; ... }`) is classed by its field path below.
+    if !is_mutex_type(t) && !matches!(t.deref(), Ty::Struct(..)) {
         return match t.deref() {
             Ty::Named(p, n) if *p == sc.pkg.import_path() => Some(n.to_string()),
             _ => None,
@@ -1068,6 +1070,26 @@ impl<'a> Summaries<'a> {
         call: &'a CallExpr,
         depth: u32,
     ) -> Option<MutexOp<'a>> {
+        let mut op = self.classify_raw(sc, env, call, depth)?;
+        let pos = call.span.start;
+        if let Some(k) = owner_alias(sc, env, pos, &op.key) {
+            op.key = k;
+        }
+        for o in op.also.iter_mut() {
+            if let Some(k) = owner_alias(sc, env, pos, &o.key) {
+                o.key = k;
+            }
+        }
+        Some(op)
+    }
+
+    fn classify_raw(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        call: &'a CallExpr,
+        depth: u32,
+    ) -> Option<MutexOp<'a>> {
         if let Some(op) = direct_op(sc, env, call) {
             return Some(op);
         }
@@ -1194,6 +1216,59 @@ impl<'a> Summaries<'a> {
         self.cache.borrow_mut().insert(k, out.clone());
         out
     }
+}
+
+/// A mutex reached from an element back to the owner of its collection:
+/// in `for _, r := range s.replicas { ... r.store.mu ... }` (or `r :=
+/// s.replicas[i]`), `r.store` is `s` when the element's type has exactly one
+/// field of `s`'s type (a back-pointer to its owner) and is not that type
+/// itself (a tree's `sibling` is no owner). Returns the key rewritten onto
+/// the owner (`s.mu`).
+fn owner_alias<'a>(sc: &Scope<'a>, env: &Env<'a>, pos: u32, key: &str) -> Option<String> {
+    let (head, rest) = key.split_once('.')?;
+    let (field, tail) = rest.split_once('.')?;
+    if head.contains('[') || field.contains('[') {
+        return None;
+    }
+    let b = env.lookup(head, pos)?;
+    let coll = match (b.elem_of, b.init.map(|e| e.unparen())) {
+        (Some(x), _) => x,
+        (None, Some(Expr::Index(i))) => &i.x,
+        _ => return None,
+    };
+    let Expr::Selector(cs) = coll.unparen() else {
+        return None;
+    };
+    let owner = key_of(&cs.x)?;
+    let Ty::Named(op, on) = env.type_of(sc, &cs.x).deref().clone() else {
+        return None;
+    };
+    let Ty::Named(ep, en) = b.ty.deref().clone() else {
+        return None;
+    };
+    if op != sc.pkg.import_path() || (ep, en) == (op, on) {
+        return None;
+    }
+    if !matches!(sc.field(&b.ty, field).deref(), Ty::Named(p, n) if (*p, *n) == (op, on)) {
+        return None;
+    }
+    // Exactly one field of the owner's type: the back-pointer.
+    let Ty::Struct(st, file, path) = sc.underlying(b.ty.deref()) else {
+        return None;
+    };
+    let pkg = sc.project.package(path)?;
+    let fsc = Scope {
+        project: sc.project,
+        pkg,
+        file,
+    };
+    let owners = st
+        .fields
+        .iter()
+        .filter(|f| matches!(fsc.type_expr(&f.ty).deref(), Ty::Named(p, n) if (*p, *n) == (op, on)))
+        .map(|f| f.names.len().max(1))
+        .sum::<usize>();
+    (owners == 1).then(|| format!("{owner}.{tail}"))
 }
 
 /// Maps a callee's effects onto the caller's names.

@@ -21,6 +21,9 @@ pub static RULE: Rule = Rule {
   that field (`close(p.tasks)`), and the sending method neither checks a receiver
   state before the send (an `if` on the receiver that returns) nor recovers.
   Calling the sender after the closer — a `Submit` after `Shutdown` — panics.
+  A closer that swaps in a fresh channel after closing the old one (`close(c.wake);
+  c.wake = make(chan struct{})`, a broadcast by close) leaves no closed channel
+  behind and is not counted.
 
 Sends inside a `select` are reported too: a `select` does not protect a send on a
 closed channel. Reported on the send.
@@ -290,6 +293,11 @@ fn closing_method<'a>(
             }
             at.is_none()
         });
+        // `close(c.ch); c.ch = make(chan T)`: the closer swaps in a fresh
+        // channel, so the field never stays closed.
+        if at.is_some_and(|pos| reassigns_after(body, recv, field, pos)) {
+            continue;
+        }
         if let Some(pos) = at {
             let (line, _) = def.file.line_col(pos);
             let other = (!std::ptr::eq(def.file, cx.file))
@@ -302,4 +310,23 @@ fn closing_method<'a>(
         }
     }
     best
+}
+
+/// Whether `body` assigns `recv.field` after offset `pos` (closures excluded).
+fn reassigns_after(body: &Block, recv: &str, field: &str, pos: u32) -> bool {
+    let mut found = false;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if a.span.start > pos
+                && a.lhs.iter().any(|l| {
+                    matches!(l.unparen(), Expr::Selector(s)
+                        if s.sel.name == field && s.x.ident_name() == Some(recv))
+                })
+            {
+                found = true;
+            }
+        }
+        !found
+    });
+    found
 }

@@ -20,6 +20,13 @@ it — directly, or through a chain of calls (up to 8 deep) to functions, method
 or local closures of the package that lock that mutex (`s.mu.Lock(); s.size()`
 where `size` also does `s.mu.Lock()`).
 
+A mutex reached back from an element of a collection counts as its owner's:
+inside `for _, r := range s.replicas`, `r.store.mu` is `s.mu` when the
+element type has exactly one field of the owner's type (a back-pointer) and is
+not the owner's type itself (a tree's `sibling` is not its parent). A
+`sync.Cond`'s `L.Lock()` is a lock of the mutex given to `sync.NewCond` (a
+read lock for `NewCond(mu.RLocker())`).
+
 Go's mutexes are not reentrant, so the goroutine blocks on itself. Locks that are
 held on some paths only (conditional locking) are not reported. Test files are
 skipped.
