@@ -10,6 +10,8 @@
 //! escaping (someone else may close it or drain it) and stay silent.
 
 use crate::ast::*;
+use crate::engine::cfg::{Cfg, Elem};
+use crate::engine::life::Life;
 use crate::index::{FuncDef, Package};
 use crate::types::{Env, Scope};
 use crate::walk::{walk, Node};
@@ -390,87 +392,38 @@ pub fn param_ops<'a>(sc: &Scope<'a>, def: FuncDef<'a>, param: &'a Ident) -> Vec<
     local_ops(Node::FuncDecl(def.decl), &env, param.span)
 }
 
-/// Whether the statement ends the path: `return`, `panic(...)`, `log.Fatal`,
-/// `os.Exit`, `break`/`continue`/`goto`.
-pub fn ends_path(s: &Stmt) -> bool {
-    match s {
-        Stmt::Return(_) | Stmt::Branch(_) => true,
-        Stmt::Expr(e) => crate::flow::is_terminator(e),
-        Stmt::Block(b) => b.stmts.last().is_some_and(ends_path),
+/// The life of the variable at the root of a channel expression (`s` in
+/// `s.ch`, `ch` itself): the statement list that declares it; the whole body
+/// for parameters, receivers and package variables.
+pub fn root_life<'a>(cfg: &Cfg<'a>, env: &Env<'a>, ch: &'a Expr) -> Life {
+    let decl = crate::engine::object::split_path(ch).and_then(|(base, _)| env.resolve(base));
+    match decl {
+        Some(b) => Life::of_decl(cfg, b.decl),
+        None => Life::new(cfg, cfg.body.span),
+    }
+}
+
+/// Whether a CFG element gives `name` (a dotted path, `ch` or `s.ch`) or one
+/// of its prefixes a new value: `ch = ...`, `s = ...`, `s := ...`,
+/// `var s = ...`, `for _, s = range ...` (closures not entered).
+pub fn elem_assigns(e: &Elem<'_>, name: &str) -> bool {
+    let hits = |d: &str| d == name || name.strip_prefix(d).is_some_and(|r| r.starts_with('.'));
+    match e {
+        Elem::Stmt(Stmt::Assign(a)) => a
+            .lhs
+            .iter()
+            .any(|l| l.dotted_name().is_some_and(|d| hits(&d))),
+        Elem::Stmt(Stmt::Decl(g)) => g.specs.iter().any(|sp| match sp {
+            Spec::Value(v) => v.names.iter().any(|n| hits(&n.name)),
+            _ => false,
+        }),
+        Elem::RangeNext(r) => [&r.key, &r.value]
+            .into_iter()
+            .flatten()
+            .any(|k| k.dotted_name().is_some_and(|d| hits(&d))),
+        Elem::TypeSwitchBind(sw) => sw.bind.as_ref().is_some_and(|b| hits(&b.name)),
         _ => false,
     }
-}
-
-/// The chain of statement lists from `body` down to the statement that
-/// encloses `span` most closely: (list, index of the statement in it, the
-/// statement owning the list — `None` for `body` itself).
-pub fn stmt_chain<'a>(body: &'a Block, span: Span) -> Vec<(&'a [Stmt], usize, Option<&'a Stmt>)> {
-    let mut out = Vec::new();
-    let mut list: &'a [Stmt] = &body.stmts;
-    let mut owner: Option<&'a Stmt> = None;
-    'outer: while let Some(idx) = list.iter().position(|s| s.span().encloses(span)) {
-        out.push((list, idx, owner));
-        let s = &list[idx];
-        if s.span() == span {
-            break;
-        }
-        let inner: Vec<&'a [Stmt]> = match s {
-            Stmt::Block(b) => vec![&b.stmts],
-            Stmt::If(i) => {
-                let mut v: Vec<&'a [Stmt]> = vec![&i.then.stmts];
-                // The else branch (a block or an `else if`) as a one-statement list.
-                if let Some(e) = &i.els {
-                    v.push(std::slice::from_ref(e));
-                }
-                v
-            }
-            Stmt::For(f) => vec![&f.body.stmts],
-            Stmt::Range(r) => vec![&r.body.stmts],
-            Stmt::Switch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
-            Stmt::TypeSwitch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
-            Stmt::Select(sel) => sel.cases.iter().map(|c| c.body.as_slice()).collect(),
-            Stmt::Labeled(l) => vec![std::slice::from_ref(&l.stmt)],
-            _ => break,
-        };
-        for l in inner {
-            if l.iter().any(|x| x.span().encloses(span)) {
-                list = l;
-                owner = Some(s);
-                continue 'outer;
-            }
-        }
-        break;
-    }
-    out
-}
-
-/// The statements that run after the statement at `span` on the paths that
-/// continue from it without branching back: the rest of its list, then the
-/// rest of each enclosing list (stopping at a statement that ends the path).
-/// Returns the statements and whether a loop encloses `span` (so the
-/// statement itself can run again).
-pub fn straight_after(body: &Block, span: Span) -> (Vec<&Stmt>, bool) {
-    let chain = stmt_chain(body, span);
-    let mut out = Vec::new();
-    let mut looped = false;
-    for (list, idx, owner) in chain.iter().rev() {
-        let mut ended = false;
-        for s in &list[idx + 1..] {
-            out.push(s);
-            if ends_path(s) {
-                ended = true;
-                break;
-            }
-        }
-        if ended {
-            break;
-        }
-        if let Some(Stmt::For(_) | Stmt::Range(_)) = owner {
-            looped = true;
-            break;
-        }
-    }
-    (out, looped)
 }
 
 /// Whether the body of a function literal is the function a `go` statement runs.
@@ -664,17 +617,15 @@ pub fn touched_on_every_path<'a>(
     name: &str,
     decl: Span,
 ) -> crate::flow::Verdict {
-    use crate::engine::cfg::{BlockId, Edge, Elem, Jump, EXIT};
+    use crate::engine::cfg::{BlockId, Edge, Elem};
+    use crate::engine::life::{Leaks, Life};
     use crate::engine::{build, forward, Analysis};
-    use crate::flow::{mentions, ExitKind, Leak, Verdict};
+    use crate::flow::{mentions, Verdict};
 
     struct Untouched<'n> {
         name: &'n str,
-        /// The statement list the variable lives in, and each block's list.
-        scope: Span,
-        scopes: Vec<Span>,
-        end: Span,
-        leaks: Vec<Leak>,
+        life: Life,
+        leaks: Leaks,
         bad: bool,
     }
     impl<'a> Analysis<'a> for Untouched<'_> {
@@ -702,42 +653,14 @@ pub fn touched_on_every_path<'a>(
             if !*open {
                 return false;
             }
-            let leak = if edge.to == EXIT {
-                Some(match edge.jump {
-                    Some(Jump::Return(r)) => Leak {
-                        span: r.span,
-                        kind: ExitKind::Return,
-                    },
-                    _ => Leak {
-                        span: self.end,
-                        kind: ExitKind::EndOfFunction,
-                    },
-                })
-            } else if !self.scope.contains(self.scopes[edge.to].start) {
-                Some(match edge.jump {
-                    Some(j) => Leak {
-                        span: j.span(),
-                        kind: ExitKind::Branch,
-                    },
-                    None => Leak {
-                        span: Span {
-                            start: self.scope.end.saturating_sub(1),
-                            end: self.scope.end,
-                        },
-                        kind: ExitKind::EndOfScope,
-                    },
-                })
-            } else {
-                None
-            };
-            if let Some(l) = leak {
-                if !self.leaks.iter().any(|x| x.span == l.span) {
-                    self.leaks.push(l);
-                }
+            match self.life.exit(edge) {
                 // Past the variable's life: nothing further to say on this path.
-                return edge.to != EXIT && self.scope.contains(self.scopes[edge.to].start);
+                Some(l) => {
+                    self.leaks.push(l);
+                    false
+                }
+                None => true,
             }
-            true
         }
     }
 
@@ -748,31 +671,17 @@ pub fn touched_on_every_path<'a>(
     let Some((b, i)) = cfg.find(stmt.span()) else {
         return Verdict::Unknown;
     };
-    let scopes: Vec<Span> = cfg.blocks.iter().map(|b| b.scope).collect();
-    // The declaring statement's list; the whole body for a parameter.
-    let scope = cfg
-        .blocks
-        .iter()
-        .find(|blk| blk.elems.iter().any(|e| e.span().contains(decl.start)))
-        .map(|blk| blk.scope)
-        .filter(|s| body.span.contains(s.start))
-        .unwrap_or(body.span);
     let mut an = Untouched {
         name,
-        scope,
-        scopes,
-        end: cfg.end,
-        leaks: Vec::new(),
+        life: Life::of_decl(&cfg, decl),
+        leaks: Leaks::default(),
         bad: false,
     };
     let sol = forward(&cfg, &mut an, (b, i + 1), true);
     if !sol.converged || an.bad {
         return Verdict::Unknown;
     }
-    match an.leaks.into_iter().min_by_key(|l| l.span.start) {
-        Some(l) => Verdict::Leaks(l),
-        None => Verdict::Released,
-    }
+    an.leaks.verdict()
 }
 
 // ---------------------------------------------------------------------------
@@ -1111,7 +1020,10 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
                                 crate::types::Ty::Unknown => {
                                     unique_method(pkg, g.name) && g.name != "Done"
                                 }
-                                t => may_be_owner(pkg, t, owner, field),
+                                t => {
+                                    may_be_owner(pkg, t, owner, field)
+                                        || interface_declares(sc, t, g.name)
+                                }
                             }
                     })
                 }),
@@ -1318,4 +1230,90 @@ pub fn select_exit(sel: &SelectStmt, span: Span) -> Option<&CommClause> {
             && c.comm.as_ref().and_then(comm_recv).is_some()
             && clause_leaves(&c.body)
     })
+}
+
+/// Whether a channel field is a semaphore (or token pool): it is buffered, and
+/// some function takes a token and gives one back on it — a send of a token
+/// value followed by a receive whose value is dropped (`sem <- struct{}{}`
+/// ... `<-sem`), or the reverse (`<-slots` ... `slots <- struct{}{}`). Giving
+/// a token back never waits for a partner: the taker made room for it.
+pub fn is_semaphore(m: &FieldChan) -> bool {
+    if !m.buffered {
+        return false;
+    }
+    let tokens: Vec<(&FieldOp, Span)> = m
+        .ops
+        .iter()
+        .filter(|o| !o.aliased && is_token_op(o))
+        .filter_map(|o| Some((o, enclosing_top_level(o.file, o.op.span)?)))
+        .collect();
+    tokens.iter().any(|(a, root)| {
+        tokens.iter().any(|(b, root_b)| {
+            std::ptr::eq(a.file, b.file)
+                && root == root_b
+                && a.op.kind != b.op.kind
+                && a.op.span.start < b.op.span.start
+        })
+    })
+}
+
+/// A send of a token value (`struct{}{}`, `true`, a literal) or a receive
+/// whose value is dropped (`<-sem` as a statement or a bare `case <-sem:`).
+pub fn is_token_op(o: &FieldOp) -> bool {
+    match o.op.kind {
+        OpKind::Send => {
+            let text = o.file.text(o.op.span);
+            let value = text.split_once("<-").map(|(_, v)| v.trim()).unwrap_or("");
+            value.ends_with("{}{}")
+                || value.ends_with("{}")
+                || matches!(value, "true" | "false")
+                || (!value.is_empty() && value.chars().all(|c| c.is_ascii_digit()))
+        }
+        OpKind::Recv => {
+            // The receive is a whole statement or a whole `case`: what
+            // precedes it opens a statement, what follows closes one.
+            let src = o.file.src.as_bytes();
+            let before = src[..o.op.span.start as usize]
+                .iter()
+                .rev()
+                .find(|b| **b != b' ' && **b != b'\t');
+            let after = src[(o.op.span.end as usize).min(src.len())..]
+                .iter()
+                .find(|b| **b != b' ' && **b != b'\t');
+            let starts = match before {
+                None | Some(b'\n' | b'{' | b';') => true,
+                Some(_) => o.file.src[..o.op.span.start as usize]
+                    .trim_end()
+                    .ends_with("case"),
+            };
+            starts && matches!(after, None | Some(b'\n' | b'}' | b';' | b':' | b'/'))
+        }
+        _ => false,
+    }
+}
+
+/// The span of the top-level declaration of `file` around `span`.
+fn enclosing_top_level(file: &crate::GoFile, span: Span) -> Option<Span> {
+    crate::walk::top_level_roots(&file.ast)
+        .into_iter()
+        .map(|r| r.span())
+        .find(|r| r.contains(span.start))
+}
+
+/// Whether `t` names an interface type of the tree that declares method `name`
+/// (a call through it may reach the owner's getter).
+fn interface_declares(sc: &Scope, t: &crate::types::Ty, name: &str) -> bool {
+    let crate::types::Ty::Named(path, tname) = t else {
+        return false;
+    };
+    let Some((spec, _)) = sc.project.package(path).and_then(|p| p.types.get(tname)) else {
+        return false;
+    };
+    match spec.ty.unparen() {
+        Expr::InterfaceType(it) => it
+            .elems
+            .iter()
+            .any(|f| f.names.iter().any(|n| n.name == name)),
+        _ => false,
+    }
 }

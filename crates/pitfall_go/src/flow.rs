@@ -1,71 +1,36 @@
-//! A small, conservative path analysis over one function body: "is this
-//! resource released on every path from where it was acquired?"
+//! "Is this resource released on every path from where it was acquired?" —
+//! one dataflow analysis on the engine ([`crate::engine`]), configured per rule
+//! by a [`Resource`] (the variable) and a [`Policy`] (what releases it, what a
+//! callee does with it): response bodies, SQL rows and statements, spans,
+//! cancel functions.
 //!
-//! It is syntax-level. Starting right after the statement that defines a
-//! variable `v` (`resp, err := client.Do(req)`), it follows every path through
-//! the rest of `v`'s block — sequences, `if`/`else`, `switch`/`select` cases,
-//! loops that may run zero times, `break`/`continue`/`return` — and asks
-//! whether `v` is still open when the path leaves the function (or `v`'s scope).
+//! Starting right after the statement that defines a variable `v`
+//! (`resp, err := client.Do(req)`), the solver follows every path of the
+//! function's CFG while `v` lives (the statement list that declares it) and
+//! asks whether `v` is still open when the path leaves: a `return`, the end of
+//! the function or of the block, a `break`/`continue` out of the block
+//! ([`crate::engine::life`]).
 //!
-//! The resource stops mattering on a path when it is released (the policy's
-//! `releases` call, directly, in a `defer`, or in a deferred closure), when its
-//! ownership moves (`return v`, `f(v)`, `f(v.Body)` unless the policy says the
-//! callee only borrows it, `x.f = v`, `ch <- v`, captured by a closure), when
-//! the path is known to hold a nil resource (`if err != nil` right after the
-//! acquisition, `if v == nil`), or when it ends in `panic`/`log.Fatal`/`os.Exit`.
-//! Assigning `v` a new value while it is open loses the resource
-//! ([`ExitKind::Overwritten`]). Whatever it does not follow (`goto`,
-//! `fallthrough` with the resource open, redeclaring its name) makes the answer
-//! [`Verdict::Unknown`].
+//! The state of a point is the set of ways `v` can still be open there: with
+//! the error variable still holding the acquisition's error (so `err != nil`
+//! means `v` is nil), or not. The resource stops mattering on a path when it is
+//! released (the policy's `releases` call, directly, in a `defer`, or in a
+//! deferred closure), when its ownership moves (`return v`, `f(v)`, `f(v.Body)`
+//! unless the policy says the callee only borrows it, `x.f = v`, `ch <- v`,
+//! captured by a closure), when the path is known to hold a nil resource
+//! (`if err != nil` right after the acquisition, `if v == nil`, also as a loop
+//! condition), or when it ends in `panic`/`log.Fatal`/`os.Exit`. Assigning `v`
+//! a new value while it is open loses the resource ([`ExitKind::Overwritten`]).
+//! Whatever it does not follow (`goto`, `fallthrough` with the resource open,
+//! redeclaring its name) makes the answer [`Verdict::Unknown`].
 
 use crate::ast::*;
+use crate::engine::cfg::{BlockId, Cfg, Edge, Elem, Jump};
+use crate::engine::life::{Leaks, Life};
+use crate::engine::{build, forward, Analysis};
 use crate::walk::{for_each_child, walk, Node};
 
-/// How a leaking path leaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitKind {
-    /// A `return` statement (span of the statement).
-    Return,
-    /// Falling off the end of the function (span of the closing brace).
-    EndOfFunction,
-    /// Falling off the end of the block that declares the variable.
-    EndOfScope,
-    /// A `break` or `continue` that leaves the variable's block.
-    Branch,
-    /// The variable is assigned a new value while it still holds the open
-    /// resource (`resp, err = c.Do(req)` again): the old one is lost.
-    Overwritten,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Leak {
-    pub span: Span,
-    pub kind: ExitKind,
-}
-
-impl Leak {
-    /// "on the return", "at the end of the function", ... for messages
-    /// ("leaks {describe} at line N").
-    pub fn describe(&self) -> &'static str {
-        match self.kind {
-            ExitKind::Return => "on the return",
-            ExitKind::EndOfFunction => "at the end of the function",
-            ExitKind::EndOfScope => "at the end of its block",
-            ExitKind::Branch => "on the break/continue",
-            ExitKind::Overwritten => "when the variable is overwritten",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Every path releases (or hands off) the resource.
-    Released,
-    /// The first exit (in source order) reached with the resource still open.
-    Leaks(Leak),
-    /// The helper did not understand some path: stay silent.
-    Unknown,
-}
+pub use crate::engine::life::{ExitKind, Leak, Verdict};
 
 /// The tracked variable.
 pub struct Resource<'r> {
@@ -104,37 +69,27 @@ pub fn analyze<'a>(
     res: &Resource<'_>,
     policy: &Policy<'a, '_>,
 ) -> Verdict {
-    let Some((list, idx, end, is_body)) = find_list(body, def.span()) else {
+    let cfg = build(body);
+    if cfg.unresolved {
+        return Verdict::Unknown;
+    }
+    let Some(at) = cfg.find(def.span()) else {
         return Verdict::Unknown;
     };
-    let mut en = Engine {
+    let mut an = Open {
         res,
         policy,
-        leaks: Vec::new(),
+        life: Life::of_stmt(&cfg, at),
+        leaks: Leaks::default(),
         unknown: false,
-        targets: Vec::new(),
+        redeclaring: redeclaring_operands(&cfg, res.var),
     };
     let start = if res.err.is_some() { FRESH } else { STALE };
-    let out = en.list(&list[idx + 1..], start);
-    if out != 0 && policy.scope_exits {
-        let span = Span {
-            start: end.saturating_sub(1),
-            end,
-        };
-        let kind = if is_body {
-            ExitKind::EndOfFunction
-        } else {
-            ExitKind::EndOfScope
-        };
-        en.leaks.push(Leak { span, kind });
-    }
-    if en.unknown {
+    let sol = forward(&cfg, &mut an, (at.0, at.1 + 1), start);
+    if !sol.converged || an.unknown {
         return Verdict::Unknown;
     }
-    match en.leaks.iter().min_by_key(|l| l.span.start) {
-        Some(l) => Verdict::Leaks(*l),
-        None => Verdict::Released,
-    }
+    an.leaks.verdict()
 }
 
 /// Whether `call` is `var.m(...)` or `var.f.m(...)` with `f` in `fields` and `m` in `methods`.
@@ -180,95 +135,117 @@ const FRESH: u8 = 1;
 /// Open on a path where the error variable was reassigned (or there is none).
 const STALE: u8 = 2;
 
-struct Target {
-    label: Option<String>,
-    is_loop: bool,
-    brk: u8,
-    cont: u8,
-}
-
-struct Engine<'r, 'a, 'p> {
+/// The analysis: the state is the set of {FRESH, STALE} ways the resource is
+/// still open (0: released, handed off, nil, or the path ended).
+struct Open<'r, 'a, 'p> {
     res: &'r Resource<'r>,
     policy: &'r Policy<'a, 'p>,
-    leaks: Vec<Leak>,
+    life: Life,
+    leaks: Leaks,
     unknown: bool,
-    targets: Vec<Target>,
+    /// The operands of the `range` loops and type switches that redeclare the
+    /// variable (`for _, v := range v.Items`, `switch v := v.(type)`).
+    redeclaring: Vec<Span>,
 }
 
-/// A statement list, the index of a statement in it, the end offset of the
-/// list's block, and whether that block is the function body.
-type Found<'a> = (&'a [Stmt], usize, u32, bool);
-
-/// Finds the statement list holding the statement at `span`.
-fn find_list(body: &Block, span: Span) -> Option<Found<'_>> {
-    fn in_list(list: &[Stmt], end: u32, span: Span, is_body: bool) -> Option<Found<'_>> {
-        for (i, s) in list.iter().enumerate() {
-            if s.span() == span {
-                return Some((list, i, end, is_body));
+/// The operand spans of the statements that redeclare `var` for their body: the
+/// name is not followed from there on (the path's verdict is unknown), even
+/// when the operand itself would hand the resource off.
+fn redeclaring_operands(cfg: &Cfg<'_>, var: &str) -> Vec<Span> {
+    let is_var = |e: &Option<Expr>| e.as_ref().and_then(|e| e.ident_name()) == Some(var);
+    let mut out = Vec::new();
+    for e in cfg.blocks.iter().flat_map(|b| &b.elems) {
+        match e {
+            Elem::RangeNext(r) if r.define && (is_var(&r.key) || is_var(&r.value)) => {
+                out.push(r.x.span())
             }
-            if s.span().encloses(span) {
-                return in_stmt(s, span);
+            Elem::TypeSwitchBind(sw) if sw.bind.as_ref().is_some_and(|b| b.name == var) => {
+                out.push(sw.x.span())
             }
+            _ => {}
         }
-        None
     }
-    fn in_stmt(s: &Stmt, span: Span) -> Option<Found<'_>> {
-        match s {
-            Stmt::Block(b) => in_list(&b.stmts, b.span.end, span, false),
-            Stmt::If(i) => {
-                if i.then.span.encloses(span) {
-                    return in_list(&i.then.stmts, i.then.span.end, span, false);
+    out
+}
+
+impl<'a> Analysis<'a> for Open<'_, 'a, '_> {
+    type State = u8;
+
+    fn bottom(&self) -> u8 {
+        0
+    }
+
+    fn join(&self, into: &mut u8, other: &u8) {
+        *into |= *other;
+    }
+
+    fn transfer(&mut self, e: &Elem<'a>, st: u8) -> u8 {
+        if st == 0 {
+            return 0;
+        }
+        match e {
+            Elem::Stmt(Stmt::Return(r)) => {
+                let mut done = false;
+                for x in &r.results {
+                    done |= self.expr(x);
                 }
-                i.els.as_ref().and_then(|e| in_stmt(e, span))
+                if !done && (self.policy.return_matters)(r) {
+                    self.leak(r.span, ExitKind::Return);
+                }
+                0
             }
-            Stmt::For(f) => in_list(&f.body.stmts, f.body.span.end, span, false),
-            Stmt::Range(r) => in_list(&r.body.stmts, r.body.span.end, span, false),
-            Stmt::Switch(sw) => sw
-                .cases
-                .iter()
-                .find(|c| c.span.encloses(span))
-                .and_then(|c| in_list(&c.body, c.span.end, span, false)),
-            Stmt::TypeSwitch(sw) => sw
-                .cases
-                .iter()
-                .find(|c| c.span.encloses(span))
-                .and_then(|c| in_list(&c.body, c.span.end, span, false)),
-            Stmt::Select(sel) => sel
-                .cases
-                .iter()
-                .find(|c| c.span.encloses(span))
-                .and_then(|c| in_list(&c.body, c.span.end, span, false)),
-            Stmt::Labeled(l) => {
-                if l.stmt.span() == span {
-                    None
+            Elem::Stmt(s) => self.simple(s, st),
+            Elem::Expr(x) if self.redeclaring.contains(&x.span()) => {
+                self.unknown = true;
+                0
+            }
+            Elem::Cond(x) | Elem::Expr(x) => {
+                if self.expr(x) {
+                    0
                 } else {
-                    in_stmt(&l.stmt, span)
+                    st
                 }
             }
-            _ => None,
+            // Checked on the operand, which comes first (`redeclaring`).
+            Elem::RangeNext(_) | Elem::TypeSwitchBind(_) | Elem::Select(_) => st,
+            Elem::Bad(_) => {
+                self.unknown = true;
+                0
+            }
         }
     }
-    in_list(&body.stmts, body.span.end, span, true)
-}
 
-impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
-    fn list(&mut self, stmts: &'a [Stmt], mut st: u8) -> u8 {
-        for s in stmts {
-            if st == 0 {
-                break;
+    fn edge(&mut self, _from: BlockId, edge: &Edge<'a>, st: &u8) -> u8 {
+        let mut st = *st;
+        if st == 0 {
+            return 0;
+        }
+        if let Some(Jump::Branch(b)) = edge.jump {
+            if matches!(b.kind, BranchKind::Goto | BranchKind::Fallthrough) {
+                self.unknown = true;
+                return 0;
             }
-            st = self.stmt(s, st, None);
+        }
+        if let Some((cond, outcome)) = edge.cond {
+            let (then, els) = self.branch(cond, st);
+            st = if outcome { then } else { els };
+        }
+        if st != 0 {
+            if let Some(l) = self.life.exit(edge) {
+                self.leak(l.span, l.kind);
+                return 0;
+            }
         }
         st
     }
+}
 
+impl<'a> Open<'_, 'a, '_> {
     fn leak(&mut self, span: Span, kind: ExitKind) {
         if kind != ExitKind::Return && !self.policy.scope_exits {
             return;
         }
-        if !self.leaks.iter().any(|l| l.span == span) {
-            self.leaks.push(Leak { span, kind });
-        }
+        self.leaks.push(Leak { span, kind });
     }
 
     fn is_var(&self, e: &Expr) -> bool {
@@ -490,218 +467,6 @@ impl<'r, 'a, 'p> Engine<'r, 'a, 'p> {
             _ => (false, false),
         }
     }
-
-    fn init(&mut self, init: &'a Option<Stmt>, st: u8) -> u8 {
-        match init {
-            Some(s) => self.simple(s, st),
-            None => st,
-        }
-    }
-
-    fn stmt(&mut self, s: &'a Stmt, st: u8, label: Option<&str>) -> u8 {
-        if st == 0 {
-            return 0;
-        }
-        match s {
-            Stmt::Return(r) => {
-                let mut done = false;
-                for x in &r.results {
-                    done |= self.expr(x);
-                }
-                if !done && (self.policy.return_matters)(r) {
-                    self.leak(r.span, ExitKind::Return);
-                }
-                0
-            }
-            Stmt::Branch(b) => {
-                match b.kind {
-                    BranchKind::Goto | BranchKind::Fallthrough => self.unknown = true,
-                    BranchKind::Break | BranchKind::Continue => {
-                        let want = b.label.as_ref().map(|l| l.name.as_str());
-                        let is_cont = b.kind == BranchKind::Continue;
-                        let t = self.targets.iter_mut().rev().find(|t| {
-                            (!is_cont || t.is_loop)
-                                && match want {
-                                    Some(l) => t.label.as_deref() == Some(l),
-                                    None => true,
-                                }
-                        });
-                        match t {
-                            Some(t) if is_cont => t.cont |= st,
-                            Some(t) => t.brk |= st,
-                            None => self.leak(b.span, ExitKind::Branch),
-                        }
-                    }
-                }
-                0
-            }
-            Stmt::Block(b) => self.list(&b.stmts, st),
-            Stmt::Labeled(l) => self.stmt(&l.stmt, st, Some(&l.label.name)),
-            Stmt::If(i) => {
-                let st = self.init(&i.init, st);
-                if st == 0 || self.expr(&i.cond) {
-                    return 0;
-                }
-                let (t, e) = self.branch(&i.cond, st);
-                let mut out = self.list(&i.then.stmts, t);
-                out |= match &i.els {
-                    Some(els) => self.stmt(els, e, None),
-                    None => e,
-                };
-                out
-            }
-            Stmt::For(f) => {
-                let st = self.init(&f.init, st);
-                if st == 0 {
-                    return 0;
-                }
-                self.targets.push(Target {
-                    label: label.map(String::from),
-                    is_loop: true,
-                    brk: 0,
-                    cont: 0,
-                });
-                let mut entry = st;
-                let mut exit = 0;
-                for _ in 0..4 {
-                    let mut body_in = entry;
-                    if let Some(c) = &f.cond {
-                        if self.expr(c) {
-                            body_in = 0;
-                        }
-                        exit = if (self.policy.exhausted_by)(c) {
-                            0
-                        } else {
-                            body_in
-                        };
-                    }
-                    let end = self.list(&f.body.stmts, body_in);
-                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
-                    let mut back = end | cont;
-                    if let Some(p) = &f.post {
-                        back = self.simple(p, back);
-                    }
-                    let next = entry | back;
-                    if next == entry {
-                        break;
-                    }
-                    entry = next;
-                }
-                let t = self.targets.pop().expect("pushed");
-                exit | t.brk
-            }
-            Stmt::Range(r) => {
-                if r.define
-                    && [&r.key, &r.value]
-                        .into_iter()
-                        .flatten()
-                        .any(|k| self.is_var(k))
-                {
-                    self.unknown = true;
-                    return 0;
-                }
-                if self.expr(&r.x) {
-                    return 0;
-                }
-                self.targets.push(Target {
-                    label: label.map(String::from),
-                    is_loop: true,
-                    brk: 0,
-                    cont: 0,
-                });
-                let mut entry = st;
-                for _ in 0..4 {
-                    let end = self.list(&r.body.stmts, entry);
-                    let cont = self.targets.last().map(|t| t.cont).unwrap_or(0);
-                    let next = entry | end | cont;
-                    if next == entry {
-                        break;
-                    }
-                    entry = next;
-                }
-                let t = self.targets.pop().expect("pushed");
-                entry | t.brk
-            }
-            Stmt::Switch(sw) => {
-                let st = self.init(&sw.init, st);
-                if st == 0 {
-                    return 0;
-                }
-                if let Some(tag) = &sw.tag {
-                    if self.expr(tag) {
-                        return 0;
-                    }
-                }
-                self.cases(&sw.cases, st, label, sw.tag.is_none())
-            }
-            Stmt::TypeSwitch(sw) => {
-                let st = self.init(&sw.init, st);
-                if st == 0 {
-                    return 0;
-                }
-                if sw.bind.as_ref().is_some_and(|b| b.name == self.res.var) {
-                    self.unknown = true;
-                    return 0;
-                }
-                if self.expr(&sw.x) {
-                    return 0;
-                }
-                self.cases(&sw.cases, st, label, false)
-            }
-            Stmt::Select(sel) => {
-                self.targets.push(Target {
-                    label: label.map(String::from),
-                    is_loop: false,
-                    brk: 0,
-                    cont: 0,
-                });
-                let mut out = 0;
-                for c in &sel.cases {
-                    let mut entry = st;
-                    if let Some(comm) = &c.comm {
-                        entry = self.simple(comm, entry);
-                    }
-                    out |= self.list(&c.body, entry);
-                }
-                let t = self.targets.pop().expect("pushed");
-                out | t.brk
-            }
-            Stmt::Bad(_) => {
-                self.unknown = true;
-                0
-            }
-            other => self.simple(other, st),
-        }
-    }
-
-    fn cases(&mut self, cases: &'a [CaseClause], st: u8, label: Option<&str>, tagless: bool) -> u8 {
-        self.targets.push(Target {
-            label: label.map(String::from),
-            is_loop: false,
-            brk: 0,
-            cont: 0,
-        });
-        let mut out = 0;
-        let mut has_default = false;
-        for c in cases {
-            has_default |= c.is_default;
-            let mut entry = st;
-            for x in &c.list {
-                if self.expr(x) {
-                    entry = 0;
-                }
-            }
-            if tagless && c.list.len() == 1 && entry != 0 {
-                entry = self.branch(&c.list[0], entry).0;
-            }
-            out |= self.list(&c.body, entry);
-        }
-        if !has_default {
-            out |= st;
-        }
-        let t = self.targets.pop().expect("pushed");
-        out | t.brk
-    }
 }
 
 fn is_nil(e: &Expr) -> bool {
@@ -770,6 +535,15 @@ pub fn assigning_calls(file: &File) -> Vec<Def<'_>> {
 /// The statements after `stmt` in its statement list (`None` when `stmt` is not
 /// directly in a list of `body`, e.g. an `if` init or inside a closure).
 pub fn following<'a>(body: &'a Block, stmt: &'a Stmt) -> Option<&'a [Stmt]> {
-    let (list, idx, _, _) = find_list(body, stmt.span())?;
-    Some(&list[idx + 1..])
+    let chain = crate::walk::enclosing_lists(body, stmt.span());
+    let &(list, idx, owner) = chain.last()?;
+    if list[idx].span() != stmt.span() {
+        return None;
+    }
+    // A labelled statement and an `else` branch are not statement lists.
+    match owner {
+        Some(Stmt::Labeled(_)) => None,
+        Some(Stmt::If(i)) if !i.then.span.encloses(stmt.span()) => None,
+        _ => Some(&list[idx + 1..]),
+    }
 }

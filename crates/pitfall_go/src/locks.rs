@@ -130,6 +130,9 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
     if !call.args.is_empty() {
         return None;
     }
+    if let Some(op) = cond_locker_op(sc, env, &sel.x, op) {
+        return Some(op);
+    }
     let key = key_of(&sel.x)?;
     let t = env.type_of(sc, &sel.x);
     if is_mutex_type(&t) || embeds_mutex(sc, &t) {
@@ -147,10 +150,131 @@ pub fn direct_op<'a>(sc: &Scope<'a>, env: &Env<'a>, call: &'a CallExpr) -> Optio
     }
 }
 
+/// `c.L.Lock()` on a `sync.Cond` whose locker the package sets with
+/// `sync.NewCond(&m)` or `sync.NewCond(m.RLocker())`: the operation on `m`
+/// (a read lock through `RLocker`). The Cond is a local initialised with
+/// `NewCond`, or a field `x.f` that some statement of the package assigns as
+/// `y.f = sync.NewCond(...y.g...)` — the locker is then `x.g`.
+fn cond_locker_op<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, op: Op) -> Option<MutexOp<'a>> {
+    let Expr::Selector(l) = x.unparen() else {
+        return None;
+    };
+    if l.sel.name != "L" {
+        return None;
+    }
+    let cond = l.x.unparen();
+    let (locker, read, class) = match cond {
+        // `c := sync.NewCond(...)`: the initialiser says it is a Cond.
+        Expr::Ident(id) => {
+            let init = env.resolve(id)?.init?;
+            let (arg, read) = new_cond_locker(init)?;
+            let t = env.type_of(sc, arg);
+            (key_of(arg)?, read, lock_class(sc, env, arg, &t))
+        }
+        Expr::Selector(f) if env.type_of(sc, cond).deref().is_named("sync", "Cond") => {
+            let base = key_of(&f.x)?;
+            let (path, read) = field_cond_locker(sc, &f.sel.name)?;
+            let class = crate::engine::object::class_of(sc, env, cond).and_then(|o| match o.root {
+                Root::Type(t) => {
+                    let owner = o
+                        .path
+                        .rsplit_once('.')
+                        .map(|(p, _)| format!("{p}."))
+                        .unwrap_or_default();
+                    Some(format!("{t}.{owner}{path}"))
+                }
+                _ => None,
+            });
+            (format!("{base}.{path}"), read, class)
+        }
+        _ => return None,
+    };
+    let op = match (op, read) {
+        (Op::Lock, true) => Op::RLock,
+        (Op::Unlock, true) => Op::RUnlock,
+        (op, _) => op,
+    };
+    Some(MutexOp {
+        key: locker,
+        op,
+        via: None,
+        transient: false,
+        class,
+        also: Vec::new(),
+    })
+}
+
+/// The locker of `sync.NewCond(arg)`: `&m` or `m` (write), `m.RLocker()` (read).
+fn new_cond_locker(e: &Expr) -> Option<(&Expr, bool)> {
+    let c = e.unparen().as_call()?;
+    let Expr::Selector(f) = c.fun.unparen() else {
+        return None;
+    };
+    if f.sel.name != "NewCond" || !matches!(f.x.unparen(), Expr::Ident(p) if p.name == "sync") {
+        return None;
+    }
+    let arg = c.args.first()?.unparen();
+    Some(match arg {
+        Expr::Unary(u) if u.op == "&" => (&u.x, false),
+        Expr::Call(rc) if rc.args.is_empty() => match rc.fun.unparen() {
+            Expr::Selector(r) if r.sel.name == "RLocker" => (&r.x, true),
+            _ => return None,
+        },
+        a => (a, false),
+    })
+}
+
+/// For a `sync.Cond` field named `field`: the field path (relative to the
+/// struct holding the Cond) of the mutex that every assignment
+/// `y.field = sync.NewCond(...)` in the package gives it, and whether it is
+/// the read side; `None` when there is none or they disagree.
+fn field_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
+    let mut found: Option<(String, bool)> = None;
+    let mut agree = true;
+    for file in sc.pkg.files() {
+        if !file.src.contains("NewCond") {
+            continue;
+        }
+        walk::walk_file(&file.ast, &mut |n, _| {
+            let Node::Stmt(Stmt::Assign(a)) = n else {
+                return true;
+            };
+            for (l, r) in a.lhs.iter().zip(&a.rhs) {
+                let Expr::Selector(ls) = l.unparen() else {
+                    continue;
+                };
+                if ls.sel.name != field {
+                    continue;
+                }
+                let Some((arg, read)) = new_cond_locker(r) else {
+                    continue;
+                };
+                let (Some(base), Some(k)) = (key_of(&ls.x), key_of(arg)) else {
+                    agree = false;
+                    continue;
+                };
+                let Some(path) = k.strip_prefix(&format!("{base}.")) else {
+                    agree = false;
+                    continue;
+                };
+                match &found {
+                    Some(f) if f.0 != path || f.1 != read => agree = false,
+                    Some(_) => {}
+                    None => found = Some((path.to_string(), read)),
+                }
+            }
+            true
+        });
+    }
+    found.filter(|_| agree)
+}
+
 /// The lock class of the mutex reached by `x` (of type `t`); see [`MutexOp::class`].
 fn lock_class<'a>(sc: &Scope<'a>, env: &Env<'a>, x: &'a Expr, t: &Ty<'a>) -> Option<String> {
     // A value of the package's type embedding the mutex: the type is the class.
-    if !is_mutex_type(t) {
+    // A field of anonymous struct type embedding the mutex (`mu struct{
+    // sync.RWMutex; ... }`) is classed by its field path below.
+    if !is_mutex_type(t) && !matches!(t.deref(), Ty::Struct(..)) {
         return match t.deref() {
             Ty::Named(p, n) if *p == sc.pkg.import_path() => Some(n.to_string()),
             _ => None,
@@ -285,6 +409,9 @@ pub struct Trace {
     /// condition, a select...), by the element's span: the lock state at any
     /// point is that of the innermost element containing it ([`Trace::held_at`]).
     pub at: HashMap<Span, States>,
+    /// The mutex's lock class ([`MutexOp::class`]) as the first operation on
+    /// it that names one reports it.
+    pub class: Option<String>,
 }
 
 impl Trace {
@@ -606,6 +733,9 @@ impl<'k, 'c, 'a> LockFlow<'k, 'c, 'a> {
                 self.trace.merge_other(c.span, op.key, st);
             }
             return st;
+        }
+        if self.trace.class.is_none() {
+            self.trace.class = op.class.clone();
         }
         match op.op {
             Op::Lock | Op::RLock => {
@@ -940,6 +1070,26 @@ impl<'a> Summaries<'a> {
         call: &'a CallExpr,
         depth: u32,
     ) -> Option<MutexOp<'a>> {
+        let mut op = self.classify_raw(sc, env, call, depth)?;
+        let pos = call.span.start;
+        if let Some(k) = owner_alias(sc, env, pos, &op.key) {
+            op.key = k;
+        }
+        for o in op.also.iter_mut() {
+            if let Some(k) = owner_alias(sc, env, pos, &o.key) {
+                o.key = k;
+            }
+        }
+        Some(op)
+    }
+
+    fn classify_raw(
+        &self,
+        sc: &Scope<'a>,
+        env: &Env<'a>,
+        call: &'a CallExpr,
+        depth: u32,
+    ) -> Option<MutexOp<'a>> {
         if let Some(op) = direct_op(sc, env, call) {
             return Some(op);
         }
@@ -1066,6 +1216,59 @@ impl<'a> Summaries<'a> {
         self.cache.borrow_mut().insert(k, out.clone());
         out
     }
+}
+
+/// A mutex reached from an element back to the owner of its collection:
+/// in `for _, r := range s.replicas { ... r.store.mu ... }` (or `r :=
+/// s.replicas[i]`), `r.store` is `s` when the element's type has exactly one
+/// field of `s`'s type (a back-pointer to its owner) and is not that type
+/// itself (a tree's `sibling` is no owner). Returns the key rewritten onto
+/// the owner (`s.mu`).
+fn owner_alias<'a>(sc: &Scope<'a>, env: &Env<'a>, pos: u32, key: &str) -> Option<String> {
+    let (head, rest) = key.split_once('.')?;
+    let (field, tail) = rest.split_once('.')?;
+    if head.contains('[') || field.contains('[') {
+        return None;
+    }
+    let b = env.lookup(head, pos)?;
+    let coll = match (b.elem_of, b.init.map(|e| e.unparen())) {
+        (Some(x), _) => x,
+        (None, Some(Expr::Index(i))) => &i.x,
+        _ => return None,
+    };
+    let Expr::Selector(cs) = coll.unparen() else {
+        return None;
+    };
+    let owner = key_of(&cs.x)?;
+    let Ty::Named(op, on) = env.type_of(sc, &cs.x).deref().clone() else {
+        return None;
+    };
+    let Ty::Named(ep, en) = b.ty.deref().clone() else {
+        return None;
+    };
+    if op != sc.pkg.import_path() || (ep, en) == (op, on) {
+        return None;
+    }
+    if !matches!(sc.field(&b.ty, field).deref(), Ty::Named(p, n) if (*p, *n) == (op, on)) {
+        return None;
+    }
+    // Exactly one field of the owner's type: the back-pointer.
+    let Ty::Struct(st, file, path) = sc.underlying(b.ty.deref()) else {
+        return None;
+    };
+    let pkg = sc.project.package(path)?;
+    let fsc = Scope {
+        project: sc.project,
+        pkg,
+        file,
+    };
+    let owners = st
+        .fields
+        .iter()
+        .filter(|f| matches!(fsc.type_expr(&f.ty).deref(), Ty::Named(p, n) if (*p, *n) == (op, on)))
+        .map(|f| f.names.len().max(1))
+        .sum::<usize>();
+    (owners == 1).then(|| format!("{owner}.{tail}"))
 }
 
 /// Maps a callee's effects onto the caller's names.

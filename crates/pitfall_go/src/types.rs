@@ -536,6 +536,9 @@ pub struct Binding<'a> {
     pub ty: Ty<'a>,
     /// The initialising expression, when declared as `x := e` / `var x = e`.
     pub init: Option<&'a Expr>,
+    /// The ranged-over expression, when declared as the value of
+    /// `for _, x := range e`: `x` is an element of `e`.
+    pub elem_of: Option<&'a Expr>,
 }
 
 /// The local names of one top-level function (closures included).
@@ -585,6 +588,7 @@ impl<'a> Env<'a> {
             scope,
             ty,
             init,
+            elem_of: None,
         });
     }
 
@@ -659,6 +663,9 @@ impl<'a> Env<'a> {
                 }
                 if let Some(id) = r.value.as_ref().and_then(|v| v.as_ident()) {
                     self.push(id, r.body.span, vt, None);
+                    if let Some(b) = self.bindings.last_mut().filter(|b| b.decl == id.span) {
+                        b.elem_of = Some(&r.x);
+                    }
                 }
             }
             Node::Stmt(Stmt::TypeSwitch(ts)) => {
@@ -674,6 +681,7 @@ impl<'a> Env<'a> {
                             scope: c.span,
                             ty,
                             init: None,
+                            elem_of: None,
                         });
                     }
                 }

@@ -365,3 +365,52 @@ pub fn first_result_discarded(file: &File) -> Vec<&Expr> {
     });
     out
 }
+
+/// Where a statement sits, by syntax (no paths): the chain of statement
+/// lists from `body` down to the statement that encloses `span` most closely,
+/// as (list, index of the statement in it, the statement owning the list —
+/// `None` for `body` itself). An `else` branch and a labelled statement count
+/// as one-statement lists. Questions about paths (what runs after, what runs
+/// again) are the engine's ([`crate::engine::reach`]).
+pub fn enclosing_lists<'a>(
+    body: &'a Block,
+    span: Span,
+) -> Vec<(&'a [Stmt], usize, Option<&'a Stmt>)> {
+    let mut out = Vec::new();
+    let mut list: &'a [Stmt] = &body.stmts;
+    let mut owner: Option<&'a Stmt> = None;
+    'outer: while let Some(idx) = list.iter().position(|s| s.span().encloses(span)) {
+        out.push((list, idx, owner));
+        let s = &list[idx];
+        if s.span() == span {
+            break;
+        }
+        let inner: Vec<&'a [Stmt]> = match s {
+            Stmt::Block(b) => vec![&b.stmts],
+            Stmt::If(i) => {
+                let mut v: Vec<&'a [Stmt]> = vec![&i.then.stmts];
+                // The else branch (a block or an `else if`) as a one-statement list.
+                if let Some(e) = &i.els {
+                    v.push(std::slice::from_ref(e));
+                }
+                v
+            }
+            Stmt::For(f) => vec![&f.body.stmts],
+            Stmt::Range(r) => vec![&r.body.stmts],
+            Stmt::Switch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
+            Stmt::TypeSwitch(sw) => sw.cases.iter().map(|c| c.body.as_slice()).collect(),
+            Stmt::Select(sel) => sel.cases.iter().map(|c| c.body.as_slice()).collect(),
+            Stmt::Labeled(l) => vec![std::slice::from_ref(&l.stmt)],
+            _ => break,
+        };
+        for l in inner {
+            if l.iter().any(|x| x.span().encloses(span)) {
+                list = l;
+                owner = Some(s);
+                continue 'outer;
+            }
+        }
+        break;
+    }
+    out
+}

@@ -1,9 +1,7 @@
 //! Tests of the channel model in `pitfall_go::chans`.
 
 use pitfall_go::ast::*;
-use pitfall_go::chans::{
-    local_chans, local_uses, straight_after, touched_on_every_path, Cap, OpKind,
-};
+use pitfall_go::chans::{local_chans, local_uses, touched_on_every_path, Cap, OpKind};
 use pitfall_go::flow::Verdict;
 use pitfall_go::index::{ProjectIndex, SourcePackage};
 use pitfall_go::module::GoMod;
@@ -215,66 +213,6 @@ func f() {
 ";
     let (_, _, escapes) = ops(src2, "ch");
     assert!(escapes, "passed to another package");
-}
-
-/// The lines of the statements `straight_after` returns for the statement on
-/// `line` of `f`, and whether a loop encloses it.
-fn after(src: &str, line: u32) -> (Vec<u32>, bool) {
-    with_func(src, |file, _, _, fd| {
-        let body = fd.body.as_ref().unwrap();
-        let mut target = None;
-        walk_file(&file.ast, &mut |n, _| {
-            if let Node::Stmt(s) = n {
-                if target.is_none() && file.line_col(s.span().start).0 == line {
-                    target = Some(s.span());
-                }
-            }
-            true
-        });
-        let (stmts, looped) = straight_after(body, target.expect("statement on line"));
-        (
-            stmts
-                .iter()
-                .map(|s| file.line_col(s.span().start).0)
-                .collect(),
-            looped,
-        )
-    })
-}
-
-#[test]
-fn straight_after_follows_enclosing_lists_and_stops_at_exits() {
-    let src = "package p
-func f(a bool, c chan int) {
-	if a {
-		close(c)
-		println()
-	}
-	println()
-	return
-	println()
-}
-";
-    assert_eq!(after(src, 4), (vec![5, 7, 8], false));
-    let looped = "package p
-func f(xs []int, c chan int) {
-	for range xs {
-		close(c)
-		println()
-	}
-	println()
-}
-";
-    assert_eq!(after(looped, 4), (vec![5], true));
-    let leaves = "package p
-func f(xs []int, c chan int) {
-	for range xs {
-		close(c)
-		break
-	}
-}
-";
-    assert_eq!(after(leaves, 4), (vec![5], false));
 }
 
 #[test]

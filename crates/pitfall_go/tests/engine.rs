@@ -39,7 +39,7 @@ impl<'a> Analysis<'a> for Seen<'_> {
     }
     fn transfer(&mut self, e: &Elem<'a>, st: u16) -> u16 {
         match e {
-            Elem::Stmt(Stmt::Expr(x)) => match letter(x) {
+            Elem::Stmt(Stmt::Expr(x)) | &Elem::Expr(x) => match letter(x) {
                 Some(i) => st | (1 << i),
                 None => st,
             },
@@ -131,6 +131,17 @@ fn goto_and_fallthrough_are_edges() {
 }
 
 #[test]
+fn switch_cases_are_tested_in_order() {
+    // Each clause's expressions run only when the earlier ones failed, and
+    // `default` (wherever it is written) only when all of them failed.
+    let body =
+        "switch {\ndefault:\nreturn\ncase a():\nreturn\ncase b(), c():\nreturn\n}\nd()\nreturn";
+    assert_eq!(seen(body), vec!["3:abc", "5:a", "7:abc"]);
+    let body = "switch e() {\ncase a():\nreturn\ncase b():\nreturn\n}\nreturn";
+    assert_eq!(seen(body), vec!["3:ae", "5:abe", "7:abe"]);
+}
+
+#[test]
 fn select_clauses_and_terminators() {
     let body =
         "select {\ncase <-ch:\na()\ncase v := <-ch2:\n_ = v\npanic(v)\ndefault:\nb()\n}\nreturn";
@@ -170,4 +181,161 @@ fn jumps_are_recorded_on_edges_and_scopes_on_blocks() {
             .unwrap();
         assert!(brk.scope != cfg.body.span);
     });
+}
+
+/// Runs a reachability search from the call `a()` (or the entry) for the
+/// calls `b()`..`h()`, stopping at `x()`, and renders what it found:
+/// hit letters, then the flags that are set.
+fn reach(body: &str, from: Option<char>, life_of: Option<&str>) -> String {
+    use pitfall_go::engine::life::Life;
+    use pitfall_go::engine::reach::{reach_from, From, Step};
+    let mut out = String::new();
+    with_cfg(body, |cfg, _| {
+        let find = |name: &str| {
+            cfg.blocks
+                .iter()
+                .flat_map(|b| &b.elems)
+                .find_map(|e| match e {
+                    Elem::Stmt(Stmt::Expr(x))
+                        if x.as_call().and_then(|c| c.fun.ident_name()) == Some(name) =>
+                    {
+                        Some(e.span())
+                    }
+                    _ => None,
+                })
+        };
+        let start = match from {
+            Some(c) => From::After(find(&c.to_string()).expect("start call")),
+            None => From::Entry,
+        };
+        // A life: the statement list of the block holding the named call.
+        let life = life_of.map(|n| Life::of_decl(cfg, find(n).expect("life call")));
+        let r = reach_from(cfg, start, life.as_ref(), &mut |e| match e {
+            Elem::Stmt(Stmt::Expr(x)) => match x.as_call().and_then(|c| c.fun.ident_name()) {
+                Some("x") => Step::Stop,
+                Some(n) if n.len() == 1 && ("b"..="h").contains(&n) => Step::Hit,
+                _ => Step::Pass,
+            },
+            _ => Step::Pass,
+        });
+        let mut hits: Vec<String> = r.hits.iter().map(|s| find_letter(cfg, *s)).collect();
+        hits.sort();
+        out = hits.join("");
+        for (set, name) in [
+            (r.again, "again"),
+            (r.falls_off, "falls"),
+            (r.returns, "returns"),
+            (r.leaves, "leaves"),
+            (r.jumps_out, "jumps"),
+            (r.unknown, "unknown"),
+        ] {
+            if set {
+                out.push(' ');
+                out.push_str(name);
+            }
+        }
+    });
+    out
+}
+
+fn find_letter(cfg: &Cfg<'_>, span: Span) -> String {
+    cfg.blocks
+        .iter()
+        .flat_map(|b| &b.elems)
+        .find_map(|e| match e {
+            Elem::Stmt(Stmt::Expr(x)) if e.span() == span => x
+                .as_call()
+                .and_then(|c| c.fun.ident_name())
+                .map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn reach_follows_every_path_and_says_how_paths_end() {
+    // `x()` stops a path; past the `if`s, a return on one path, a hit on the other.
+    assert_eq!(
+        reach(
+            "a()\nif p {\nx()\nb()\n}\nif q {\nreturn\n}\nd()\ne()",
+            Some('a'),
+            None
+        ),
+        "d returns"
+    );
+    // A hit ends its path: `c()` is only reached past `b()`.
+    assert_eq!(reach("a()\nb()\nc()", Some('a'), None), "b");
+    // Round a loop: the code before `a()` in the body, and `a()` itself again.
+    assert_eq!(
+        reach("for p {\ny()\na()\n}\nc()", Some('a'), None),
+        "c again"
+    );
+    // Bounded by the loop body's life: going round falls out of it, a break jumps out.
+    assert_eq!(
+        reach(
+            "for p {\na()\nif q {\nbreak\n}\ny()\n}\nc()",
+            Some('a'),
+            Some("y")
+        ),
+        " leaves jumps"
+    );
+    assert_eq!(
+        reach(
+            "for p {\na()\nif q {\nbreak\n}\nb()\n}\nc()",
+            Some('a'),
+            Some("b")
+        ),
+        "b jumps"
+    );
+    // A panic ends a path quietly; from the entry.
+    assert_eq!(
+        reach("if p {\npanic(1)\n}\nif q {\nb()\n}", None, None),
+        "b falls"
+    );
+}
+
+#[test]
+fn dominance_and_taken_branches() {
+    use pitfall_go::engine::reach::{dominates, reach_from, From, Step};
+    with_cfg(
+        "a()\nif p {\nb()\nreturn\n}\nc()\nif q {\nd()\n}\ne()",
+        |cfg, _| {
+            let at = |n: &str| {
+                cfg.blocks
+                    .iter()
+                    .flat_map(|b| &b.elems)
+                    .find(|e| find_letter(cfg, e.span()) == n)
+                    .map(|e| e.span())
+                    .unwrap()
+            };
+            assert!(dominates(cfg, at("a"), at("e")));
+            assert!(dominates(cfg, at("c"), at("e")));
+            assert!(!dominates(cfg, at("d"), at("e")), "d runs only when q");
+            assert!(!dominates(cfg, at("b"), at("c")), "b's branch returns");
+            // The `if p` branch never reaches c().
+            let cond = cfg
+                .blocks
+                .iter()
+                .flat_map(|b| &b.elems)
+                .find_map(|e| match e {
+                    Elem::Cond(c) => Some(c.span()),
+                    _ => None,
+                })
+                .unwrap();
+            let mut to_c = |e: &Elem<'_>| {
+                if e.span() == at("c") {
+                    Step::Hit
+                } else {
+                    Step::Pass
+                }
+            };
+            assert!(reach_from(cfg, From::Taken(cond, true), None, &mut to_c)
+                .hits
+                .is_empty());
+            assert_eq!(
+                reach_from(cfg, From::Taken(cond, false), None, &mut to_c).hits,
+                vec![at("c")]
+            );
+        },
+    );
 }

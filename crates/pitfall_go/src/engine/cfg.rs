@@ -444,21 +444,29 @@ impl<'a> Builder<'a> {
         tagless: bool,
         label: Option<&'a str>,
     ) {
-        for c in cases {
-            for x in &c.list {
-                self.add(Elem::Expr(x));
-            }
-        }
-        let head = self.cur;
+        // Go tests the cases in source order, each clause's expressions only
+        // when every earlier clause failed; `default` runs when all failed.
         let after = self.new_block();
         let bodies: Vec<BlockId> = cases.iter().map(|_| self.new_block()).collect();
         for (c, &b) in cases.iter().zip(&bodies) {
-            let cond = (tagless && c.list.len() == 1).then(|| (&c.list[0], true));
-            self.edge(head, b, cond, None);
+            if c.is_default {
+                continue;
+            }
+            for x in &c.list {
+                self.add(Elem::Expr(x));
+            }
+            let test = self.cur;
+            let next = self.new_block();
+            let cond = (tagless && c.list.len() == 1).then_some(&c.list[0]);
+            self.edge(test, b, cond.map(|x| (x, true)), None);
+            self.edge(test, next, cond.map(|x| (x, false)), None);
+            self.cur = next;
         }
-        if !cases.iter().any(|c| c.is_default) {
-            self.edge(head, after, None, None);
-        }
+        let no_match = match cases.iter().position(|c| c.is_default) {
+            Some(d) => bodies[d],
+            None => after,
+        };
+        self.edge(self.cur, no_match, None, None);
         self.targets.push(Target {
             stmt,
             label,

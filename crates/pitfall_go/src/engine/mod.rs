@@ -16,10 +16,12 @@
 //! - `range`: the operand is evaluated once ([`cfg::Elem::Expr`]), then a header
 //!   block with [`cfg::Elem::RangeNext`] (assigns key/value) branches to the body
 //!   or out of the loop.
-//! - `switch`/type switch: init and tag in the current block, then one dispatch
-//!   block holding every case expression, with an edge to each clause body (for a
-//!   tagless `case c:` the edge carries `(c, true)`) and, without `default`, to
-//!   the statement after the switch. `fallthrough` is an edge to the next body.
+//! - `switch`/type switch: init and tag in the current block, then the cases
+//!   tested in source order as Go does: one block per clause evaluates its
+//!   expressions, with an edge to the clause body and one to the next test (for
+//!   a tagless `case c:` they carry `(c, true)` and `(c, false)`). When every
+//!   test fails, the path goes to `default` or else to the statement after the
+//!   switch. `fallthrough` is an edge to the next body.
 //! - `select`: an [`cfg::Elem::Select`] marks the point where the goroutine
 //!   blocks; then an edge to each clause, whose block starts with the clause's
 //!   communication ([`cfg::Elem::Stmt`] of the send/receive); `default` has
@@ -52,10 +54,31 @@
 //! declared: a local or parameter by its declaring identifier's span, a package
 //! variable by its name, a field by its owner type and field path. Every
 //! analysis that needs "the same variable" asks [`object::obj_of`].
+//!
+//! **A variable's life** ([`life::Life`]). The statement list that declares a
+//! variable; [`life::Life::exit`] says where a path leaves it (a `return`, the
+//! end of the function or of the list, a `break`/`continue` out of it), and
+//! [`life::Leaks`] keeps the first such exit in source order. Analyses that ask
+//! "is something still pending when the variable's path ends?" use it.
+//!
+//! **Reachability** ([`reach::reach_from`], [`reach::dominates`]). "From this
+//! point (after an element, the entry, one branch of a condition), which
+//! marked elements can a path reach without passing others, and how do the
+//! paths end (return, fall off, come round again, leave a variable's life)?";
+//! "does this element run before that one on every path?". Rules ask these
+//! instead of scanning the statements after one by hand (send after close,
+//! close after close, a guard whose branch leaves).
+//!
+//! **Analyses on the engine**: held locks ([`crate::locks`]), a resource not
+//! released on some path ([`crate::flow`]: response bodies, rows, spans, cancel
+//! functions), a channel not touched again on some path
+//! ([`crate::chans::touched_on_every_path`]).
 
 pub mod cfg;
 pub mod dataflow;
+pub mod life;
 pub mod object;
+pub mod reach;
 
 pub use cfg::{build, BlockId, Cfg, Edge, Elem};
 pub use dataflow::{forward, Analysis, Solution};

@@ -23,7 +23,8 @@ one of three situations where it can stall for good:
 - **ignored context**: a goroutine that watches `ctx.Done()` in a `select` elsewhere
   sends without selecting on it, so once the receiver has given up on the same
   cancellation the goroutine blocks forever (sends that fit a visible buffer are
-  not reported);
+  not reported, nor a token given back to a semaphore field it took from:
+  `<-p.slots` ... `go func() { ...; p.slots <- struct{}{} }()`);
 - **producer/consumer ordering**: a function sends everything on an unbuffered
   channel to a worker goroutine and only afterwards receives the worker's results
   from another unbuffered channel: the worker blocks on its first result, and the
@@ -234,6 +235,9 @@ fn ignored_context(cx: &mut Checker, reported: &mut Vec<Span>) {
                     continue;
                 }
             }
+            if gives_back_token(cx, s) {
+                continue;
+            }
             reported.push(s.span);
             cx.report(s.span, format!("this goroutine watches `{ctx}.Done()` elsewhere but sends on `{}` without it: once the receiver gives up on cancellation, this send blocks forever", cx.file.text(s.chan.span())))
                 .fix(format!("select on the send and `<-{ctx}.Done()`"));
@@ -416,7 +420,7 @@ fn deadlock<'a>(body: &'a Block, uin: &Uses<'a>, uout: &Uses<'a>) -> Option<Op<'
         return None;
     }
     // Every receive from `out` comes after the whole sending loop.
-    let chain = pitfall_go::chans::stmt_chain(body, send.span);
+    let chain = pitfall_go::walk::enclosing_lists(body, send.span);
     let loop_end = chain.iter().rev().find_map(|(_, _, o)| match o {
         Some(s @ (Stmt::For(_) | Stmt::Range(_))) => Some(s.span().end),
         _ => None,
@@ -503,13 +507,21 @@ impl PackageFact for BufferedElems {
             let sc = pitfall_go::types::Scope { project, pkg, file: f };
             walk::walk_file(&f.ast, &mut |n, _| {
                 if let Node::Expr(Expr::Call(c)) = n {
-                    if c.fun.ident_name() == Some("make") && c.args.len() == 2 {
-                        if let Expr::ChanType(ct) = c.args[0].unparen() {
-                            if sc.const_int(&c.args[1]) != Some(0) {
-                                if let Some(k) = ty_key(&sc.type_expr(&ct.elem)) {
-                                    out.insert(k);
-                                }
-                            }
+                    if c.fun.ident_name() == Some("make")
+                        && c.args.len() == 2
+                        && sc.const_int(&c.args[1]) != Some(0)
+                    {
+                        // `make(chan T, n)`, or `make(replyChan, n)` of a
+                        // named channel type.
+                        let elem = match c.args[0].unparen() {
+                            Expr::ChanType(ct) => Some(sc.type_expr(&ct.elem)),
+                            named => match sc.underlying(&sc.type_expr(named)) {
+                                Ty::Chan(_, e) => Some(*e),
+                                _ => None,
+                            },
+                        };
+                        if let Some(k) = elem.as_ref().and_then(ty_key) {
+                            out.insert(k);
                         }
                     }
                 }
@@ -530,7 +542,8 @@ fn subscriber_stream(cx: &Checker, ch: &Expr) -> bool {
     let field = sel.sel.name.as_str();
     let is_field = |e: &Expr| matches!(e.unparen(), Expr::Selector(s) if s.sel.name == field);
     cx.pkg.files().iter().any(|f| {
-        if !f.src.contains(field) {
+        // How a test drives the channel says nothing about production use.
+        if f.is_test || !f.src.contains(field) {
             return false;
         }
         let mut found = false;
@@ -562,4 +575,28 @@ fn ty_key(t: &Ty) -> Option<String> {
         Ty::Interface => "interface".to_string(),
         _ => return None,
     })
+}
+
+/// Whether the send gives a token back to a semaphore field (see
+/// [`pitfall_go::chans::is_semaphore`]): it waits for capacity the taker made,
+/// not for a receiver.
+fn gives_back_token(cx: &Checker, s: &SendStmt) -> bool {
+    let sc = cx.scope();
+    let env = cx.env_at(s.span.start);
+    let Some(root) = walk::top_level_roots(&cx.file.ast)
+        .into_iter()
+        .find(|r| r.span().contains(s.span.start))
+    else {
+        return false;
+    };
+    let Some((owner, field)) = pitfall_go::chans::chan_field_of(&sc, &env, root, &s.chan) else {
+        return false;
+    };
+    let Some(m) = pitfall_go::chans::field_chan(&sc, owner, field) else {
+        return false;
+    };
+    pitfall_go::chans::is_semaphore(&m)
+        && m.ops
+            .iter()
+            .any(|o| o.op.span == s.span && pitfall_go::chans::is_token_op(o))
 }

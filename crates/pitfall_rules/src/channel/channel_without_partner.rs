@@ -30,8 +30,14 @@ waits for a partner nothing in the package provides:
 Only channels the package fully sees are judged: unexported fields (or any field
 in a `main` package) that are set from `make(...)` and never handed to other code
 (passed to a call, stored elsewhere, returned — a getter that returns a
-receive-only channel is followed). Reported on the blocking operation, naming the
-partner that can leave.
+receive-only channel is followed, also when it is called through an interface
+that declares it). Reported on the blocking operation, naming the partner that
+can leave.
+
+A buffered channel used as a semaphore or token pool is not a conversation: when
+some function takes a token and gives it back on the same channel (`sem <-
+struct{}{}` ... `<-sem`, or `<-slots` ... `slots <- struct{}{}`), taking and
+returning tokens wait for capacity, not for a partner, and are never reported.
 
 ## Why it matters in production
 The goroutine that runs this operation parks for good: after a shutdown, a
@@ -144,8 +150,14 @@ fn check(cx: &mut Checker) {
         if m.escapes {
             continue;
         }
+        // Taking and giving back tokens of a semaphore waits for capacity,
+        // not for a partner.
+        let semaphore = pitfall_go::chans::is_semaphore(m);
         for o in &m.ops {
             if !std::ptr::eq(o.file, file) || o.aliased {
+                continue;
+            }
+            if semaphore && pitfall_go::chans::is_token_op(o) {
                 continue;
             }
             if !o.op.is_bare() {

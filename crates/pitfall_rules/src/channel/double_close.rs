@@ -1,6 +1,7 @@
 //! A channel closed twice: panics with "close of closed channel".
 use crate::prelude::*;
-use pitfall_go::chans::{ends_path, stmt_chain, straight_after};
+use pitfall_go::chans;
+use pitfall_go::engine::{self, cfg::Elem, life::Life, reach::{dominates, reach_from, From, Step}};
 
 pub static RULE: Rule = Rule {
     name: "double-close",
@@ -122,26 +123,33 @@ fn check_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
         true
     });
 
+    if closes.is_empty() && defers.is_empty() {
+        return;
+    }
+    let cfg = engine::build(body);
     let mut reported: Vec<Span> = Vec::new();
     // Explicit closes: a second close straight after, or a loop around.
     for a in closes.iter().filter(|c| !c.deferred) {
-        let (after, looped) = straight_after(body, a.stmt.span());
-        let mut second = None;
-        let mut reassigned = false;
-        for s in &after {
-            if assigns_to(s, &a.key) {
-                reassigned = true;
-                break;
+        let name = a.key.split('@').next().unwrap_or("");
+        let root = chans::root_life(&cfg, &cx.env_at(a.arg.span().start), a.arg);
+        let is_second = |sp: Span| closes.iter().any(|b| !b.deferred && b.stmt.span() == sp && b.key == a.key);
+        // Hits: a second close, or an assignment that gives the variable another channel.
+        let mut step = |e: &Elem<'a>| {
+            if is_second(e.span()) || chans::elem_assigns(e, name) {
+                Step::Hit
+            } else {
+                Step::Pass
             }
-            if let Some(b) = closes
-                .iter()
-                .find(|b| !b.deferred && b.stmt.span() == s.span() && b.key == a.key)
-            {
-                second = Some(b);
-                break;
-            }
-        }
-        if let Some(b) = second {
+        };
+        // The straight path: the closes's statement list and those around it,
+        // up to its innermost loop body; a `return`, a jump out or a panic
+        // ends it, falling through out of it (the loop going round) does not.
+        let straight = Life::new(&cfg, innermost_loop_body(body, a.stmt).unwrap_or(body.span));
+        let r = reach_from(&cfg, From::After(a.stmt.span()), Some(&straight), &mut step);
+        let on_every_path = !r.unknown && !r.falls_off && !r.leaves && !r.again;
+        let assigned = r.hits.iter().any(|h| !is_second(*h));
+        let second = r.first_hit().filter(|h| on_every_path && is_second(*h) && !assigned);
+        if let Some(b) = second.and_then(|s| closes.iter().find(|b| b.stmt.span() == s)) {
             if !reported.contains(&b.stmt.span()) {
                 reported.push(b.stmt.span());
                 let (line, _) = cx.file.line_col(a.stmt.span().start);
@@ -150,7 +158,12 @@ fn check_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
             }
             continue;
         }
-        if looped && !reassigned && directly_in_loop(body, a.stmt) && loop_invariant(cx, body, a) {
+        if !r.hits.is_empty() || !directly_in_loop(body, a.stmt) {
+            continue;
+        }
+        // Round the loop, while the channel's variable lives and keeps its value.
+        let r = reach_from(&cfg, From::After(a.stmt.span()), Some(&root), &mut step);
+        if !r.unknown && r.again && r.hits.is_empty() {
             reported.push(a.stmt.span());
             cx.report(a.stmt.span(), format!("`{}` is closed in every iteration of the loop: the second iteration closes a closed channel and panics", text(cx, a.arg)))
                 .fix("close the channel once, after the loop (or leave the loop right after closing it)");
@@ -159,7 +172,7 @@ fn check_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
     // `defer close(ch)` plus an explicit close that runs before it.
     for d in closes.iter().filter(|c| c.deferred) {
         for a in closes.iter().filter(|c| !c.deferred && c.key == d.key) {
-            if dominated_by(body, d.stmt, a.stmt.span()) && !reported.contains(&d.stmt.span()) {
+            if dominates(&cfg, d.stmt.span(), a.stmt.span()) && !reported.contains(&d.stmt.span()) {
                 reported.push(d.stmt.span());
                 let (line, _) = cx.file.line_col(a.stmt.span().start);
                 cx.report(d.stmt.span(), format!("deferred close of `{}` runs after the explicit close at line {line}: closing a closed channel panics", text(cx, d.arg)))
@@ -180,7 +193,7 @@ fn check_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
             if ec.fun.dotted_name().as_deref() != Some(dkey.as_str()) {
                 continue;
             }
-            if !dominated_by(body, ds, es.span()) || reported.contains(&ds.span()) {
+            if !dominates(&cfg, ds.span(), es.span()) || reported.contains(&ds.span()) {
                 continue;
             }
             reported.push(ds.span());
@@ -213,82 +226,26 @@ fn text<'a>(cx: &Checker<'a>, e: &Expr) -> &'a str {
     cx.file.text(e.span())
 }
 
-/// Whether statement `s` (anywhere inside, closures excluded) assigns to the
-/// close target or to its root variable.
-fn assigns_to(s: &Stmt, key: &str) -> bool {
-    let name = key.split('@').next().unwrap_or("");
-    let root = name.split('.').next().unwrap_or("");
-    let mut found = false;
-    walk::walk(Node::Stmt(s), &mut |n, _| {
-        if found || matches!(n, Node::Expr(Expr::FuncLit(_))) {
-            return false;
-        }
-        match n {
-            Node::Stmt(Stmt::Assign(a)) => {
-                for l in &a.lhs {
-                    if let Some(d) = l.dotted_name() {
-                        if d == name || d == root || name.starts_with(&format!("{d}.")) {
-                            found = true;
-                        }
-                    }
-                }
-            }
-            Node::Stmt(Stmt::Range(r)) => {
-                for k in [&r.key, &r.value].into_iter().flatten() {
-                    if k.ident_name() == Some(root) {
-                        found = true;
-                    }
-                }
-            }
-            _ => {}
-        }
-        true
-    });
-    found
+/// The body of the innermost loop whose body holds `stmt` directly, or through
+/// `if`/`switch`/`select`/blocks (syntax: where the statement sits).
+fn innermost_loop_body(body: &Block, stmt: &Stmt) -> Option<Span> {
+    walk::enclosing_lists(body, stmt.span())
+        .iter()
+        .rev()
+        .find_map(|(_, _, owner)| match owner {
+            Some(Stmt::For(f)) => Some(f.body.span),
+            Some(Stmt::Range(r)) => Some(r.body.span),
+            _ => None,
+        })
 }
 
 /// Whether `close` sits directly in the body of its innermost loop (not under
-/// an `if`, `switch` or `select` of that body).
+/// an `if`, `switch` or `select` of that body): it runs in every iteration.
 fn directly_in_loop(body: &Block, close: &Stmt) -> bool {
-    let chain = stmt_chain(body, close.span());
     matches!(
-        chain.last(),
+        walk::enclosing_lists(body, close.span()).last(),
         Some((_, _, Some(Stmt::For(_) | Stmt::Range(_))))
     )
-}
-
-/// Whether the closed channel is the same in every iteration: its root
-/// variable is neither declared nor assigned inside the innermost loop.
-fn loop_invariant<'a>(cx: &Checker<'a>, body: &'a Block, c: &CloseStmt<'a>) -> bool {
-    let chain = stmt_chain(body, c.stmt.span());
-    let Some((_, _, Some(lp))) = chain.last() else {
-        return false;
-    };
-    if assigns_to(lp, &c.key) {
-        return false;
-    }
-    let mut root = c.arg.unparen();
-    while let Expr::Selector(s) = root {
-        root = s.x.unparen();
-    }
-    let Expr::Ident(id) = root else { return false };
-    match cx.env_at(id.span.start).resolve(id) {
-        Some(b) => !lp.span().contains(b.decl.start),
-        None => true,
-    }
-}
-
-/// Whether the statement at `later` runs only after `first` has run: `first`
-/// is in a statement list and `later` is inside a subsequent statement of it.
-fn dominated_by(body: &Block, first: &Stmt, later: Span) -> bool {
-    let chain = stmt_chain(body, first.span());
-    let Some((list, idx, _)) = chain.last() else {
-        return false;
-    };
-    if list[*idx].span() != first.span() {
-        return false;
-    }
-    list[idx + 1..].iter().any(|s| s.span().encloses(later))
 }
 
 /// For `x.M()` with `M` a method of the package's own type whose body closes
@@ -311,38 +268,42 @@ fn closing_method<'a>(cx: &Checker<'a>, call: &'a CallExpr) -> Option<(String, S
     let def = cx.pkg.methods.get(&(*tname, sel.sel.name.as_str()))?;
     let recv = def.decl.recv.as_ref()?.names.first()?.name.as_str();
     let body = def.decl.body.as_ref()?;
-    for s in &body.stmts {
-        if let Stmt::Expr(e) = s {
-            if let Some(c) = e.as_call() {
-                if c.fun.ident_name() == Some("close") && c.args.len() == 1 {
-                    if let Expr::Selector(f) = c.args[0].unparen() {
-                        if f.x.ident_name() == Some(recv) {
-                            return Some((
-                                format!("{recv}.{}", f.sel.name),
-                                format!("{tname}.{}", sel.sel.name),
-                            ));
-                        }
-                    }
+    // The receiver fields the method closes with a `close(r.f)` statement.
+    let mut fields: Vec<&str> = Vec::new();
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::Expr(e)) = n {
+            if let Some(f) = closed_field(e, recv) {
+                if !fields.contains(&f) {
+                    fields.push(f);
                 }
             }
         }
-        if ends_path(s) || contains_return(s) {
-            return None;
-        }
-    }
-    None
-}
-
-fn contains_return(s: &Stmt) -> bool {
-    let mut found = false;
-    walk::walk(Node::Stmt(s), &mut |n, _| {
-        if found || matches!(n, Node::Expr(Expr::FuncLit(_))) {
-            return false;
-        }
-        if matches!(n, Node::Stmt(Stmt::Return(_))) {
-            found = true;
-        }
         true
     });
-    found
+    if fields.is_empty() {
+        return None;
+    }
+    // Unconditionally: every path through the method that does not panic
+    // closes the field.
+    let cfg = engine::build(body);
+    let field = fields.into_iter().find(|f| {
+        let r = reach_from(&cfg, From::Entry, None, &mut |e| match e {
+            Elem::Stmt(Stmt::Expr(x)) if closed_field(x, recv) == Some(*f) => Step::Hit,
+            _ => Step::Pass,
+        });
+        !r.unknown && !r.hits.is_empty() && !r.returns && !r.falls_off
+    })?;
+    Some((format!("{recv}.{field}"), format!("{tname}.{}", sel.sel.name)))
+}
+
+/// `f` when `e` is `close(recv.f)`.
+fn closed_field<'a>(e: &'a Expr, recv: &str) -> Option<&'a str> {
+    let c = e.as_call()?;
+    if c.fun.ident_name() != Some("close") || c.args.len() != 1 {
+        return None;
+    }
+    match c.args[0].unparen() {
+        Expr::Selector(f) if f.x.ident_name() == Some(recv) => Some(f.sel.name.as_str()),
+        _ => None,
+    }
 }

@@ -1,6 +1,7 @@
 //! A send that can run after the channel was closed: panics.
 use crate::prelude::*;
-use pitfall_go::chans::{stmt_chain, straight_after};
+use pitfall_go::chans;
+use pitfall_go::engine::{self, cfg::Elem, reach::{reach_from, From, Step}};
 
 pub static RULE: Rule = Rule {
     name: "send-on-closed-channel",
@@ -20,6 +21,9 @@ pub static RULE: Rule = Rule {
   that field (`close(p.tasks)`), and the sending method neither checks a receiver
   state before the send (an `if` on the receiver that returns) nor recovers.
   Calling the sender after the closer — a `Submit` after `Shutdown` — panics.
+  A closer that swaps in a fresh channel after closing the old one (`close(c.wake);
+  c.wake = make(chan struct{})`, a broadcast by close) leaves no closed channel
+  behind and is not counted.
 
 Sends inside a `select` are reported too: a `select` does not protect a send on a
 closed channel. Reported on the send.
@@ -94,106 +98,40 @@ fn check(cx: &mut Checker) {
 
 /// `close(ch)` followed (on a path) by `ch <- v` in one function.
 fn after_close_in_func<'a>(cx: &mut Checker<'a>, body: &'a Block) {
-    let mut closes: Vec<(&'a Stmt, String)> = Vec::new();
+    let mut closes: Vec<(&'a Stmt, &'a Expr, String)> = Vec::new();
     walk::walk_body(body, &mut |n, _| {
         if let Node::Stmt(s @ Stmt::Expr(e)) = n {
             if let Some(c) = e.as_call() {
                 if c.fun.ident_name() == Some("close") && c.args.len() == 1 {
                     if let Some(k) = c.args[0].dotted_name() {
-                        closes.push((s, k));
+                        closes.push((s, &c.args[0], k));
                     }
                 }
             }
         }
         true
     });
-    for (close, key) in closes {
-        let (after, looped) = straight_after(body, close.span());
-        let mut send: Option<&'a SendStmt> = None;
-        let mut replaced = false;
-        for s in &after {
-            if assigns(s, &key) {
-                replaced = true;
-                break;
-            }
-            if let Some(x) = send_in(Node::Stmt(s), &key) {
-                send = Some(x);
-                break;
-            }
+    if closes.is_empty() {
+        return;
+    }
+    let cfg = engine::build(body);
+    for (close, ch, key) in closes {
+        // Every path from the close, around loops too, while the channel's
+        // variable lives and is not given another channel.
+        let life = chans::root_life(&cfg, &cx.env_at(ch.span().start), ch);
+        let reach = reach_from(&cfg, From::After(close.span()), Some(&life), &mut |e| match e {
+            Elem::Stmt(Stmt::Send(snd)) if snd.chan.dotted_name().as_deref() == Some(key.as_str()) => Step::Hit,
+            e if chans::elem_assigns(e, &key) => Step::Stop,
+            _ => Step::Pass,
+        });
+        if reach.unknown {
+            continue;
         }
-        if send.is_none() && looped && !replaced {
-            let chain = stmt_chain(body, close.span());
-            if let Some((_, _, Some(lp))) = chain
-                .iter()
-                .rev()
-                .find(|(_, _, o)| matches!(o, Some(Stmt::For(_) | Stmt::Range(_))))
-            {
-                if !assigns(lp, &key) && root_outside(cx, lp, close) {
-                    send = send_in(Node::Stmt(lp), &key);
-                }
-            }
-        }
-        if let Some(snd) = send {
+        if let Some(send) = reach.first_hit() {
             let (line, _) = cx.file.line_col(close.span().start);
-            cx.report(snd.span, format!("send on `{key}` can run after `close({key})` at line {line}: sending on a closed channel panics"))
+            cx.report(send, format!("send on `{key}` can run after `close({key})` at line {line}: sending on a closed channel panics"))
                 .fix("close a channel only after its last send (the sender closes), or stop sending once it is closed");
         }
-    }
-}
-
-/// The first send on `key` inside `n` (closures excluded).
-fn send_in<'a>(n: Node<'a>, key: &str) -> Option<&'a SendStmt> {
-    let mut out = None;
-    walk::walk(n, &mut |n, _| {
-        if out.is_some() || matches!(n, Node::Expr(Expr::FuncLit(_))) {
-            return false;
-        }
-        if let Node::Stmt(Stmt::Send(s)) = n {
-            if s.chan.dotted_name().as_deref() == Some(key) {
-                out = Some(s.as_ref());
-            }
-        }
-        true
-    });
-    out
-}
-
-/// Whether `s` assigns to `key` or to a prefix of it (closures excluded).
-fn assigns(s: &Stmt, key: &str) -> bool {
-    let mut found = false;
-    walk::walk(Node::Stmt(s), &mut |n, _| {
-        if found || matches!(n, Node::Expr(Expr::FuncLit(_))) {
-            return false;
-        }
-        let lhs: Vec<&Expr> = match n {
-            Node::Stmt(Stmt::Assign(a)) => a.lhs.iter().collect(),
-            Node::Stmt(Stmt::Range(r)) => [&r.key, &r.value].into_iter().flatten().collect(),
-            _ => Vec::new(),
-        };
-        for l in lhs {
-            if let Some(d) = l.dotted_name() {
-                if d == key || key.starts_with(&format!("{d}.")) {
-                    found = true;
-                }
-            }
-        }
-        true
-    });
-    found
-}
-
-/// Whether the root variable of the closed channel is declared outside `lp`.
-fn root_outside<'a>(cx: &Checker<'a>, lp: &Stmt, close: &'a Stmt) -> bool {
-    let Stmt::Expr(e) = close else { return false };
-    let Some(c) = e.as_call() else { return false };
-    let mut root = c.args[0].unparen();
-    while let Expr::Selector(s) = root {
-        root = s.x.unparen();
-    }
-    let Expr::Ident(id) = root else { return false };
-    match cx.env_at(id.span.start).resolve(id) {
-        Some(b) => !lp.span().contains(b.decl.start),
-        None => true,
     }
 }
 
@@ -285,8 +223,10 @@ fn receives_field(body: &Block, recv: &str, field: &str) -> bool {
 }
 
 /// Whether an `if` before the send (in the method's top-level statements)
-/// checks the receiver's state and leaves: `if p.closed { return ... }`.
+/// checks the receiver's state and leaves: `if p.closed { return ... }` — its
+/// branch never reaches the send.
 fn guarded(body: &Block, send: Span, recv: &str) -> bool {
+    let mut cfg = None;
     for s in &body.stmts {
         if s.span().start >= send.start {
             break;
@@ -296,12 +236,18 @@ fn guarded(body: &Block, send: Span, recv: &str) -> bool {
                 || i.init
                     .as_ref()
                     .is_some_and(|init| pitfall_go::flow::mentions(Node::Stmt(init), recv));
-            if cond_mentions
-                && i.then
-                    .stmts
-                    .last()
-                    .is_some_and(pitfall_go::chans::ends_path)
-            {
+            if !cond_mentions {
+                continue;
+            }
+            let cfg = cfg.get_or_insert_with(|| engine::build(body));
+            let r = reach_from(cfg, From::Taken(i.cond.span(), true), None, &mut |e| {
+                if e.span() == send {
+                    Step::Hit
+                } else {
+                    Step::Pass
+                }
+            });
+            if !r.unknown && r.hits.is_empty() {
                 return true;
             }
         }
@@ -347,6 +293,11 @@ fn closing_method<'a>(
             }
             at.is_none()
         });
+        // `close(c.ch); c.ch = make(chan T)`: the closer swaps in a fresh
+        // channel, so the field never stays closed.
+        if at.is_some_and(|pos| reassigns_after(body, recv, field, pos)) {
+            continue;
+        }
         if let Some(pos) = at {
             let (line, _) = def.file.line_col(pos);
             let other = (!std::ptr::eq(def.file, cx.file))
@@ -359,4 +310,23 @@ fn closing_method<'a>(
         }
     }
     best
+}
+
+/// Whether `body` assigns `recv.field` after offset `pos` (closures excluded).
+fn reassigns_after(body: &Block, recv: &str, field: &str, pos: u32) -> bool {
+    let mut found = false;
+    walk::walk_body(body, &mut |n, _| {
+        if let Node::Stmt(Stmt::Assign(a)) = n {
+            if a.span.start > pos
+                && a.lhs.iter().any(|l| {
+                    matches!(l.unparen(), Expr::Selector(s)
+                        if s.sel.name == field && s.x.ident_name() == Some(recv))
+                })
+            {
+                found = true;
+            }
+        }
+        !found
+    });
+    found
 }

@@ -443,7 +443,7 @@ fn early_exit(body: &Block) -> Option<Span> {
 
 /// The loop (its span) of the owner body around the `go` statement, if any.
 fn loop_around(body: &Block, go: Span) -> Option<Span> {
-    let chain = pitfall_go::chans::stmt_chain(body, go);
+    let chain = pitfall_go::walk::enclosing_lists(body, go);
     chain.iter().rev().find_map(|(_, _, owner)| match owner {
         Some(s @ (Stmt::For(_) | Stmt::Range(_))) => Some(s.span()),
         _ => None,
@@ -502,7 +502,7 @@ fn select_case_note(cx: &Checker, body: &Block, exit: Span, go: Span, name: &str
 fn sends_exclusive(sides: &[GoSide]) -> bool {
     let last = sides.iter().map(|s| s.op.span.start).max().unwrap_or(0);
     sides.iter().filter(|s| s.op.span.start != last).all(|s| {
-        let chain = pitfall_go::chans::stmt_chain(s.body, s.op.span);
+        let chain = pitfall_go::walk::enclosing_lists(s.body, s.op.span);
         match chain.last() {
             Some((list, idx, _)) if list[*idx].span() == s.op.span => list
                 .get(idx + 1)

@@ -1,6 +1,8 @@
 //! A mutex locked again on a path where it is already held.
 use crate::prelude::*;
 use pitfall_go::locks::{self, Op};
+use pitfall_go::types::{Env, Scope};
+use pitfall_go::GoFile;
 
 pub static RULE: Rule = Rule {
     name: "double-lock",
@@ -14,13 +16,31 @@ pub static RULE: Rule = Rule {
 ## What it finds
 A `Lock` (or `RLock` after `Lock`, or `Lock` after `RLock`) of a `sync.Mutex` /
 `sync.RWMutex` that is already held by the same function on every path reaching
-it — directly, or through a call to a method of the same type whose first action
-is to lock that mutex (`s.mu.Lock(); s.size()` where `size` also does
-`s.mu.Lock()`).
+it — directly, or through a chain of calls (up to 8 deep) to functions, methods
+or local closures of the package that lock that mutex (`s.mu.Lock(); s.size()`
+where `size` also does `s.mu.Lock()`).
+
+A mutex reached back from an element of a collection counts as its owner's:
+inside `for _, r := range s.replicas`, `r.store.mu` is `s.mu` when the
+element type has exactly one field of the owner's type (a back-pointer) and is
+not the owner's type itself (a tree's `sibling` is not its parent). A
+`sync.Cond`'s `L.Lock()` is a lock of the mutex given to `sync.NewCond` (a
+read lock for `NewCond(mu.RLocker())`).
 
 Go's mutexes are not reentrant, so the goroutine blocks on itself. Locks that are
-held on some paths only (conditional locking) are not reported, and neither is
-`RLock` after `RLock`. Test files are skipped.
+held on some paths only (conditional locking) are not reported. Test files are
+skipped.
+
+**Recursive read locks** (`RLock` while the same goroutine already holds the
+read lock) are reported too, when the package write-locks the same mutex
+somewhere (for a local mutex: the same function). The `sync` documentation
+forbids recursive read locking: once a writer calls `Lock`, new `RLock` calls
+wait until it has had its turn, so a reader that read-locks again waits for the
+writer, which waits for the reader's first read lock — both hang for good. It
+takes a writer arriving between the two `RLock`s, so it shows up rarely and
+under load. The finding names the writer's `Lock` as a related location. An
+RWMutex that nothing in the package write-locks is not reported (no writer
+can queue), and neither is a second `RLock` taken by another goroutine.
 
 ## Why it matters in production
 The goroutine deadlocks on itself and holds the mutex forever; every other goroutine
@@ -60,10 +80,22 @@ func (r *registry) Add(name string) {
 func (r *registry) lenLocked() int { return len(r.names) }
 ```
 
+A recursive read lock looks the same: `c.mu.RLock(); ...; c.String()` where
+`String` also does `c.mu.RLock()` deadlocks once another goroutine's
+`c.mu.Lock()` is waiting between the two.
+
 ## How to fix
 Split the method into a locking wrapper and a `...Locked` variant that expects the
 lock held, and call the variant from code that already holds it. To upgrade a read
-lock, `RUnlock`, then `Lock`, then re-check the state.
+lock, `RUnlock`, then `Lock`, then re-check the state. For a recursive read lock,
+the same split: the caller that already reads calls the `...Locked` variant.
+
+## Differences from peer linters
+go vet and staticcheck have no such check; the race detector and Go's
+goroutine-leak profile see the deadlock only when a run hits it, which for a
+recursive read lock needs a writer to arrive at the wrong moment. This rule
+reports the recursive read lock from the code, whether or not a test ever
+makes the writer wait in between.
 
 ## How to suppress
 `//nolint:double-lock // different instance` on the reported line, or on its own
@@ -77,21 +109,35 @@ fn check(cx: &mut Checker) {
     if !cx.file.src.contains("Lock()") {
         return;
     }
-    for (span, msg, fix, first) in find(cx) {
-        cx.report(span, msg).fix(fix).related(first, "first locked here");
+    for (span, msg, fix, first, writer) in find(cx) {
+        let r = cx.report(span, msg).fix(fix).related(first, "first locked here");
+        if let Some((file, at)) = writer {
+            r.related_in(file, at, "a writer locks it here: once it waits, the second RLock waits behind it");
+        }
     }
 }
 
-fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Span)> {
+type Found<'a> = (Span, String, String, Span, Option<(&'a GoFile, Span)>);
+
+fn find<'a>(cx: &Checker<'a>) -> Vec<Found<'a>> {
     let mut out = Vec::new();
-    for (_body, key, t) in cx.lock_traces() {
+    for (body, key, t) in cx.lock_traces() {
         for (span, op, via, st) in &t.acquires {
             if !locks::always_held(*st) {
                 continue;
             }
-            if *op == Op::RLock && locks::always_read_held(*st) {
-                continue;
-            }
+            // A recursive read lock deadlocks only once a writer queues
+            // between the two RLocks: report it when the package (or, for a
+            // local mutex, the function) write-locks the same mutex.
+            let recursive_read = *op == Op::RLock && locks::always_read_held(*st);
+            let writer = if recursive_read {
+                match writer_site(cx, body, &key, t.class.as_deref()) {
+                    Some(w) => Some(w),
+                    None => continue,
+                }
+            } else {
+                None
+            };
             let Some(first) = t
                 .acquires
                 .iter()
@@ -107,26 +153,108 @@ fn find<'a>(cx: &Checker<'a>) -> Vec<(Span, String, String, Span)> {
                 continue;
             };
             let (line, _) = cx.file.line_col(first.0.start);
-            let held = if locks::always_read_held(*st) {
-                "read-locked"
+            let what = match (via, recursive_read) {
+                (Some(m), false) => format!("{m}() locks `{key}`"),
+                (Some(m), true) => format!("{m}() read-locks `{key}`"),
+                (None, false) => format!("`{key}` is locked again"),
+                (None, true) => format!("`{key}` is read-locked again"),
+            };
+            let writer_at = match writer {
+                Some((f, at)) if std::ptr::eq(f, cx.file) => format!(" (a writer locks it at line {})", f.line_col(at.start).0),
+                Some((f, at)) => format!(" (a writer locks it at {}:{})", f.path, f.line_col(at.start).0),
+                None => String::new(),
+            };
+            let (msg, fix) = if recursive_read {
+                (
+                    format!("{what} while it is already read-locked (line {line}): recursive read locking deadlocks once a writer's Lock{writer_at} waits between the two RLocks, because a waiting writer blocks new readers"),
+                    match via {
+                        Some(m) => format!("call a variant of {m} that expects `{key}` read-held, or RUnlock before the call"),
+                        None => format!("take the read lock of `{key}` once and pass what it protects down"),
+                    },
+                )
             } else {
-                "locked"
-            };
-            let what = match via {
-                Some(m) => format!("{m}() locks `{key}`"),
-                None => format!("`{key}` is locked again"),
-            };
-            let verb = if *op == Op::RLock { "RLock" } else { "Lock" };
-            out.push((
-                    *span,
+                let held = if locks::always_read_held(*st) {
+                    "read-locked"
+                } else {
+                    "locked"
+                };
+                let verb = if *op == Op::RLock { "RLock" } else { "Lock" };
+                (
                     format!("{what} while it is already {held} (line {line}): Go mutexes are not reentrant, this {verb} deadlocks"),
                     match via {
                         Some(m) => format!("call a variant of {m} that expects `{key}` held, or unlock before the call"),
                         None => format!("unlock `{key}` first, or restructure so it is locked once"),
                     },
-                    first.0,
-                ));
+                )
+            };
+            out.push((*span, msg, fix, first.0, writer));
         }
     }
     out
+}
+
+/// Where a writer `Lock`s the mutex `key` (of lock class `class`): for a
+/// class, any non-test function of the package; for a local mutex, the
+/// top-level function around `body` (its closures included).
+fn writer_site<'a>(
+    cx: &Checker<'a>,
+    body: &'a Block,
+    key: &str,
+    class: Option<&str>,
+) -> Option<(&'a GoFile, Span)> {
+    if let Some(class) = class {
+        let w = cx.package_fact::<WriteLocks>();
+        let (i, at) = w.0.iter().find(|(c, _, _)| c == class).map(|(_, i, s)| (*i, *s))?;
+        return Some((&cx.pkg.files()[i], at));
+    }
+    let root = walk::top_level_roots(&cx.file.ast).into_iter().find(|r| r.span().encloses(body.span))?;
+    let sc = cx.scope();
+    let env = cx.env_at(body.span.start);
+    let mut found = None;
+    walk::walk(root, &mut |n, _| {
+        if let (None, Node::Expr(Expr::Call(c))) = (found, n) {
+            if let Some(op) = locks::direct_op(&sc, &env, c) {
+                if op.op == Op::Lock && op.key == key {
+                    found = Some(c.span);
+                }
+            }
+        }
+        found.is_none()
+    });
+    found.map(|s| (cx.file, s))
+}
+
+/// Every direct write `Lock` of a mutex with a lock class in the package's
+/// non-test files: (class, file index, call span). Computed once per package,
+/// on the first recursive read lock found.
+struct WriteLocks(Vec<(String, usize, Span)>);
+
+impl PackageFact for WriteLocks {
+    fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self {
+        let mut out = Vec::new();
+        for (i, file) in pkg.files().iter().enumerate().filter(|(_, f)| !f.is_test) {
+            if !file.src.contains("Lock()") {
+                continue;
+            }
+            let sc = Scope { project, pkg, file };
+            for decl in &file.ast.decls {
+                let Decl::Func(fd) = decl else { continue };
+                if !file.text(fd.span).contains("Lock()") {
+                    continue;
+                }
+                let env = Env::build(&sc, Node::FuncDecl(fd));
+                walk::walk(Node::FuncDecl(fd), &mut |n, _| {
+                    if let Node::Expr(Expr::Call(c)) = n {
+                        if let Some(op) = locks::direct_op(&sc, &env, c) {
+                            if let (Op::Lock, Some(class)) = (op.op, op.class) {
+                                out.push((class, i, c.span));
+                            }
+                        }
+                    }
+                    true
+                });
+            }
+        }
+        WriteLocks(out)
+    }
 }

@@ -19,7 +19,8 @@ Two mutexes that one function acquires in the order A then B (B locked while A i
 held on every path) and another function of the same package — possibly in another
 file — acquires as B then A. Mutexes are compared by *lock class*: a field `mu` of
 the package's type `T` is `T.mu` whatever the variable, a mutex embedded in `T` is
-`T`, a package-level mutex is its variable. Locking through a method of the same
+`T`, a mutex embedded in an anonymous-struct field (`mu struct{ sync.Mutex; ...
+}`) is `T.mu`, a package-level mutex is its variable. Locking through a method of the same
 type that locks first (`s.other.size()`) counts as acquiring its mutex.
 
 Local mutexes, two instances of the same class (`a.mu` then `b.mu`), and mutexes
