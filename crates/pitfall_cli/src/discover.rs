@@ -157,7 +157,8 @@ pub struct RawFile {
     /// Path as shown to the user.
     pub path: String,
     pub dir: PathBuf,
-    pub src: String,
+    /// Shared with the parsed file (see `GoFile::src`).
+    pub src: std::sync::Arc<str>,
     pub header: pitfall_go::scan::Header,
     /// Generated code loaded for its declarations only (never reported on).
     pub generated: bool,
@@ -270,7 +271,7 @@ pub fn parse(raw: &RawPackage) -> Parsed {
         .par_iter()
         .zip(raw.order.par_iter())
         .map(|(f, &i)| {
-            let r = pitfall_go::parse_file(&f.path, f.src.clone())
+            let r = pitfall_go::parse_file(&f.path, std::sync::Arc::clone(&f.src))
                 .map_err(|e| format!("{}: {e}", f.path));
             (i, r)
         })
@@ -388,7 +389,7 @@ fn read_one(p: &Path, cwd: &Path, max_file_size: u64) -> ReadOne {
         path: shown,
         dir,
         generated: pitfall_go::is_generated(&src),
-        src,
+        src: src.into(),
         header,
     })
 }

@@ -405,7 +405,7 @@ impl Repo {
                 for f in &pkg.files {
                     let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
                     repo.by_name.entry(name).or_default().push(f.path.clone());
-                    repo.files.insert(f.path.clone(), f.src.clone());
+                    repo.files.insert(f.path.clone(), f.src.to_string());
                 }
             }
             for (path, findings, directives) in results {

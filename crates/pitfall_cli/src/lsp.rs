@@ -666,7 +666,7 @@ fn check_go(
         f.ast
             .package
             .as_ref()
-            .map(|p| p.name.clone())
+            .map(|p| p.name.to_string())
             .unwrap_or_default()
     };
     let Some(name) = files

@@ -286,7 +286,7 @@ fn check(mut args: CheckArgs) -> Result<u8, String> {
     for pkg in &read.packages {
         for f in &pkg.files {
             if with_findings.contains(f.path.as_str()) {
-                sources.insert(f.path.clone(), f.src.clone());
+                sources.insert(f.path.clone(), f.src.to_string());
             }
         }
     }

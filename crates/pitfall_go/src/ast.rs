@@ -8,6 +8,8 @@
 //! Parse errors never make a whole file disappear: a subtree that did not parse
 //! becomes [`Expr::Bad`] / [`Stmt::Bad`] / [`Decl::Bad`] and the rest is kept.
 
+pub use crate::name::Name;
+
 /// A half-open byte range `[start, end)` in the source.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Span {
@@ -35,7 +37,7 @@ impl Span {
 
 #[derive(Clone, Debug)]
 pub struct Ident {
-    pub name: String,
+    pub name: Name,
     pub span: Span,
 }
 
@@ -371,7 +373,7 @@ pub enum LitKind {
 pub struct BasicLit {
     pub kind: LitKind,
     /// The literal as written, quotes included.
-    pub raw: String,
+    pub raw: Name,
     pub span: Span,
 }
 
@@ -673,7 +675,7 @@ impl Expr {
     /// `a.b.c` as "a.b.c" when the expression is a chain of identifiers.
     pub fn dotted_name(&self) -> Option<String> {
         match self.unparen() {
-            Expr::Ident(i) => Some(i.name.clone()),
+            Expr::Ident(i) => Some(i.name.to_string()),
             Expr::Selector(s) => Some(format!("{}.{}", s.x.dotted_name()?, s.sel.name)),
             _ => None,
         }

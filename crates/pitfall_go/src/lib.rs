@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod locks;
 mod lower;
 pub mod module;
+pub mod name;
 mod newexpr;
 pub mod routes;
 pub mod scan;
@@ -39,7 +40,8 @@ pub const MAX_NESTING: usize = 1000;
 pub struct GoFile {
     /// Path as shown to the user (relative to the working directory).
     pub path: String,
-    pub src: String,
+    /// Shared with the reader that loaded it: one copy of the text per run.
+    pub src: std::sync::Arc<str>,
     pub ast: File,
     pub is_test: bool,
     /// A generated file (`// Code generated ... DO NOT EDIT.`) loaded for its
@@ -77,7 +79,8 @@ thread_local! {
 ///
 /// Lowering recurses once per nesting level: call this on a thread with a
 /// generous stack (the CLI's workers have 64 MiB; 8 MiB covers the limit).
-pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
+pub fn parse_file(path: &str, src: impl Into<std::sync::Arc<str>>) -> Result<GoFile, ParseError> {
+    let src: std::sync::Arc<str> = src.into();
     let tree = PARSER.with(|p| p.borrow_mut().parse(src.as_bytes(), None));
     let Some(mut tree) = tree else {
         return Err(ParseError::NotGo("the parser gave up on this file".into()));
@@ -111,7 +114,7 @@ pub fn parse_file(path: &str, src: String) -> Result<GoFile, ParseError> {
     for imp in &ast.imports {
         let name = match &imp.name {
             Some(n) if n.name == "_" || n.name == "." => continue,
-            Some(n) => n.name.clone(),
+            Some(n) => n.name.to_string(),
             None => default_import_name(&imp.path).to_string(),
         };
         import_names.insert(name, imp.path.clone());

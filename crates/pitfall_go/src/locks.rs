@@ -986,7 +986,7 @@ pub fn order_edges<'a>(body: &'a Block, func: &str, classify: Classify<'_, 'a>) 
 /// make the mutex unnamed).
 pub fn key_of(e: &Expr) -> Option<String> {
     match e.unparen() {
-        Expr::Ident(i) => Some(i.name.clone()),
+        Expr::Ident(i) => Some(i.name.to_string()),
         Expr::Selector(s) => Some(format!("{}.{}", key_of(&s.x)?, s.sel.name)),
         Expr::Star(s) => key_of(&s.x),
         Expr::Index(i) if i.indices.len() == 1 => {

@@ -307,7 +307,7 @@ impl<'m, 'a> Collector<'m, 'a> {
             file,
         };
         let env = Env::build(&sc, Node::FuncDecl(fd));
-        let func_key = (pkg.src.import_path.clone(), fd.name.name.clone());
+        let func_key = (pkg.src.import_path.clone(), fd.name.name.to_string());
         let mut routers: HashMap<String, Router> = HashMap::new();
         // Routers received as parameters: routes on them are attributed later.
         let mut params: HashMap<String, usize> = HashMap::new();
@@ -316,9 +316,9 @@ impl<'m, 'a> Collector<'m, 'a> {
             let kind = router_type_kind(&sc.type_expr(&field.ty));
             for name in &field.names {
                 if let Some(kind) = kind {
-                    params.insert(name.name.clone(), index);
+                    params.insert(name.name.to_string(), index);
                     routers.insert(
-                        name.name.clone(),
+                        name.name.to_string(),
                         Router {
                             kind,
                             prefix: String::new(),
@@ -350,7 +350,7 @@ impl<'m, 'a> Collector<'m, 'a> {
                 Node::ValueSpec(v) => {
                     for (id, rhs) in v.names.iter().zip(&v.values) {
                         if let Some(r) = self.router_value(&sc, &env, file, &routers, rhs) {
-                            routers.insert(id.name.clone(), r);
+                            routers.insert(id.name.to_string(), r);
                         }
                     }
                 }
@@ -630,7 +630,7 @@ impl<'m, 'a> Collector<'m, 'a> {
             if let (Some(prefix), Some(Expr::FuncLit(fl))) = (prefix, f.map(|f| f.unparen())) {
                 if let Some(p) = fl.ty.params.first().and_then(|p| p.names.first()) {
                     routers.insert(
-                        p.name.clone(),
+                        p.name.to_string(),
                         Router {
                             prefix: join(&r.prefix, &prefix),
                             ..r.clone()
@@ -792,7 +792,9 @@ impl<'m, 'a> Collector<'m, 'a> {
         c: &'a CallExpr,
     ) {
         let target = match c.fun.unparen() {
-            Expr::Ident(id) if env.resolve(id).is_none() => None.or(Some((None, id.name.clone()))),
+            Expr::Ident(id) if env.resolve(id).is_none() => {
+                None.or(Some((None, id.name.to_string())))
+            }
             e => env
                 .pkg_member(file, e)
                 .map(|(p, n)| (Some(p.to_string()), n.to_string())),
@@ -868,7 +870,7 @@ impl<'m, 'a> Collector<'m, 'a> {
                 {
                     return;
                 }
-                (format!("method {}", sel.sel.name), sel.sel.name.clone())
+                (format!("method {}", sel.sel.name), sel.sel.name.to_string())
             }
         };
         if REGISTERS.iter().any(|p| name.starts_with(p)) {
@@ -1158,7 +1160,7 @@ impl<'m, 'a> Collector<'m, 'a> {
             other => other,
         };
         let inner: Vec<&Expr> = match e {
-            Expr::Ident(id) => return routers.get(&id.name).cloned(),
+            Expr::Ident(id) => return routers.get(id.name.as_str()).cloned(),
             Expr::Call(c) => {
                 if env.pkg_member(file, &c.fun) == Some(("google.golang.org/grpc", "NewServer")) {
                     return None;

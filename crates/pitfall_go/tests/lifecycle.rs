@@ -14,7 +14,7 @@ fn facts(files: &[(&str, &str, &str)]) -> Lifecycle {
             let f = parse_file(&format!("{dir}/x.go"), src.to_string()).unwrap();
             SourcePackage {
                 dir: dir.to_string(),
-                name: f.ast.package.as_ref().unwrap().name.clone(),
+                name: f.ast.package.as_ref().unwrap().name.to_string(),
                 import_path: path.to_string(),
                 gomod: gomod.clone(),
                 files: vec![f],

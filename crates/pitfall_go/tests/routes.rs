@@ -14,7 +14,7 @@ fn project(files: &[(&str, &str, &str)]) -> Vec<SourcePackage> {
             let f = parse_file(&format!("{dir}/x.go"), src.to_string()).unwrap();
             SourcePackage {
                 dir: dir.to_string(),
-                name: f.ast.package.as_ref().unwrap().name.clone(),
+                name: f.ast.package.as_ref().unwrap().name.to_string(),
                 import_path: path.to_string(),
                 gomod: Arc::new(GoMod::default()),
                 files: vec![f],

@@ -129,7 +129,7 @@ pub fn import_name(file: &GoFile, path: &str) -> Option<(String, Option<TextEdit
                 .is_none_or(|n| n.name != "_" && n.name != ".")
     }) {
         let name = match &spec.name {
-            Some(n) => n.name.clone(),
+            Some(n) => n.name.to_string(),
             None => default_name(path).to_string(),
         };
         return Some((name, None));
@@ -281,7 +281,7 @@ pub fn drop_unused_imports(before: &GoFile, after: &GoFile) -> Vec<TextEdit> {
     for spec in &after.ast.imports {
         let name = match &spec.name {
             Some(n) if n.name == "_" || n.name == "." => continue,
-            Some(n) => n.name.clone(),
+            Some(n) => n.name.to_string(),
             None => default_name(&spec.path).to_string(),
         };
         let was_used =

@@ -70,7 +70,7 @@ pub fn obj_of<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> Option<Obj> {
     let (base, path) = split_path(e)?;
     let root = match env.resolve(base) {
         Some(b) => Root::Local(b.decl.start),
-        None if sc.pkg.vars.contains_key(base.name.as_str()) => Root::Global(base.name.clone()),
+        None if sc.pkg.vars.contains_key(base.name.as_str()) => Root::Global(base.name.to_string()),
         None => return None,
     };
     Some(Obj {
@@ -88,7 +88,7 @@ pub fn class_of<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> Option<Obj> {
     let (base, path) = split_path(e)?;
     if env.resolve(base).is_none() {
         return sc.pkg.vars.contains_key(base.name.as_str()).then(|| Obj {
-            root: Root::Global(base.name.clone()),
+            root: Root::Global(base.name.to_string()),
             path: path.join("."),
         });
     }

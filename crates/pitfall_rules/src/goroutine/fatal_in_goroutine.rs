@@ -112,7 +112,7 @@ fn check(cx: &mut Checker) {
             continue;
         }
         let targets = &started.get_or_insert_with(|| cx.package_fact::<GoTargets>()).0;
-        let me = Target { recv: f.recv_type_name().map(str::to_string), name: f.name.name.clone() };
+        let me = Target { recv: f.recv_type_name().map(str::to_string), name: f.name.name.to_string() };
         let Some(t) = targets.iter().find(|t| **t == me) else { continue };
         let how = match &t.recv {
             Some(r) => format!("`{}`, which the package runs as a goroutine (`go x.{}(...)` on a {r})", t.name, t.name),
@@ -265,7 +265,7 @@ fn go_targets<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Vec<Ta
                     match call.fun.unparen() {
                         Expr::Ident(id)
                             if env.resolve(id).is_none() && pkg.funcs.contains_key(id.name.as_str()) => {
-                                out.push(Target { recv: None, name: id.name.clone() });
+                                out.push(Target { recv: None, name: id.name.to_string() });
                             }
                         Expr::Selector(sel) => {
                             if env.pkg_member(file, &call.fun).is_some() {
@@ -273,7 +273,7 @@ fn go_targets<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Vec<Ta
                             }
                             if let Ty::Named(path, tname) = env.type_of(&sc, &sel.x).deref() {
                                 if *path == pkg.import_path() && pkg.methods.contains_key(&(*tname, sel.sel.name.as_str())) {
-                                    out.push(Target { recv: Some(tname.to_string()), name: sel.sel.name.clone() });
+                                    out.push(Target { recv: Some(tname.to_string()), name: sel.sel.name.to_string() });
                                 }
                             }
                         }

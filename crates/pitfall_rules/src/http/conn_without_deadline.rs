@@ -144,7 +144,7 @@ fn check(cx: &mut Checker) {
 fn conn_io<'a>(cx: &Checker<'a>, c: &'a CallExpr) -> Option<String> {
     let conn_ident = |e: &'a Expr| -> Option<String> {
         let id = e.as_ident()?;
-        is_conn(&cx.type_of(e)).then(|| id.name.clone())
+        is_conn(&cx.type_of(e)).then(|| id.name.to_string())
     };
     let name = c.method_name()?;
     if let Some(recv) = c.receiver() {

@@ -208,7 +208,7 @@ fn literal_target(anc: &[Node<'_>], lit: Span) -> Option<Option<Vec<String>>> {
             }
             Node::ValueSpec(v) => {
                 let i = v.values.iter().position(|r| r.span() == span)?;
-                return Some(Some(vec![v.names.get(i)?.name.clone()]));
+                return Some(Some(vec![v.names.get(i)?.name.to_string()]));
             }
             _ => return None,
         }

@@ -186,7 +186,7 @@ fn is_split_func(func: Func) -> bool {
 
 fn type_text(e: &Expr) -> String {
     match e.unparen() {
-        Expr::Ident(id) => id.name.clone(),
+        Expr::Ident(id) => id.name.to_string(),
         Expr::ArrayType(a) if a.len.is_none() => format!("[]{}", type_text(&a.elem)),
         _ => String::new(),
     }

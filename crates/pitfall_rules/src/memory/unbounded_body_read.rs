@@ -139,7 +139,7 @@ fn request_body_of<'a>(cx: &Checker<'a>, arg: &'a Expr, anc: &[Node<'a>]) -> Opt
     }
     let index = param_index(&fd.ty, binding.decl)?;
     let called = cx.package_fact::<UnlimitedHandlerCalls>();
-    called.0.contains(&(fd.name.name.clone(), index)).then_some(req)
+    called.0.contains(&(fd.name.name.to_string(), index)).then_some(req)
 }
 
 /// Whether the read sits in a handler written inside an `httptest.NewServer(...)`
@@ -193,7 +193,7 @@ impl PackageFact for UnlimitedHandlerCalls {
                     }
                     for (index, arg) in c.args.iter().enumerate() {
                         let Some(arg) = arg.as_ident() else { continue };
-                        if out.contains(&(f.name.clone(), index)) {
+                        if out.contains(&(f.name.to_string(), index)) {
                             continue;
                         }
                         let Some(b) = env.resolve(arg) else { continue };
@@ -208,7 +208,7 @@ impl PackageFact for UnlimitedHandlerCalls {
                             continue;
                         }
                         if !replaced_in(&env, funcs[declaring], b.decl, c.span.start) {
-                            out.insert((f.name.clone(), index));
+                            out.insert((f.name.to_string(), index));
                         }
                     }
                     true

@@ -104,10 +104,10 @@ fn check(cx: &mut Checker) {
         // One finding per variable and function: the first statement that
         // grows it (the fix, a Builder, covers every loop at once).
         let func_span = walk::enclosing_func(anc).map(|f| f.span()).unwrap_or(inner.span());
-        let key = (func_span, var.name.clone());
+        let key = (func_span, var.name.to_string());
         if !seen.contains(&key) {
             seen.push(key);
-            hits.push((stmt.span(), var.name.clone()));
+            hits.push((stmt.span(), var.name.to_string()));
         }
         true
     });

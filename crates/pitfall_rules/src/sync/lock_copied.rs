@@ -186,10 +186,10 @@ fn is_no_copy_call<'a>(cx: &Checker<'a>, c: &'a CallExpr) -> bool {
 
 fn callee_name(c: &CallExpr) -> String {
     match c.fun.unparen() {
-        Expr::Ident(id) => id.name.clone(),
+        Expr::Ident(id) => id.name.to_string(),
         Expr::Selector(s) => match s.x.ident_name() {
             Some(x) => format!("{x}.{}", s.sel.name),
-            None => s.sel.name.clone(),
+            None => s.sel.name.to_string(),
         },
         _ => "a function".into(),
     }

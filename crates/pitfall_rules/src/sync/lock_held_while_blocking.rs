@@ -161,7 +161,7 @@ impl PackageFact for Blocks {
                 let env = Rc::new(Env::build(&sc, Node::FuncDecl(fd)));
                 let fname = match fd.recv_type_name() {
                     Some(t) => format!("{t}.{}", fd.name.name),
-                    None => fd.name.name.clone(),
+                    None => fd.name.name.to_string(),
                 };
                 walk::walk(Node::FuncDecl(fd), &mut |n, _| {
                     let Some(func) = n.as_func() else { return true };

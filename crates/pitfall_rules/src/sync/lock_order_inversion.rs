@@ -151,7 +151,7 @@ fn file_edges<'a>(
         let classify = |c: &'a CallExpr| summaries.classify(&sc, &env, c);
         let name = match fd.recv_type_name() {
             Some(t) => format!("{t}.{}", fd.name.name),
-            None => fd.name.name.clone(),
+            None => fd.name.name.to_string(),
         };
         walk::walk(Node::FuncDecl(fd), &mut |n, _| {
             if let Some(func) = n.as_func() {
