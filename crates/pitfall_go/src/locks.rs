@@ -1038,6 +1038,9 @@ pub struct Summaries<'a> {
     cache: RefCell<HashMap<usize, Option<Rc<LockSummary>>>>,
     busy: RefCell<HashSet<usize>>,
     envs: RefCell<HashMap<usize, Rc<Env<'a>>>>,
+    /// Per `(type, field)`: what every callback installed in that
+    /// function-valued field does to its owner's mutexes ([`Summaries::callback`]).
+    callbacks: RefCell<HashMap<(String, String), Option<Rc<Vec<Effect>>>>>,
 }
 
 impl Default for Summaries<'_> {
@@ -1046,6 +1049,7 @@ impl Default for Summaries<'_> {
             cache: RefCell::new(HashMap::new()),
             busy: RefCell::new(HashSet::new()),
             envs: RefCell::new(HashMap::new()),
+            callbacks: RefCell::new(HashMap::new()),
         }
     }
 }
@@ -1118,7 +1122,17 @@ impl<'a> Summaries<'a> {
                 if *path != sc.pkg.import_path() {
                     return None;
                 }
-                let def = sc.pkg.methods.get(&(*tname, sel.sel.name.as_str()))?;
+                let Some(def) = sc.pkg.methods.get(&(*tname, sel.sel.name.as_str())) else {
+                    // `x.onEvent(...)`: a call through a function-valued field.
+                    if !matches!(sc.underlying(&sc.field(&t, &sel.sel.name)), Ty::Func(_)) {
+                        return None;
+                    }
+                    let sum = LockSummary {
+                        effects: self.callback(sc, tname, &sel.sel.name, depth + 1)?.to_vec(),
+                    };
+                    let recv = key_of(&sel.x)?;
+                    return apply(&sum, Some(&recv), &[], Some(&sel.sel.name));
+                };
                 let sum = self.summarize(sc, def, depth + 1)?;
                 let recv = key_of(&sel.x)?;
                 apply(&sum, Some(&recv), &call.args, Some(&def.decl.name.name))
@@ -1192,6 +1206,205 @@ impl<'a> Summaries<'a> {
                 .then(|| Slot::Same(key.to_string()))
         };
         effects(body, &classify, &slot)
+    }
+
+    /// What calling the function-valued field `field` of the package's type
+    /// `tname` does to the mutexes of the value holding it, as effects on
+    /// [`Slot::Recv`]: known when every installation of the field in the
+    /// package is a closure (assigned directly, `x.f = func() {...}`, or
+    /// through a setter method, `x.SetF(func() {...})`) and all of them have
+    /// the same effect on the mutexes of the `x` they are installed in.
+    fn callback(
+        &self,
+        sc: &Scope<'a>,
+        tname: &str,
+        field: &str,
+        depth: u32,
+    ) -> Option<Rc<Vec<Effect>>> {
+        let k = (tname.to_string(), field.to_string());
+        if let Some(c) = self.callbacks.borrow().get(&k) {
+            return c.clone();
+        }
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.callbacks.borrow_mut().insert(k.clone(), None); // recursion: unknown
+        let out = self.compute_callback(sc, tname, field, depth).map(Rc::new);
+        self.callbacks.borrow_mut().insert(k, out.clone());
+        out
+    }
+
+    fn compute_callback(
+        &self,
+        sc: &Scope<'a>,
+        tname: &str,
+        field: &str,
+        depth: u32,
+    ) -> Option<Vec<Effect>> {
+        let is_t = |env: &Env<'a>, fsc: &Scope<'a>, x: &'a Expr| matches!(env.type_of(fsc, x).deref(), Ty::Named(p, n) if *p == sc.pkg.import_path() && *n == tname);
+        // The closure a value names: a literal, or a local bound to one.
+        fn lit_of<'a>(env: &Env<'a>, v: &'a Expr) -> Option<&'a FuncLit> {
+            match v.unparen() {
+                Expr::FuncLit(l) => Some(l),
+                Expr::Ident(id) => match env.resolve(id)?.init?.unparen() {
+                    Expr::FuncLit(l) => Some(l),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        // Installations: (owner key, closure, scope, env).
+        let mut installs: Vec<(String, &'a FuncLit, Scope<'a>, Rc<Env<'a>>)> = Vec::new();
+        // Setter methods: (method name, parameter index).
+        let mut setters: Vec<(&'a str, usize)> = Vec::new();
+        let mut unknown = false;
+        let files = sc.pkg.files();
+        for file in files {
+            if !file.src.contains(field) {
+                continue;
+            }
+            let fsc = Scope {
+                project: sc.project,
+                pkg: sc.pkg,
+                file,
+            };
+            for decl in &file.ast.decls {
+                let Decl::Func(fd) = decl else { continue };
+                if !file.text(fd.span).contains(field) {
+                    continue;
+                }
+                let env = self.env_for(&fsc, fd);
+                let recv = fd
+                    .recv
+                    .as_ref()
+                    .and_then(|r| r.names.first())
+                    .map(|n| n.name.as_str());
+                let params: Vec<&str> = fd
+                    .ty
+                    .params
+                    .iter()
+                    .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
+                    .collect();
+                walk::walk(Node::FuncDecl(fd), &mut |n, _| {
+                    match n {
+                        Node::Stmt(Stmt::Assign(a)) if !a.is_define() => {
+                            for (l, r) in a.lhs.iter().zip(&a.rhs) {
+                                let Expr::Selector(ls) = l.unparen() else {
+                                    continue;
+                                };
+                                if ls.sel.name != field || !is_t(&env, &fsc, &ls.x) {
+                                    continue;
+                                }
+                                if let (Some(lit), Some(owner)) = (lit_of(&env, r), key_of(&ls.x)) {
+                                    installs.push((owner, lit, fsc, env.clone()));
+                                    continue;
+                                }
+                                // `r.f = p` in a method of T with parameter p: a setter.
+                                let setter = match (r.unparen(), key_of(&ls.x)) {
+                                    (Expr::Ident(p), Some(owner))
+                                        if Some(owner.as_str()) == recv =>
+                                    {
+                                        params.iter().position(|q| *q == p.name)
+                                    }
+                                    _ => None,
+                                };
+                                match setter {
+                                    Some(i) if fd.recv.is_some() => {
+                                        setters.push((fd.name.name.as_str(), i))
+                                    }
+                                    _ => unknown = true,
+                                }
+                            }
+                        }
+                        Node::Expr(Expr::CompositeLit(c)) => {
+                            let keyed = c.elts.iter().any(|e| {
+                                matches!(e, Expr::KeyValue(kv) if matches!(kv.key.unparen(), Expr::Ident(k) if k.name == field))
+                            });
+                            let of_t = c.ty.as_ref().is_some_and(|t| {
+                                matches!(fsc.type_expr(t).deref(), Ty::Named(p, n) if *p == sc.pkg.import_path() && *n == tname)
+                            });
+                            if keyed && of_t {
+                                unknown = true;
+                            }
+                        }
+                        _ => {}
+                    }
+                    true
+                });
+            }
+        }
+        if unknown {
+            return None;
+        }
+        // Calls of the setters: `x.SetF(closure)`.
+        for (name, i) in &setters {
+            for file in files {
+                if !file.src.contains(name) {
+                    continue;
+                }
+                let fsc = Scope {
+                    project: sc.project,
+                    pkg: sc.pkg,
+                    file,
+                };
+                for decl in &file.ast.decls {
+                    let Decl::Func(fd) = decl else { continue };
+                    if !file.text(fd.span).contains(name) {
+                        continue;
+                    }
+                    let env = self.env_for(&fsc, fd);
+                    walk::walk(Node::FuncDecl(fd), &mut |n, _| {
+                        if let Node::Expr(Expr::Call(c)) = n {
+                            if let Expr::Selector(f) = c.fun.unparen() {
+                                if f.sel.name == *name && is_t(&env, &fsc, &f.x) {
+                                    match (
+                                        c.args.get(*i).and_then(|a| lit_of(&env, a)),
+                                        key_of(&f.x),
+                                    ) {
+                                        (Some(lit), Some(owner)) => {
+                                            installs.push((owner, lit, fsc, env.clone()))
+                                        }
+                                        _ => unknown = true,
+                                    }
+                                }
+                            }
+                        }
+                        true
+                    });
+                }
+            }
+        }
+        if unknown || installs.is_empty() {
+            return None;
+        }
+        // Each closure's effects on its owner's mutexes, relative to the owner.
+        let mut common: Option<Vec<Effect>> = None;
+        for (owner, lit, fsc, env) in &installs {
+            let sum = self.summarize_lit(fsc, env, lit, depth + 1);
+            let prefix = format!("{owner}.");
+            let mine: Vec<Effect> = sum
+                .iter()
+                .flat_map(|s| s.effects.iter())
+                .filter_map(|e| match &e.slot {
+                    Slot::Same(key) => key.strip_prefix(&prefix).map(|path| Effect {
+                        slot: Slot::Recv(path.to_string()),
+                        ..e.clone()
+                    }),
+                    _ => None,
+                })
+                .collect();
+            common = Some(match common {
+                None => mine,
+                Some(c) => c
+                    .into_iter()
+                    .filter(|e| {
+                        mine.iter()
+                            .any(|m| m.slot == e.slot && m.op == e.op && m.transient == e.transient)
+                    })
+                    .collect(),
+            });
+        }
+        common.filter(|c| !c.is_empty())
     }
 
     /// The summary of a local closure, in the names of the enclosing function.

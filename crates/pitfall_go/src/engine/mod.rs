@@ -72,7 +72,11 @@
 //! **Analyses on the engine**: held locks ([`crate::locks`]), a resource not
 //! released on some path ([`crate::flow`]: response bodies, rows, spans, cancel
 //! functions), a channel not touched again on some path
-//! ([`crate::chans::touched_on_every_path`]).
+//! ([`crate::chans::touched_on_every_path`]), the defers registered when a
+//! process exit runs (rule `exit-skips-defers`). Rules that ask reachability:
+//! `send-on-closed-channel`, `double-close`, `goroutine-leak` (exclusive sends).
+//! What is left outside: "where does this statement sit" (innermost loop,
+//! statement list) is syntax, [`crate::walk::enclosing_lists`].
 
 pub mod cfg;
 pub mod dataflow;

@@ -2,6 +2,7 @@
 use crate::prelude::*;
 use pitfall_go::types::{Env, Scope};
 use pitfall_go::exits::is_process_exit;
+use pitfall_go::engine::{self, cfg::{Elem, ENTRY}};
 use pitfall_go::walk::walk;
 use pitfall_go::GoFile;
 
@@ -91,8 +92,7 @@ fn check(cx: &mut Checker) {
         walk(root, &mut |n, _| {
             if let Some(func) = n.as_func() {
                 if let Some(body) = func.body() {
-                    let mut flow = Flow { sc: &sc, env: &env, cancels: &cancels, hits: Vec::new() };
-                    flow.block(&body.stmts, Vec::new());
+                    let mut flow = registered_at_exits(&sc, &env, &cancels, body);
                     let test_main = func.name() == Some("TestMain");
                     if cx.file.is_test && !test_main {
                         // Helper processes exit on purpose; keep log.Fatal only.
@@ -181,205 +181,137 @@ struct Hit<'a> {
     defers: Vec<&'a CallStmt>,
 }
 
-/// A walk over one function body in source order that tracks which defers may
-/// be registered when each statement runs. Branches that end in `return`,
-/// `panic` or an exit drop their defers; loops and switches merge them.
-struct Flow<'s, 'a> {
-    sc: &'s Scope<'a>,
-    env: &'s Env<'a>,
-    cancels: &'s [Span],
+/// The process exits of one function body, each with the defers (that matter
+/// at exit) registered on some path to it: a forward dataflow on the engine's
+/// CFG whose state is the set of registered defers. Paths that return, panic
+/// or exit take their defers with them; loops go round.
+struct Exits<'a> {
     hits: Vec<Hit<'a>>,
 }
 
-type Defers<'a> = Vec<&'a CallStmt>;
-
-fn merge<'a>(mut a: Defers<'a>, b: Defers<'a>) -> Defers<'a> {
-    for d in b {
-        if !a.iter().any(|x| std::ptr::eq(*x, d)) {
-            a.push(d);
-        }
+fn registered_at_exits<'a>(sc: &Scope<'a>, env: &Env<'a>, cancels: &[Span], body: &'a Block) -> Exits<'a> {
+    let cfg = engine::build(body);
+    let mut an = Registered { cx: Ctx { sc, env, cancels }, defers: Vec::new(), exits: Vec::new() };
+    let sol = engine::forward(&cfg, &mut an, (ENTRY, 0), Some(Vec::new()));
+    if !sol.converged {
+        return Exits { hits: Vec::new() };
     }
-    a.sort_by_key(|d| d.span.start);
-    a
+    let Registered { defers, exits, .. } = an;
+    let hits = exits
+        .into_iter()
+        .map(|(exit, set)| {
+            let mut ds: Vec<&'a CallStmt> = set.into_iter().map(|i| defers[i]).collect();
+            ds.sort_by_key(|d| d.span.start);
+            Hit { exit, defers: ds }
+        })
+        .collect();
+    Exits { hits }
 }
 
-impl<'s, 'a> Flow<'s, 'a> {
-    /// Returns the defers registered after the block and whether it always ends
-    /// the function (return, panic, exit, or a jump out of it).
-    fn block(&mut self, stmts: &'a [Stmt], mut st: Defers<'a>) -> (Defers<'a>, bool) {
-        for s in stmts {
-            let (next, ends) = self.stmt(s, st);
-            st = next;
-            if ends {
-                return (st, true);
-            }
-        }
-        (st, false)
+/// Indices (into `Registered::defers`) of the defers registered on some path;
+/// `None` where no path reaches.
+type Set = Option<Vec<usize>>;
+
+struct Registered<'s, 'a> {
+    cx: Ctx<'s, 'a>,
+    /// The defer statements that matter at exit, in the order first met.
+    defers: Vec<&'a CallStmt>,
+    /// Each process exit reached with some defer registered, with those defers.
+    exits: Vec<(&'a CallExpr, Vec<usize>)>,
+}
+
+impl<'a> engine::Analysis<'a> for Registered<'_, 'a> {
+    type State = Set;
+
+    fn bottom(&self) -> Set {
+        None
     }
 
-    fn stmt(&mut self, s: &'a Stmt, st: Defers<'a>) -> (Defers<'a>, bool) {
-        match s {
-            Stmt::Defer(d) => {
-                let mut st = st;
-                let cx = Ctx { sc: self.sc, env: self.env, cancels: self.cancels };
-                if matters_at_exit(&cx, d) {
-                    st.push(d);
-                }
-                (st, false)
-            }
-            Stmt::Expr(e) => {
-                let ends = self.exprs(&[e], &st);
-                (st, ends)
-            }
-            Stmt::Assign(a) => {
-                let es: Vec<&Expr> = a.lhs.iter().chain(&a.rhs).collect();
-                self.exprs(&es, &st);
-                (st, false)
-            }
-            Stmt::IncDec(x) => {
-                self.exprs(&[&x.x], &st);
-                (st, false)
-            }
-            Stmt::Send(x) => {
-                self.exprs(&[&x.chan, &x.value], &st);
-                (st, false)
-            }
-            Stmt::Go(g) => {
-                // The arguments are evaluated here; the function runs elsewhere.
-                if let Some(c) = g.call.as_call() {
-                    let es: Vec<&Expr> = c.args.iter().collect();
-                    self.exprs(&es, &st);
-                }
-                (st, false)
-            }
-            Stmt::Return(r) => {
-                let es: Vec<&Expr> = r.results.iter().collect();
-                self.exprs(&es, &st);
-                (st, true)
-            }
-            Stmt::Branch(_) => (st, true),
-            Stmt::Block(b) => self.block(&b.stmts, st),
-            Stmt::If(i) => {
-                let st = self.init(i.init.as_ref(), st);
-                self.exprs(&[&i.cond], &st);
-                let (a, a_ends) = self.block(&i.then.stmts, st.clone());
-                let (b, b_ends) = match &i.els {
-                    Some(e) => self.stmt(e, st),
-                    None => (st, false),
-                };
-                match (a_ends, b_ends) {
-                    (true, true) => (merge(a, b), true),
-                    (true, false) => (b, false),
-                    (false, true) => (a, false),
-                    (false, false) => (merge(a, b), false),
-                }
-            }
-            Stmt::For(f) => {
-                let st = self.init(f.init.as_ref(), st);
-                if let Some(c) = &f.cond {
-                    self.exprs(&[c], &st);
-                }
-                let (body, _) = self.block(&f.body.stmts, st.clone());
-                (merge(st, body), false)
-            }
-            Stmt::Range(r) => {
-                self.exprs(&[&r.x], &st);
-                let (body, _) = self.block(&r.body.stmts, st.clone());
-                (merge(st, body), false)
-            }
-            Stmt::Switch(sw) => {
-                let st = self.init(sw.init.as_ref(), st);
-                if let Some(t) = &sw.tag {
-                    self.exprs(&[t], &st);
-                }
-                self.cases(&sw.cases, st)
-            }
-            Stmt::TypeSwitch(ts) => {
-                let st = self.init(ts.init.as_ref(), st);
-                self.exprs(&[&ts.x], &st);
-                self.cases(&ts.cases, st)
-            }
-            Stmt::Select(sel) => {
-                let mut out = st.clone();
-                let mut all_end = !sel.cases.is_empty();
-                for c in &sel.cases {
-                    let st = self.init(c.comm.as_ref(), st.clone());
-                    let (after, ends) = self.block(&c.body, st);
-                    if !ends {
-                        out = merge(out, after);
-                        all_end = false;
+    fn join(&self, into: &mut Set, other: &Set) {
+        match (into.as_mut(), other) {
+            (_, None) => {}
+            (None, Some(o)) => *into = Some(o.clone()),
+            (Some(a), Some(o)) => {
+                for i in o {
+                    if !a.contains(i) {
+                        a.push(*i);
                     }
                 }
-                (out, all_end)
+                a.sort_unstable();
             }
-            Stmt::Labeled(l) => self.stmt(&l.stmt, st),
-            Stmt::Decl(g) => {
-                let mut es = Vec::new();
-                for spec in &g.specs {
-                    if let Spec::Value(v) = spec {
-                        es.extend(v.values.iter());
-                    }
-                }
-                self.exprs(&es, &st);
-                (st, false)
-            }
-            Stmt::Empty(_) | Stmt::Bad(_) => (st, false),
         }
     }
 
-    fn init(&mut self, s: Option<&'a Stmt>, st: Defers<'a>) -> Defers<'a> {
-        match s {
-            Some(s) => self.stmt(s, st).0,
-            None => st,
-        }
-    }
-
-    fn cases(&mut self, cases: &'a [CaseClause], st: Defers<'a>) -> (Defers<'a>, bool) {
-        let has_default = cases.iter().any(|c| c.is_default);
-        let mut out = if has_default { Vec::new() } else { st.clone() };
-        let mut all_end = has_default;
-        for c in cases {
-            let es: Vec<&Expr> = c.list.iter().collect();
-            self.exprs(&es, &st);
-            let (after, ends) = self.block(&c.body, st.clone());
-            if !ends {
-                out = merge(out, after);
-                all_end = false;
-            }
-        }
-        (out, all_end)
-    }
-
-    /// Records the process exits among `es` (not inside function literals) and
-    /// tells whether evaluating them ends the function (an exit or a `panic`).
-    fn exprs(&mut self, es: &[&'a Expr], st: &Defers<'a>) -> bool {
-        let mut ends = false;
-        for e in es {
-            walk(Node::Expr(e), &mut |n, _| {
-                let Node::Expr(x) = n else { return true };
-                match x {
-                    Expr::FuncLit(_) => false,
-                    Expr::Call(c) => {
-                        if is_process_exit(self.sc, self.env, c) {
-                            ends = true;
-                            if !st.is_empty() {
-                                self.hits.push(Hit { exit: c, defers: st.clone() });
-                            }
-                        } else if is_panic(self.env, c) {
-                            ends = true;
+    fn transfer(&mut self, e: &Elem<'a>, st: Set) -> Set {
+        let mut set = st?;
+        let exprs: Vec<&'a Expr> = match *e {
+            Elem::Stmt(Stmt::Defer(d)) => {
+                if matters_at_exit(&self.cx, d) {
+                    let i = match self.defers.iter().position(|x| std::ptr::eq(*x, d.as_ref())) {
+                        Some(i) => i,
+                        None => {
+                            self.defers.push(d);
+                            self.defers.len() - 1
                         }
-                        true
+                    };
+                    if !set.contains(&i) {
+                        set.push(i);
+                        set.sort_unstable();
                     }
-                    _ => true,
                 }
-            });
+                Vec::new()
+            }
+            Elem::Stmt(Stmt::Expr(x)) | Elem::Cond(x) | Elem::Expr(x) => vec![x],
+            Elem::Stmt(Stmt::Assign(a)) => a.lhs.iter().chain(&a.rhs).collect(),
+            Elem::Stmt(Stmt::IncDec(x)) => vec![&x.x],
+            Elem::Stmt(Stmt::Send(x)) => vec![&x.chan, &x.value],
+            // The arguments are evaluated here; the function runs elsewhere.
+            Elem::Stmt(Stmt::Go(g)) => g.call.as_call().map(|c| c.args.iter().collect()).unwrap_or_default(),
+            Elem::Stmt(Stmt::Return(r)) => r.results.iter().collect(),
+            Elem::Stmt(Stmt::Decl(g)) => g
+                .specs
+                .iter()
+                .flat_map(|spec| match spec {
+                    Spec::Value(v) => v.values.iter().collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !set.is_empty() {
+            for x in exprs {
+                self.record_exits(x, &set);
+            }
         }
-        ends
+        Some(set)
     }
 }
 
-fn is_panic(env: &Env, c: &CallExpr) -> bool {
-    matches!(c.fun.unparen(), Expr::Ident(id) if id.name == "panic" && env.resolve(id).is_none())
+impl<'a> Registered<'_, 'a> {
+    /// Records the process exits `x` calls (not inside function literals).
+    fn record_exits(&mut self, x: &'a Expr, set: &[usize]) {
+        let (sc, env) = (self.cx.sc, self.cx.env);
+        let exits = &mut self.exits;
+        walk(Node::Expr(x), &mut |n, _| match n {
+            Node::Expr(Expr::FuncLit(_)) => false,
+            Node::Expr(Expr::Call(c)) => {
+                if is_process_exit(sc, env, c) {
+                    match exits.iter_mut().find(|(e, _)| std::ptr::eq(*e, c.as_ref())) {
+                        Some((_, have)) => {
+                            for i in set {
+                                if !have.contains(i) {
+                                    have.push(*i);
+                                }
+                            }
+                        }
+                        None => exits.push((c, set.to_vec())),
+                    }
+                }
+                true
+            }
+            _ => true,
+        });
+    }
 }
 
 /// Whether skipping this deferred call at process exit loses anything. The

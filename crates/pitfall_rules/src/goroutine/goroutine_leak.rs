@@ -497,18 +497,25 @@ fn select_case_note(cx: &Checker, body: &Block, exit: Span, go: Span, name: &str
     }
 }
 
-/// Whether the sends are on mutually exclusive paths: every send but the last
-/// (in source order) is followed by a `return` in its own statement list.
+/// Whether the sends are on mutually exclusive paths: they are in one body and
+/// no path from one of them reaches another (or itself again).
 fn sends_exclusive(sides: &[GoSide]) -> bool {
-    let last = sides.iter().map(|s| s.op.span.start).max().unwrap_or(0);
-    sides.iter().filter(|s| s.op.span.start != last).all(|s| {
-        let chain = pitfall_go::walk::enclosing_lists(s.body, s.op.span);
-        match chain.last() {
-            Some((list, idx, _)) if list[*idx].span() == s.op.span => list
-                .get(idx + 1)
-                .is_some_and(|n| matches!(n, Stmt::Return(_))),
-            _ => false,
-        }
+    use pitfall_go::engine::reach::{reach_from, From, Step};
+    let Some(body) = sides.first().map(|s| s.body) else { return false };
+    if sides.iter().any(|s| !std::ptr::eq(s.body, body)) {
+        return false;
+    }
+    let cfg = pitfall_go::engine::build(body);
+    let sends: Vec<Span> = sides.iter().map(|s| s.op.span).collect();
+    sends.iter().all(|&from| {
+        let r = reach_from(&cfg, From::After(from), None, &mut |e| {
+            if sends.contains(&e.span()) {
+                Step::Hit
+            } else {
+                Step::Pass
+            }
+        });
+        !r.unknown && !r.again && r.hits.is_empty()
     })
 }
 

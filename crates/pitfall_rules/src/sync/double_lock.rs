@@ -20,6 +20,13 @@ it — directly, or through a chain of calls (up to 8 deep) to functions, method
 or local closures of the package that lock that mutex (`s.mu.Lock(); s.size()`
 where `size` also does `s.mu.Lock()`).
 
+A call through a function-valued field (`l.onRenew(id)`) counts as a call of
+the callbacks installed in it, when every installation the package makes is a
+closure (assigned, `l.onRenew = func...`, or passed to a setter method,
+`l.SetOnRenew(func...)`) and all of them lock the mutex of the value they are
+installed in; a field also set from a value the package cannot see into
+(a constructor parameter, a composite literal) says nothing.
+
 A mutex reached back from an element of a collection counts as its owner's:
 inside `for _, r := range s.replicas`, `r.store.mu` is `s.mu` when the
 element type has exactly one field of the owner's type (a back-pointer) and is
