@@ -382,10 +382,14 @@ impl Repo {
             let files = discover::list_go_files(&[dir.to_path_buf()], &none, &cwd)?;
             let found = discover::load(&files, &cwd, discover::DEFAULT_MAX_FILE_SIZE);
             let index = ProjectIndex::new(&found.packages);
-            let results: Vec<(String, Vec<Finding>, pitfall_rules::nolint::Directives)> = index
+            // One job per file (per package, a large package ran on one thread).
+            let jobs: Vec<_> = index
                 .packages
-                .par_iter()
-                .flat_map_iter(|pkg| pkg.files().iter().map(move |f| (pkg, f)))
+                .iter()
+                .flat_map(|pkg| pkg.files().iter().map(move |f| (pkg, f)))
+                .collect();
+            let results: Vec<(String, Vec<Finding>, pitfall_rules::nolint::Directives)> = jobs
+                .into_par_iter()
                 .map(|(pkg, f)| {
                     let r = pitfall_rules::check_file(f, pkg, &index, settings);
                     (

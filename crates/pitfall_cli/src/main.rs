@@ -457,18 +457,33 @@ fn check_packages(
     }
     let index = ProjectIndex::new(&sources);
     let slot: HashMap<usize, usize> = needed.iter().enumerate().map(|(s, &i)| (i, s)).collect();
-    let checked: Vec<(usize, pitfall_rules::FileResult)> = misses
-        .par_iter()
-        .flat_map_iter(|&i| {
+    // One job per file, not per package: `flat_map_iter` ran each package's
+    // files in sequence on one thread, so a package holding most of the code
+    // (nats-server's `server`) used one core whatever `-j` said.
+    let jobs: Vec<(usize, &pitfall_go::index::Package, &pitfall_go::GoFile)> = misses
+        .iter()
+        .flat_map(|&i| {
             let pkg = &index.packages[slot[&i]];
             pkg.files().iter().map(move |f| (i, pkg, f))
         })
-        .map(|(i, pkg, f)| {
+        .collect();
+    // Largest files first, each file its own job (rayon otherwise hands a
+    // thread a run of files to do in sequence), so that the run does not end
+    // on one thread still checking big files; results go back to file order.
+    let mut by_size: Vec<usize> = (0..jobs.len()).collect();
+    by_size.sort_by_key(|&k| std::cmp::Reverse(jobs[k].2.src.len()));
+    let mut checked: Vec<(usize, usize, pitfall_rules::FileResult)> = by_size
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|k| {
+            let (i, pkg, f) = jobs[k];
             let r = pitfall_rules::check_file(f, pkg, &index, settings);
             progress.add(1);
-            (i, r)
+            (k, i, r)
         })
         .collect();
+    checked.sort_by_key(|(k, _, _)| *k);
+    let checked = checked.into_iter().map(|(_, i, r)| (i, r));
     let mut fresh: HashMap<usize, (Vec<Finding>, Vec<String>)> = HashMap::new();
     for (i, mut r) in checked {
         let e = fresh.entry(i).or_default();

@@ -11,10 +11,18 @@
 //!
 //! A fact's `compute` must not use rayon itself: a worker blocked in the
 //! computation could otherwise steal a job that asks for the same fact.
+//!
+//! A rayon worker that asks for a fact another thread is computing does not
+//! sit idle: unless it is itself inside a fact's computation, it runs other
+//! pending jobs (files) until the fact is ready. Without that, the first file
+//! of a large package computed the package's facts while every other worker
+//! waited on it (nats-server's `server` package: `-j2` no faster than `-j1`).
 
 use crate::index::{Package, ProjectIndex};
 use std::any::{Any, TypeId};
+use std::cell::Cell as ThreadCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Package-wide knowledge computed once per package, on first request.
@@ -27,7 +35,65 @@ pub trait ProjectFact: Any + Send + Sync + Sized {
     fn compute<'a>(project: &'a ProjectIndex<'a>) -> Self;
 }
 
-type Cell = Arc<OnceLock<Arc<dyn Any + Send + Sync>>>;
+type Cell = Arc<Slot>;
+
+/// One fact: its value once computed, and whether a thread is computing it.
+#[derive(Default)]
+struct Slot {
+    value: OnceLock<Arc<dyn Any + Send + Sync>>,
+    busy: AtomicBool,
+}
+
+thread_local! {
+    /// How many fact computations this thread is inside.
+    static COMPUTING: ThreadCell<u32> = const { ThreadCell::new(0) };
+}
+
+/// Marks the slot free again if the computation panics (the next asker
+/// retries) and leaves the thread's computation count right.
+struct Computing<'s>(&'s Slot);
+
+impl Drop for Computing<'_> {
+    fn drop(&mut self) {
+        COMPUTING.with(|c| c.set(c.get() - 1));
+        if self.0.value.get().is_none() {
+            self.0.busy.store(false, AtomicOrdering::Release);
+        }
+    }
+}
+
+impl Slot {
+    fn get_or_init(
+        &self,
+        compute: impl FnOnce() -> Arc<dyn Any + Send + Sync>,
+    ) -> Arc<dyn Any + Send + Sync> {
+        let mut compute = Some(compute);
+        loop {
+            if let Some(v) = self.value.get() {
+                return v.clone();
+            }
+            let mine = self
+                .busy
+                .compare_exchange(false, true, AtomicOrdering::AcqRel, AtomicOrdering::Acquire)
+                .is_ok();
+            if mine {
+                COMPUTING.with(|c| c.set(c.get() + 1));
+                let _guard = Computing(self);
+                let f = compute.take().expect("computed at most once per call");
+                let v = f();
+                let _ = self.value.set(v);
+                continue;
+            }
+            // Another thread computes it. Run other work meanwhile, but never
+            // from inside a computation: a stolen job could ask for a fact this
+            // thread is in the middle of computing.
+            let outside = COMPUTING.with(|c| c.get()) == 0;
+            if !(outside && rayon::yield_now() == Some(rayon::Yield::Executed)) {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
+        }
+    }
+}
 
 /// One value per fact type, computed at most once (concurrent askers wait for
 /// the first). A computation that panics leaves the slot empty: the next asker
@@ -51,9 +117,7 @@ impl FactStore {
             let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
             cells.entry(TypeId::of::<T>()).or_default().clone()
         };
-        let value = cell
-            .get_or_init(|| Arc::new(compute()) as Arc<dyn Any + Send + Sync>)
-            .clone();
+        let value = cell.get_or_init(|| Arc::new(compute()) as Arc<dyn Any + Send + Sync>);
         value
             .downcast::<T>()
             .unwrap_or_else(|_| unreachable!("facts are stored under their own TypeId"))
@@ -82,6 +146,51 @@ mod tests {
             }
         });
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_worker_waiting_for_a_fact_runs_other_jobs() {
+        // Two workers: one computes the fact, and that computation can only
+        // finish once four other jobs have run. Those jobs sit in the queue of
+        // the worker that waits for the fact: it must run them meanwhile.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let store = FactStore::default();
+        let (started, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let seen = pool.install(|| {
+            let seen = Mutex::new(Vec::new());
+            rayon::scope(|s| {
+                s.spawn(|_| {
+                    let v = store.get_or_compute(|| {
+                        started.store(1, Ordering::SeqCst);
+                        while done.load(Ordering::SeqCst) < 4
+                            && std::time::Instant::now() < deadline
+                        {
+                            std::thread::yield_now();
+                        }
+                        done.load(Ordering::SeqCst)
+                    });
+                    seen.lock().unwrap().push(*v);
+                });
+                s.spawn(|s| {
+                    while started.load(Ordering::SeqCst) == 0 {
+                        std::thread::yield_now();
+                    }
+                    for _ in 0..4 {
+                        s.spawn(|_| {
+                            done.fetch_add(1, Ordering::SeqCst);
+                        });
+                    }
+                    let v = store.get_or_compute(|| usize::MAX);
+                    seen.lock().unwrap().push(*v);
+                });
+            });
+            seen.into_inner().unwrap()
+        });
+        assert_eq!(seen, [4, 4], "the waiting worker ran the four jobs");
     }
 
     #[test]
