@@ -766,12 +766,7 @@ pub fn may_be_owner(pkg: &Package, t: &crate::types::Ty, owner: &str, field: &st
 /// The struct type and field a channel expression names: `x.f`, `x.f[k]`
 /// (element), `x.Getter()`; `None` when the type of `x` is not a struct of the
 /// package that declares a channel field (directly or through a getter).
-pub fn chan_field_of<'a>(
-    sc: &Scope<'a>,
-    env: &Env<'a>,
-    root: Node<'a>,
-    e: &'a Expr,
-) -> Option<(&'a str, &'a str)> {
+pub fn chan_field_of<'a>(sc: &Scope<'a>, env: &Env<'a>, e: &'a Expr) -> Option<(&'a str, &'a str)> {
     let pkg = sc.pkg;
     let named = |x: &'a Expr| match env.type_of(sc, x).deref().clone() {
         crate::types::Ty::Named(p, n) if p == pkg.import_path() => Some(n),
@@ -792,18 +787,10 @@ pub fn chan_field_of<'a>(
                 .then_some((owner, s.sel.name.as_str()))
         }
         // The value variable of `for _, ch := range x.f`.
+        // (The environment records it: walking the function for the `range`
+        // per channel operation made a long function quadratic.)
         Expr::Ident(id) => {
-            let decl = env.resolve(id)?.decl;
-            let mut found: Option<&'a Expr> = None;
-            walk(root, &mut |n, _| {
-                if let Node::Stmt(Stmt::Range(r)) = n {
-                    if r.define && r.value.as_ref().is_some_and(|v| v.span() == decl) {
-                        found = Some(&r.x);
-                    }
-                }
-                found.is_none()
-            });
-            let Expr::Selector(s) = found?.unparen() else {
+            let Expr::Selector(s) = env.resolve(id)?.elem_of?.unparen() else {
                 return None;
             };
             let owner = field_owner(pkg, named(&s.x)?, &s.sel.name)?;

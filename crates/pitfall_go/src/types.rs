@@ -541,19 +541,26 @@ pub struct Binding<'a> {
     pub elem_of: Option<&'a Expr>,
 }
 
+/// Bindings up to which an [`Env`] is scanned rather than indexed by name.
+const INDEXED_FROM: usize = 64;
+
 /// The local names of one top-level function (closures included).
 #[derive(Debug, Default)]
 pub struct Env<'a> {
     bindings: Vec<Binding<'a>>,
+    /// Indices into `bindings` by name, in declaration order, once there are
+    /// more than [`INDEXED_FROM`] bindings: a lookup then reads the bindings
+    /// of one name, not all of them (a function with thousands of locals made
+    /// every lookup, and so the function, quadratic). Small environments, the
+    /// usual case, are scanned: hashing every name cost 8% of a stdlib check.
+    by_name: std::collections::HashMap<&'a str, Vec<usize>>,
 }
 
 impl<'a> Env<'a> {
     /// Builds the environment of a function declaration (or a package-level
     /// function literal), inferring each name's type in source order.
     pub fn build(sc: &Scope<'a>, root: Node<'a>) -> Env<'a> {
-        let mut env = Env {
-            bindings: Vec::new(),
-        };
+        let mut env = Env::default();
         crate::walk::walk(root, &mut |n, anc| {
             env.declare_in(sc, n, anc);
             true
@@ -563,10 +570,44 @@ impl<'a> Env<'a> {
 
     /// The binding `name` refers to at byte offset `pos`, if it is local.
     pub fn lookup(&self, name: &str, pos: u32) -> Option<&Binding<'a>> {
-        self.bindings
-            .iter()
-            .filter(|b| b.name == name && b.scope.contains(pos) && b.decl.start <= pos)
-            .max_by_key(|b| b.decl.start)
+        let visible = |b: &&Binding<'a>| b.scope.contains(pos) && b.decl.start <= pos;
+        match self.indexed(name) {
+            Some(ix) => ix
+                .iter()
+                .map(|&i| &self.bindings[i])
+                .filter(visible)
+                .max_by_key(|b| b.decl.start),
+            None => self
+                .bindings
+                .iter()
+                .filter(|b| b.name == name)
+                .filter(visible)
+                .max_by_key(|b| b.decl.start),
+        }
+    }
+
+    /// The positions of the bindings called `name`, in declaration order;
+    /// `None` when the environment is small enough to scan.
+    fn indexed(&self, name: &str) -> Option<&[usize]> {
+        if self.bindings.len() <= INDEXED_FROM {
+            return None;
+        }
+        Some(self.by_name.get(name).map_or(&[], |v| v.as_slice()))
+    }
+
+    fn add(&mut self, b: Binding<'a>) {
+        self.bindings.push(b);
+        let n = self.bindings.len();
+        if n == INDEXED_FROM + 1 {
+            for (i, b) in self.bindings.iter().enumerate() {
+                self.by_name.entry(b.name).or_default().push(i);
+            }
+        } else if n > INDEXED_FROM + 1 {
+            self.by_name
+                .entry(self.bindings[n - 1].name)
+                .or_default()
+                .push(n - 1);
+        }
     }
 
     /// The binding an identifier expression refers to.
@@ -582,7 +623,7 @@ impl<'a> Env<'a> {
         if id.is_blank() {
             return;
         }
-        self.bindings.push(Binding {
+        self.add(Binding {
             name: &id.name,
             decl: id.span,
             scope,
@@ -675,7 +716,7 @@ impl<'a> Env<'a> {
                             [one] => sc.type_expr(one),
                             _ => self.type_of(sc, &ts.x),
                         };
-                        self.bindings.push(Binding {
+                        self.add(Binding {
                             name: &id.name,
                             decl: id.span,
                             scope: c.span,
@@ -693,9 +734,13 @@ impl<'a> Env<'a> {
     /// In `a, err := f()`, `err` may already exist in the same scope, in which
     /// case `:=` assigns to it instead of declaring it.
     fn redeclared(&self, id: &Ident, scope: Span) -> bool {
-        self.bindings
-            .iter()
-            .any(|b| b.name == id.name && b.scope == scope)
+        match self.indexed(&id.name) {
+            Some(ix) => ix.iter().any(|&i| self.bindings[i].scope == scope),
+            None => self
+                .bindings
+                .iter()
+                .any(|b| b.name == id.name && b.scope == scope),
+        }
     }
 
     /// The type of an expression at its position.

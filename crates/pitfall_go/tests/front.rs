@@ -279,3 +279,61 @@ fn local_variables_shadow_imports() {
         assert_eq!(seen, vec![Some("io.ReadAll".to_string()), None]);
     });
 }
+
+#[test]
+fn large_environments_resolve_like_small_ones() {
+    // More locals than an environment scans before it indexes names: the
+    // innermost visible declaration still wins, the later of two `err`
+    // declarations is the one seen after both, and a type switch's name has
+    // each case's type.
+    let mut body = String::new();
+    for i in 0..100 {
+        body.push_str(&format!("\tv{i} := {i}\n"));
+    }
+    let src = format!(
+        "package p\n\nimport \"strconv\"\n\nfunc f(x any) {{\n{body}\
+         \ts := \"outer\"\n\tn, err := strconv.Atoi(s)\n\tm, err := strconv.Atoi(s)\n\
+         \tif s := 1.5; true {{\n\t\t_ = s\n\t}}\n\
+         \tswitch t := x.(type) {{\n\tcase int:\n\t\t_ = t\n\tcase string:\n\t\t_ = t\n\t}}\n\
+         \t_, _, _, _, _ = s, n, m, err, v99\n}}\n"
+    );
+    with_env(&src, |file, sc, env, _| {
+        assert!(env.bindings().len() > 100, "past the scanning limit");
+        assert_eq!(type_at(file, sc, env, "s"), Ty::Basic("string"));
+        assert_eq!(type_at(file, sc, env, "v99"), Ty::Basic("int"));
+        // `err` at its last use: the later of its two declarations.
+        let second = src.rfind("err := strconv").expect("second declaration") as u32;
+        let last_err = src.rfind("err, v99").expect("last use") as u32;
+        assert_eq!(
+            env.lookup("err", last_err).map(|b| b.decl.start),
+            Some(second),
+            "m, err := ... declares err at its own position"
+        );
+        let uses: Vec<&Ident> = {
+            let mut v = Vec::new();
+            walk_file(&file.ast, &mut |n, _| {
+                if let Node::Expr(Expr::Ident(id)) = n {
+                    if id.name == "s" || id.name == "t" {
+                        v.push(id);
+                    }
+                }
+                true
+            });
+            v
+        };
+        let types: Vec<String> = uses
+            .iter()
+            .filter_map(|id| env.resolve(id))
+            .map(|b| format!("{}:{:?}", b.name, b.ty))
+            .collect();
+        assert!(
+            types.contains(&"s:Basic(\"float64\")".to_string()),
+            "{types:?}"
+        );
+        assert!(types.contains(&"t:Basic(\"int\")".to_string()), "{types:?}");
+        assert!(
+            types.contains(&"t:Basic(\"string\")".to_string()),
+            "{types:?}"
+        );
+    });
+}

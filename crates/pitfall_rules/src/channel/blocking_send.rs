@@ -583,13 +583,7 @@ fn ty_key(t: &Ty) -> Option<String> {
 fn gives_back_token(cx: &Checker, s: &SendStmt) -> bool {
     let sc = cx.scope();
     let env = cx.env_at(s.span.start);
-    let Some(root) = walk::top_level_roots(&cx.file.ast)
-        .into_iter()
-        .find(|r| r.span().contains(s.span.start))
-    else {
-        return false;
-    };
-    let Some((owner, field)) = pitfall_go::chans::chan_field_of(&sc, &env, root, &s.chan) else {
+    let Some((owner, field)) = pitfall_go::chans::chan_field_of(&sc, &env, &s.chan) else {
         return false;
     };
     let Some(m) = pitfall_go::chans::field_chan(&sc, owner, field) else {

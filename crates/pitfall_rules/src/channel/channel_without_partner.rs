@@ -131,7 +131,7 @@ fn check(cx: &mut Checker) {
                 Node::Expr(Expr::Unary(u)) if u.op == "<-" => &u.x,
                 _ => return true,
             };
-            if let Some(k) = chan_field_of(&sc, &env, root, ch) {
+            if let Some(k) = chan_field_of(&sc, &env, ch) {
                 if !fields.contains(&k) {
                     fields.push(k);
                 }
