@@ -384,7 +384,7 @@ pub fn always_held_undeferred(st: States) -> bool {
 }
 
 /// What the engine saw while following one mutex through a body.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Trace {
     /// Acquisitions of the mutex: span of the call, the op, the method it
     /// went through, and the states reaching it (union over paths).

@@ -185,6 +185,7 @@ pub fn check_file<'a>(
         return result;
     }
     let envs = Rc::new(RefCell::new(HashMap::new()));
+    let lock_traces = Rc::new(std::cell::OnceCell::new());
     for rule in &settings.enabled {
         let Check::Go(check) = rule.check else {
             continue;
@@ -211,6 +212,7 @@ pub fn check_file<'a>(
                 .copied()
                 .unwrap_or(rule.severity),
             envs: envs.clone(),
+            lock_traces: lock_traces.clone(),
             findings: Vec::new(),
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&mut cx)));
@@ -252,8 +254,12 @@ pub struct Checker<'a> {
     options: &'a HashMap<String, String>,
     severity: Severity,
     envs: Rc<RefCell<HashMap<u32, Rc<Env<'a>>>>>,
+    /// [`Checker::lock_traces`] of this file, shared by the rules that read it.
+    lock_traces: Rc<std::cell::OnceCell<LockTraces<'a>>>,
     findings: Vec<Finding>,
 }
+
+type LockTraces<'a> = Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)>;
 
 /// A finding just reported; add a fix hint with [`Reported::fix`], machine
 /// edits with [`Reported::edits`] and related places with [`Reported::related`].
@@ -369,9 +375,15 @@ impl<'a> Checker<'a> {
     /// function's paths: (function body, the mutex as written, its trace).
     /// Mutexes whose paths cannot be followed are left out. Shared by the lock
     /// rules, which differ only in what they read from the trace.
-    pub fn lock_traces(
-        &self,
-    ) -> Vec<(&'a pitfall_go::ast::Block, String, pitfall_go::locks::Trace)> {
+    pub fn lock_traces(&self) -> LockTraces<'a> {
+        self.lock_traces
+            .get_or_init(|| self.compute_lock_traces())
+            .clone()
+    }
+
+    /// Computed once per file (several rules ask; each computation summarizes
+    /// the package functions the file calls).
+    fn compute_lock_traces(&self) -> LockTraces<'a> {
         let sc = self.scope();
         let summaries = pitfall_go::locks::Summaries::default();
         let classify = |c: &'a CallExpr| {
