@@ -1151,6 +1151,32 @@ impl<'a> Summaries<'a> {
         env
     }
 
+    /// Calls `f` with every function declaration of the package whose text
+    /// mentions `needle`, its file's scope and its environment.
+    fn each_func_mentioning(
+        &self,
+        sc: &Scope<'a>,
+        needle: &str,
+        f: &mut dyn FnMut(Scope<'a>, &'a FuncDecl, Rc<Env<'a>>),
+    ) {
+        for file in sc.pkg.files() {
+            if !file.src.contains(needle) {
+                continue;
+            }
+            let fsc = Scope {
+                project: sc.project,
+                pkg: sc.pkg,
+                file,
+            };
+            for decl in &file.ast.decls {
+                let Decl::Func(fd) = decl else { continue };
+                if file.text(fd.span).contains(needle) {
+                    f(fsc, fd, self.env_for(&fsc, fd));
+                }
+            }
+        }
+    }
+
     /// The summary of a package function or method (memoized).
     fn summarize(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<Rc<LockSummary>> {
         let k = def.decl as *const FuncDecl as usize;
@@ -1258,22 +1284,7 @@ impl<'a> Summaries<'a> {
         // Setter methods: (method name, parameter index).
         let mut setters: Vec<(&'a str, usize)> = Vec::new();
         let mut unknown = false;
-        let files = sc.pkg.files();
-        for file in files {
-            if !file.src.contains(field) {
-                continue;
-            }
-            let fsc = Scope {
-                project: sc.project,
-                pkg: sc.pkg,
-                file,
-            };
-            for decl in &file.ast.decls {
-                let Decl::Func(fd) = decl else { continue };
-                if !file.text(fd.span).contains(field) {
-                    continue;
-                }
-                let env = self.env_for(&fsc, fd);
+        self.each_func_mentioning(sc, field, &mut |fsc, fd, env| {
                 let recv = fd
                     .recv
                     .as_ref()
@@ -1331,48 +1342,29 @@ impl<'a> Summaries<'a> {
                     }
                     true
                 });
-            }
-        }
+        });
         if unknown {
             return None;
         }
         // Calls of the setters: `x.SetF(closure)`.
         for (name, i) in &setters {
-            for file in files {
-                if !file.src.contains(name) {
-                    continue;
-                }
-                let fsc = Scope {
-                    project: sc.project,
-                    pkg: sc.pkg,
-                    file,
-                };
-                for decl in &file.ast.decls {
-                    let Decl::Func(fd) = decl else { continue };
-                    if !file.text(fd.span).contains(name) {
-                        continue;
-                    }
-                    let env = self.env_for(&fsc, fd);
-                    walk::walk(Node::FuncDecl(fd), &mut |n, _| {
-                        if let Node::Expr(Expr::Call(c)) = n {
-                            if let Expr::Selector(f) = c.fun.unparen() {
-                                if f.sel.name == *name && is_t(&env, &fsc, &f.x) {
-                                    match (
-                                        c.args.get(*i).and_then(|a| lit_of(&env, a)),
-                                        key_of(&f.x),
-                                    ) {
-                                        (Some(lit), Some(owner)) => {
-                                            installs.push((owner, lit, fsc, env.clone()))
-                                        }
-                                        _ => unknown = true,
+            self.each_func_mentioning(sc, name, &mut |fsc, fd, env| {
+                walk::walk(Node::FuncDecl(fd), &mut |n, _| {
+                    if let Node::Expr(Expr::Call(c)) = n {
+                        if let Expr::Selector(f) = c.fun.unparen() {
+                            if f.sel.name == *name && is_t(&env, &fsc, &f.x) {
+                                match (c.args.get(*i).and_then(|a| lit_of(&env, a)), key_of(&f.x)) {
+                                    (Some(lit), Some(owner)) => {
+                                        installs.push((owner, lit, fsc, env.clone()))
                                     }
+                                    _ => unknown = true,
                                 }
                             }
                         }
-                        true
-                    });
-                }
-            }
+                    }
+                    true
+                });
+            });
         }
         if unknown || installs.is_empty() {
             return None;
