@@ -9,9 +9,11 @@
 #
 # Three shapes, each at every size N (generated under a temp dir, --no-cache):
 #   files   one package of N files, each with a mutex-guarded type, an HTTP
-#           handler reading a body, a buffered channel and a goroutine (what the
-#           package facts of lock-order-inversion, unbounded-body-read,
-#           blocking-send, fatal-in-goroutine and server-without-timeouts read);
+#           handler reading a body, a buffered channel, a goroutine and a send
+#           and a receive on a channel field (what the package facts of
+#           lock-order-inversion, unbounded-body-read, blocking-send,
+#           fatal-in-goroutine and server-without-timeouts read, and the
+#           package-wide channel-field model of channel-without-partner);
 #   funcs   one file with N such functions;
 #   stmts   one function with N statements.
 # Prints N, seconds and seconds per 1000 units; linear growth keeps the last
@@ -46,6 +48,10 @@ func handle$i(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	_, _ = w.Write(body)
 }
+
+func (s *store$i) notify$i() { s.ch <- 1 }
+
+func (s *store$i) wait$i() int { return <-s.ch }
 
 func start$i() {
 	ch := make(chan int, 1)

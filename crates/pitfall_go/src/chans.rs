@@ -945,7 +945,40 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
     let names_field =
         |text: &str| text.contains(field) || getters.iter().any(|g| text.contains(g.name));
     let relevant = |text: &str| names_field(text) || text.contains(owner);
-    for file in pkg.files() {
+    // The roots that can use the field are looked up in a package-wide index
+    // instead of typing every root that spells its name: with one query per
+    // field per file, that made the model quadratic in the package's
+    // functions (4,000 one-field types in one package: 35 s).
+    let candidates: Option<std::collections::HashSet<(usize, usize)>> = (shape == FieldShape::Chan)
+        .then(|| {
+            let idx = pkg.fact::<FieldUseIndex>(sc.project);
+            idx.candidates(owner, field, getters.iter().map(|g| g.name))
+        });
+    // The roots to visit, in file and declaration order: with the index, the
+    // candidates and the roots holding an unkeyed literal of the owner.
+    let visit: Vec<(usize, Vec<usize>)> = match &candidates {
+        Some(c) => {
+            let idx = pkg.fact::<FieldUseIndex>(sc.project);
+            let mut all: Vec<(usize, usize)> = c
+                .iter()
+                .copied()
+                .chain(idx.unkeyed.get(owner).into_iter().flatten().copied())
+                .collect();
+            all.sort_unstable();
+            all.dedup();
+            let mut grouped: Vec<(usize, Vec<usize>)> = Vec::new();
+            for (fi, ri) in all {
+                match grouped.last_mut() {
+                    Some((f, rs)) if *f == fi => rs.push(ri),
+                    _ => grouped.push((fi, vec![ri])),
+                }
+            }
+            grouped
+        }
+        None => (0..pkg.files().len()).map(|fi| (fi, Vec::new())).collect(),
+    };
+    for (fi, wanted) in visit {
+        let file = &pkg.files()[fi];
         if !relevant(&file.src) {
             continue;
         }
@@ -954,9 +987,22 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
             pkg,
             file,
         };
-        for root in crate::walk::top_level_roots(&file.ast) {
+        let roots = crate::walk::top_level_roots(&file.ast);
+        let picked: Vec<(usize, Node<'a>)> = if candidates.is_some() {
+            wanted
+                .iter()
+                .filter_map(|&ri| roots.get(ri).map(|r| (ri, *r)))
+                .collect()
+        } else {
+            roots.into_iter().enumerate().collect()
+        };
+        for (ri, root) in picked {
             let text = file.text(root.span());
-            if !names_field(text) {
+            let skip = match &candidates {
+                Some(c) => !c.contains(&(fi, ri)),
+                None => !names_field(text),
+            };
+            if skip {
                 // Every use below names the field or a getter; code that names
                 // neither can only set the field through an unkeyed literal of
                 // the owner. Deciding that needs no types, and skipping the
@@ -1333,5 +1379,123 @@ fn interface_declares(sc: &Scope, t: &crate::types::Ty, name: &str) -> bool {
             .iter()
             .any(|f| f.names.iter().any(|n| n.name == name)),
         _ => false,
+    }
+}
+
+/// Where each top-level declaration of a package (by file and root index, as
+/// [`crate::walk::top_level_roots`] lists them) can touch a struct field:
+/// selectors `x.f` by the type of `x` (a package type, or unknown), keys
+/// `f: v`, assignments to `x.f` and calls `x.m()` without arguments. Built
+/// once per package, it tells [`field_chan`] which roots to type.
+#[derive(Default)]
+pub struct FieldUseIndex {
+    /// (field, the struct type declaring it for the type of `x`) -> (file, root).
+    selectors: std::collections::HashMap<(String, String), Vec<(usize, usize)>>,
+    /// field -> (file, root) of selectors `x.f` where the type of `x` is unknown.
+    untyped: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    /// name -> (file, root) for keys, assigned fields and zero-argument calls.
+    keys: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    assigned: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    calls: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    /// type name -> (file, root) holding an unkeyed literal of it (`T{a, b}`).
+    unkeyed: std::collections::HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl crate::facts::PackageFact for FieldUseIndex {
+    fn compute<'a>(pkg: &'a Package<'a>, project: &'a crate::index::ProjectIndex<'a>) -> Self {
+        let mut out = FieldUseIndex::default();
+        for (fi, file) in pkg.files().iter().enumerate() {
+            let fsc = Scope { project, pkg, file };
+            for (ri, root) in crate::walk::top_level_roots(&file.ast)
+                .into_iter()
+                .enumerate()
+            {
+                let env = Env::build(&fsc, root);
+                walk(root, &mut |n, _| {
+                    match n {
+                        Node::Expr(Expr::Selector(s)) => {
+                            let field = s.sel.name.as_str();
+                            match env.type_of(&fsc, &s.x).deref() {
+                                crate::types::Ty::Named(p, t) if *p == pkg.import_path() => {
+                                    if let Some(owner) = field_owner(pkg, t, field) {
+                                        out.selectors
+                                            .entry((field.to_string(), owner.to_string()))
+                                            .or_default()
+                                            .push((fi, ri));
+                                    }
+                                }
+                                crate::types::Ty::Unknown => {
+                                    out.untyped
+                                        .entry(field.to_string())
+                                        .or_default()
+                                        .push((fi, ri));
+                                }
+                                _ => {}
+                            }
+                        }
+                        Node::Expr(Expr::CompositeLit(c)) => {
+                            if let Some(t) = c.ty.as_ref().and_then(|t| t.ident_name()) {
+                                if is_unkeyed_literal_of(c, t) {
+                                    out.unkeyed.entry(t.to_string()).or_default().push((fi, ri));
+                                }
+                            }
+                        }
+                        Node::Expr(Expr::KeyValue(kv)) => {
+                            if let Some(k) = kv.key.ident_name() {
+                                out.keys.entry(k.to_string()).or_default().push((fi, ri));
+                            }
+                        }
+                        Node::Expr(Expr::Call(c)) if c.args.is_empty() => {
+                            if let Some(f) = c.fun.as_selector() {
+                                out.calls
+                                    .entry(f.sel.name.to_string())
+                                    .or_default()
+                                    .push((fi, ri));
+                            }
+                        }
+                        Node::Stmt(Stmt::Assign(a)) => {
+                            for l in &a.lhs {
+                                if let Expr::Selector(s) = l.unparen() {
+                                    out.assigned
+                                        .entry(s.sel.name.to_string())
+                                        .or_default()
+                                        .push((fi, ri));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    true
+                });
+            }
+        }
+        out
+    }
+}
+
+impl FieldUseIndex {
+    /// The roots that may use field `field` of `owner` (directly, through a
+    /// getter, in a literal key or an assignment).
+    fn candidates<'g>(
+        &self,
+        owner: &str,
+        field: &str,
+        getters: impl Iterator<Item = &'g str>,
+    ) -> std::collections::HashSet<(usize, usize)> {
+        let mut out = std::collections::HashSet::new();
+        out.extend(
+            self.selectors
+                .get(&(field.to_string(), owner.to_string()))
+                .into_iter()
+                .flatten()
+                .copied(),
+        );
+        for m in [&self.untyped, &self.keys, &self.assigned] {
+            out.extend(m.get(field).into_iter().flatten().copied());
+        }
+        for g in getters {
+            out.extend(self.calls.get(g).into_iter().flatten().copied());
+        }
+        out
     }
 }
