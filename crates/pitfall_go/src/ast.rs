@@ -99,6 +99,20 @@ pub struct FuncDecl {
 }
 
 impl FuncDecl {
+    /// The receiver's name: `t` for `(t *T)` (`None` without a receiver or a name).
+    pub fn recv_name(&self) -> Option<&str> {
+        self.recv.as_ref()?.names.first().map(|n| n.name.as_str())
+    }
+
+    /// The names of the parameters, in order.
+    pub fn param_names(&self) -> Vec<&str> {
+        self.ty
+            .params
+            .iter()
+            .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
+            .collect()
+    }
+
     /// The receiver's base type name: `T` for `(t *T)`, `(t T)` or `(t *T[K])`.
     pub fn recv_type_name(&self) -> Option<&str> {
         let recv = self.recv.as_ref()?;

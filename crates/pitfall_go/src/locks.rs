@@ -1200,20 +1200,8 @@ impl<'a> Summaries<'a> {
             file: def.file,
         };
         let env = self.env_for(&fsc, def.decl);
-        let recv = def
-            .decl
-            .recv
-            .as_ref()
-            .and_then(|r| r.names.first())
-            .filter(|n| !n.is_blank())
-            .map(|n| n.name.as_str());
-        let params: Vec<&str> = def
-            .decl
-            .ty
-            .params
-            .iter()
-            .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
-            .collect();
+        let recv = def.decl.recv_name().filter(|n| *n != "_");
+        let params = def.decl.param_names();
         let classify = |c: &'a CallExpr| self.classify_at(&fsc, &env, c, depth);
         let slot = |key: &str| -> Option<Slot> {
             let (head, rest) = match key.find(['.', '[']) {
@@ -1285,17 +1273,8 @@ impl<'a> Summaries<'a> {
         let mut setters: Vec<(&'a str, usize)> = Vec::new();
         let mut unknown = false;
         self.each_func_mentioning(sc, field, &mut |fsc, fd, env| {
-                let recv = fd
-                    .recv
-                    .as_ref()
-                    .and_then(|r| r.names.first())
-                    .map(|n| n.name.as_str());
-                let params: Vec<&str> = fd
-                    .ty
-                    .params
-                    .iter()
-                    .flat_map(|f| f.names.iter().map(|n| n.name.as_str()))
-                    .collect();
+                let recv = fd.recv_name();
+                let params = fd.param_names();
                 walk::walk(Node::FuncDecl(fd), &mut |n, _| {
                     match n {
                         Node::Stmt(Stmt::Assign(a)) if !a.is_define() => {

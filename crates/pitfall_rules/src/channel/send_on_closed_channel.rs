@@ -143,12 +143,7 @@ fn method_sends<'a>(cx: &mut Checker<'a>, m: &'a FuncDecl) {
     if !m.name.name.starts_with(|c: char| c.is_ascii_uppercase()) {
         return;
     }
-    let Some(recv) = m
-        .recv
-        .as_ref()
-        .and_then(|r| r.names.first())
-        .map(|n| n.name.as_str())
-    else {
+    let Some(recv) = m.recv_name() else {
         return;
     };
     if cx.file.text(body.span).contains("recover()") {
@@ -270,13 +265,7 @@ fn closing_method<'a>(
         if *t != tname || *name == sender {
             continue;
         }
-        let Some(recv) = def
-            .decl
-            .recv
-            .as_ref()
-            .and_then(|r| r.names.first())
-            .map(|n| n.name.as_str())
-        else {
+        let Some(recv) = def.decl.recv_name() else {
             continue;
         };
         let Some(body) = &def.decl.body else { continue };
