@@ -137,6 +137,11 @@ pub struct Op<'a> {
     /// Whether some function literal around the use (not only the innermost)
     /// is run by a `go` statement.
     pub in_goroutine: bool,
+    /// For a receive: its value is dropped (`<-ch` as a statement, a bare
+    /// `case <-ch:`).
+    pub dropped: bool,
+    /// For a send: the value sent.
+    pub sent: Option<&'a Expr>,
 }
 
 impl<'a> Op<'a> {
@@ -202,6 +207,8 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
         go: None,
         in_loop: false,
         in_goroutine: false,
+        dropped: false,
+        sent: None,
     };
     // Skip parentheses around the channel.
     let mut i = anc.len();
@@ -214,6 +221,7 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
         Some(Node::Stmt(s @ Stmt::Send(snd))) if snd.chan.span().encloses(e.span()) => {
             op.kind = OpKind::Send;
             op.span = s.span();
+            op.sent = Some(&snd.value);
             // A case of the select, not a statement in a clause's body.
             if let Some(Node::Comm(c)) = grand {
                 if c.comm.as_ref().is_some_and(|x| x.span() == s.span()) {
@@ -226,6 +234,7 @@ fn classify<'a>(e: &'a Expr, anc: &[Node<'a>]) -> Op<'a> {
             op.span = u.span();
             // `<-ch`, `v := <-ch`, `v, ok = <-ch` as a select case.
             let mut j = i - 1;
+            op.dropped = j > 0 && matches!(anc[j - 1], Node::Stmt(Stmt::Expr(_)));
             if j > 0 && matches!(anc[j - 1], Node::Stmt(Stmt::Expr(_) | Stmt::Assign(_))) {
                 j -= 1;
                 if j > 0
@@ -945,39 +954,25 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
     let names_field =
         |text: &str| text.contains(field) || getters.iter().any(|g| text.contains(g.name));
     let relevant = |text: &str| names_field(text) || text.contains(owner);
-    // The roots that can use the field are looked up in a package-wide index
-    // instead of typing every root that spells its name: with one query per
-    // field per file, that made the model quadratic in the package's
-    // functions (4,000 one-field types in one package: 35 s).
-    let candidates: Option<std::collections::HashSet<(usize, usize)>> = (shape == FieldShape::Chan)
-        .then(|| {
-            let idx = pkg.fact::<FieldUseIndex>(sc.project);
-            idx.candidates(owner, field, getters.iter().map(|g| g.name))
-        });
-    // The roots to visit, in file and declaration order: with the index, the
-    // candidates and the roots holding an unkeyed literal of the owner.
-    let visit: Vec<(usize, Vec<usize>)> = match &candidates {
-        Some(c) => {
-            let idx = pkg.fact::<FieldUseIndex>(sc.project);
-            let mut all: Vec<(usize, usize)> = c
-                .iter()
-                .copied()
-                .chain(idx.unkeyed.get(owner).into_iter().flatten().copied())
-                .collect();
-            all.sort_unstable();
-            all.dedup();
-            let mut grouped: Vec<(usize, Vec<usize>)> = Vec::new();
-            for (fi, ri) in all {
-                match grouped.last_mut() {
-                    Some((f, rs)) if *f == fi => rs.push(ri),
-                    _ => grouped.push((fi, vec![ri])),
-                }
-            }
-            grouped
-        }
-        None => (0..pkg.files().len()).map(|fi| (fi, Vec::new())).collect(),
+    // The roots that can use a channel field are looked up in a package-wide
+    // index instead of typing every root that spells its name: with one query
+    // per field per file, that made the model quadratic in the package's
+    // functions (4,000 one-field types in one package: 35 s). Visited: per
+    // file, the listed roots (`None`: every root that names the field or a
+    // getter).
+    let visit: Vec<(usize, Option<Vec<usize>>)> = if shape == FieldShape::Chan {
+        let idx = pkg.fact::<FieldUseIndex>(sc.project);
+        // An unkeyed literal `T{a, b}` sets the field from values the model
+        // does not follow.
+        out.escapes |= idx.unkeyed.contains_key(owner);
+        idx.candidates(owner, field, getters.iter().map(|g| g.name))
+            .into_iter()
+            .map(|(fi, roots)| (fi, Some(roots)))
+            .collect()
+    } else {
+        (0..pkg.files().len()).map(|fi| (fi, None)).collect()
     };
-    for (fi, wanted) in visit {
+    for (fi, listed) in visit {
         let file = &pkg.files()[fi];
         if !relevant(&file.src) {
             continue;
@@ -988,21 +983,16 @@ pub fn field_chan<'a>(sc: &Scope<'a>, owner: &str, field: &str) -> Option<FieldC
             file,
         };
         let roots = crate::walk::top_level_roots(&file.ast);
-        let picked: Vec<(usize, Node<'a>)> = if candidates.is_some() {
-            wanted
+        let picked: Vec<Node<'a>> = match &listed {
+            Some(ris) => ris
                 .iter()
-                .filter_map(|&ri| roots.get(ri).map(|r| (ri, *r)))
-                .collect()
-        } else {
-            roots.into_iter().enumerate().collect()
+                .filter_map(|&ri| roots.get(ri).copied())
+                .collect(),
+            None => roots,
         };
-        for (ri, root) in picked {
+        for root in picked {
             let text = file.text(root.span());
-            let skip = match &candidates {
-                Some(c) => !c.contains(&(fi, ri)),
-                None => !names_field(text),
-            };
-            if skip {
+            if listed.is_none() && !names_field(text) {
                 // Every use below names the field or a getter; code that names
                 // neither can only set the field through an unkeyed literal of
                 // the owner. Deciding that needs no types, and skipping the
@@ -1309,7 +1299,12 @@ pub fn is_semaphore(m: &FieldChan) -> bool {
         .ops
         .iter()
         .filter(|o| !o.aliased && is_token_op(o))
-        .filter_map(|o| Some((o, enclosing_top_level(o.file, o.op.span)?)))
+        .filter_map(|o| {
+            Some((
+                o,
+                crate::walk::top_level_root_at(&o.file.ast, o.op.span.start)?.span(),
+            ))
+        })
         .collect();
     tokens.iter().any(|(a, root)| {
         tokens.iter().any(|(b, root_b)| {
@@ -1325,43 +1320,15 @@ pub fn is_semaphore(m: &FieldChan) -> bool {
 /// whose value is dropped (`<-sem` as a statement or a bare `case <-sem:`).
 pub fn is_token_op(o: &FieldOp) -> bool {
     match o.op.kind {
-        OpKind::Send => {
-            let text = o.file.text(o.op.span);
-            let value = text.split_once("<-").map(|(_, v)| v.trim()).unwrap_or("");
-            value.ends_with("{}{}")
-                || value.ends_with("{}")
-                || matches!(value, "true" | "false")
-                || (!value.is_empty() && value.chars().all(|c| c.is_ascii_digit()))
-        }
-        OpKind::Recv => {
-            // The receive is a whole statement or a whole `case`: what
-            // precedes it opens a statement, what follows closes one.
-            let src = o.file.src.as_bytes();
-            let before = src[..o.op.span.start as usize]
-                .iter()
-                .rev()
-                .find(|b| **b != b' ' && **b != b'\t');
-            let after = src[(o.op.span.end as usize).min(src.len())..]
-                .iter()
-                .find(|b| **b != b' ' && **b != b'\t');
-            let starts = match before {
-                None | Some(b'\n' | b'{' | b';') => true,
-                Some(_) => o.file.src[..o.op.span.start as usize]
-                    .trim_end()
-                    .ends_with("case"),
-            };
-            starts && matches!(after, None | Some(b'\n' | b'}' | b';' | b':' | b'/'))
-        }
+        OpKind::Send => match o.op.sent.map(|v| v.unparen()) {
+            Some(Expr::CompositeLit(c)) => c.elts.is_empty(),
+            Some(Expr::Ident(id)) => matches!(id.name.as_ref(), "true" | "false"),
+            Some(Expr::BasicLit(l)) => l.raw.chars().all(|c| c.is_ascii_digit()),
+            _ => false,
+        },
+        OpKind::Recv => o.op.dropped,
         _ => false,
     }
-}
-
-/// The span of the top-level declaration of `file` around `span`.
-fn enclosing_top_level(file: &crate::GoFile, span: Span) -> Option<Span> {
-    crate::walk::top_level_roots(&file.ast)
-        .into_iter()
-        .map(|r| r.span())
-        .find(|r| r.contains(span.start))
 }
 
 /// Whether `t` names an interface type of the tree that declares method `name`
@@ -1475,27 +1442,36 @@ impl crate::facts::PackageFact for FieldUseIndex {
 
 impl FieldUseIndex {
     /// The roots that may use field `field` of `owner` (directly, through a
-    /// getter, in a literal key or an assignment).
+    /// getter, in a literal key or an assignment), grouped by file in file
+    /// and declaration order.
     fn candidates<'g>(
         &self,
         owner: &str,
         field: &str,
         getters: impl Iterator<Item = &'g str>,
-    ) -> std::collections::HashSet<(usize, usize)> {
-        let mut out = std::collections::HashSet::new();
-        out.extend(
-            self.selectors
-                .get(&(field.to_string(), owner.to_string()))
-                .into_iter()
-                .flatten()
-                .copied(),
-        );
+    ) -> Vec<(usize, Vec<usize>)> {
+        let mut all: Vec<(usize, usize)> = self
+            .selectors
+            .get(&(field.to_string(), owner.to_string()))
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
         for m in [&self.untyped, &self.keys, &self.assigned] {
-            out.extend(m.get(field).into_iter().flatten().copied());
+            all.extend(m.get(field).into_iter().flatten().copied());
         }
         for g in getters {
-            out.extend(self.calls.get(g).into_iter().flatten().copied());
+            all.extend(self.calls.get(g).into_iter().flatten().copied());
         }
-        out
+        all.sort_unstable();
+        all.dedup();
+        let mut grouped: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (fi, ri) in all {
+            match grouped.last_mut() {
+                Some((f, roots)) if *f == fi => roots.push(ri),
+                _ => grouped.push((fi, vec![ri])),
+            }
+        }
+        grouped
     }
 }

@@ -115,6 +115,13 @@ pub fn top_level_roots(file: &File) -> Vec<Node<'_>> {
     out
 }
 
+/// The top-level declaration (see [`top_level_roots`]) that holds offset `pos`.
+pub fn top_level_root_at(file: &File, pos: u32) -> Option<Node<'_>> {
+    top_level_roots(file)
+        .into_iter()
+        .find(|r| r.span().contains(pos))
+}
+
 /// Visits every top-level declaration of a file.
 pub fn walk_file<'a>(file: &'a File, f: &mut dyn FnMut(Node<'a>, &[Node<'a>]) -> bool) {
     let mut stack = Vec::with_capacity(32);

@@ -214,7 +214,7 @@ fn writer_site<'a>(
         let (i, at) = w.0.iter().find(|(c, _, _)| c == class).map(|(_, i, s)| (*i, *s))?;
         return Some((&cx.pkg.files()[i], at));
     }
-    let root = walk::top_level_roots(&cx.file.ast).into_iter().find(|r| r.span().encloses(body.span))?;
+    let root = walk::top_level_root_at(&cx.file.ast, body.span.start)?;
     let sc = cx.scope();
     let env = cx.env_at(body.span.start);
     let mut found = None;
