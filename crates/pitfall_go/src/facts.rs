@@ -18,7 +18,7 @@
 //! of a large package computed the package's facts while every other worker
 //! waited on it (nats-server's `server` package: `-j2` no faster than `-j1`).
 
-use crate::index::{Package, ProjectIndex};
+use crate::index::{ImportGraph, Package, ProjectIndex};
 use std::any::{Any, TypeId};
 use std::cell::Cell as ThreadCell;
 use std::collections::HashMap;
@@ -30,9 +30,11 @@ pub trait PackageFact: Any + Send + Sync + Sized {
     fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self;
 }
 
-/// Run-wide knowledge (e.g. which packages a `main` reaches), computed once.
+/// Run-wide knowledge (e.g. which packages a `main` reaches), computed once
+/// per run. It reads the import graph only: a run does not hold every
+/// package's syntax tree at once.
 pub trait ProjectFact: Any + Send + Sync + Sized {
-    fn compute<'a>(project: &'a ProjectIndex<'a>) -> Self;
+    fn compute(graph: &ImportGraph) -> Self;
 }
 
 type Cell = Arc<Slot>;

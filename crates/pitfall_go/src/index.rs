@@ -1,8 +1,11 @@
 //! Facts that cross file boundaries: the declarations of each package, and the
 //! packages of the checked tree by import path.
 //!
-//! The index borrows the parsed files; it is built once per run (cheaply: it
-//! only records references) and shared read-only by all rule threads.
+//! The index borrows the parsed files (it only records references) and is
+//! shared read-only by all rule threads. A run builds one per group of
+//! packages it checks: those packages whole, their dependencies as skeletons
+//! (declarations without bodies) shared across the run, and the import graph
+//! of every package for the run-wide facts.
 
 use crate::ast::*;
 use crate::facts::{FactStore, PackageFact, ProjectFact};
@@ -24,6 +27,16 @@ pub struct SourcePackage {
     pub import_path: String,
     pub gomod: Arc<GoMod>,
     pub files: Vec<GoFile>,
+}
+
+impl SourcePackage {
+    /// The package as its importers see it (see [`GoFile::into_skeleton`]).
+    pub fn into_skeleton(self) -> SourcePackage {
+        SourcePackage {
+            files: self.files.into_iter().map(GoFile::into_skeleton).collect(),
+            ..self
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -154,35 +167,210 @@ impl<'a> Package<'a> {
     }
 }
 
+/// A package of a [`ProjectIndex`]: built for this index (the packages being
+/// checked), or borrowed from the run (the skeletons of their dependencies,
+/// built once and shared by every package that imports them).
+#[allow(clippy::large_enum_variant)] // a handful per index, built once
+pub enum Entry<'a> {
+    Owned(Package<'a>),
+    Shared(&'a Package<'a>),
+}
+
+impl<'a> Entry<'a> {
+    fn get(&self) -> &Package<'a> {
+        match self {
+            Entry::Owned(p) => p,
+            Entry::Shared(p) => p,
+        }
+    }
+}
+
+/// The packages of an index, in the order they were given.
+pub struct Packages<'a>(Vec<Entry<'a>>);
+
+impl<'a> Packages<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &Package<'a>> + '_ {
+        self.0.iter().map(Entry::get)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> std::ops::Index<usize> for Packages<'a> {
+    type Output = Package<'a>;
+    fn index(&self, i: usize) -> &Package<'a> {
+        self.0[i].get()
+    }
+}
+
+impl<'s, 'a> IntoIterator for &'s Packages<'a> {
+    type Item = &'s Package<'a>;
+    type IntoIter = Box<dyn Iterator<Item = &'s Package<'a>> + 's>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl std::fmt::Debug for Packages<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(|p| p.import_path()))
+            .finish()
+    }
+}
+
+/// Methods whose call (`x.Shutdown(ctx)`) stops a server gracefully.
+pub const SHUTDOWN_METHODS: &[&str] = &["Shutdown", "GracefulStop"];
+
+/// One package as the import graph sees it.
+#[derive(Debug, Clone)]
+pub struct GraphPackage {
+    pub import_path: String,
+    /// `package` clause name.
+    pub name: String,
+    /// Imports of its non-test files.
+    pub imports: Vec<String>,
+    /// A non-test file calls one of [`SHUTDOWN_METHODS`] on some value.
+    pub stops_servers: bool,
+}
+
+/// Every package of the run and what it imports: what run-wide facts read,
+/// so that they need no syntax tree (a run checks package by package and
+/// drops their trees as it goes).
+#[derive(Debug, Default)]
+pub struct ImportGraph {
+    packages: Vec<GraphPackage>,
+    by_path: HashMap<String, usize>,
+}
+
+impl ImportGraph {
+    pub fn new(packages: Vec<GraphPackage>) -> ImportGraph {
+        let mut by_path = HashMap::new();
+        for (i, p) in packages.iter().enumerate() {
+            // The external test package shares the directory; prefer the real one.
+            if p.name.ends_with("_test") && by_path.contains_key(&p.import_path) {
+                continue;
+            }
+            by_path.insert(p.import_path.clone(), i);
+        }
+        ImportGraph { packages, by_path }
+    }
+
+    /// The graph of parsed packages.
+    pub fn of_sources(sources: &[SourcePackage]) -> ImportGraph {
+        ImportGraph::new(
+            sources
+                .iter()
+                .map(|s| {
+                    let prod = || s.files.iter().filter(|f| !f.is_test);
+                    let mut imports: Vec<String> = prod()
+                        .flat_map(|f| f.ast.imports.iter().map(|i| i.path.clone()))
+                        .collect();
+                    imports.sort_unstable();
+                    imports.dedup();
+                    GraphPackage {
+                        import_path: s.import_path.clone(),
+                        name: s.name.clone(),
+                        imports,
+                        stops_servers: prod()
+                            .any(|f| crate::scan::calls_selector(&f.src, SHUTDOWN_METHODS)),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    pub fn packages(&self) -> &[GraphPackage] {
+        &self.packages
+    }
+
+    /// The package an import path names (never an external test package
+    /// when the package itself is there).
+    pub fn lookup(&self, import_path: &str) -> Option<usize> {
+        self.by_path.get(import_path).copied()
+    }
+
+    /// The packages `from` imports through non-test files, directly or not,
+    /// itself included, in the order a depth-first walk meets them.
+    pub fn reachable_from(&self, from: usize) -> Vec<usize> {
+        let mut seen = vec![false; self.packages.len()];
+        let mut out = Vec::new();
+        let mut stack = vec![from];
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            out.push(i);
+            for imp in &self.packages[i].imports {
+                if let Some(dep) = self.lookup(imp) {
+                    stack.push(dep);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// All packages of the run, by import path.
 #[derive(Debug)]
 pub struct ProjectIndex<'a> {
-    pub packages: Vec<Package<'a>>,
+    pub packages: Packages<'a>,
     by_path: HashMap<&'a str, usize>,
-    facts: FactStore,
+    graph: Arc<ImportGraph>,
+    facts: Arc<FactStore>,
 }
 
 impl<'a> ProjectIndex<'a> {
+    /// The index of parsed packages: every one of them whole, the import
+    /// graph read from their trees.
     pub fn new(sources: &'a [SourcePackage]) -> ProjectIndex<'a> {
-        let packages: Vec<Package<'a>> = sources.iter().map(Package::new).collect();
+        ProjectIndex::assemble(
+            sources
+                .iter()
+                .map(|s| Entry::Owned(Package::new(s)))
+                .collect(),
+            Arc::new(ImportGraph::of_sources(sources)),
+            Arc::default(),
+        )
+    }
+
+    /// An index of the given packages (some borrowed from the run) over the
+    /// run's import graph; `facts` holds the run-wide facts, shared by every
+    /// index of the run.
+    pub fn assemble(
+        entries: Vec<Entry<'a>>,
+        graph: Arc<ImportGraph>,
+        facts: Arc<FactStore>,
+    ) -> ProjectIndex<'a> {
+        let packages = Packages(entries);
         let mut by_path = HashMap::new();
-        for (i, p) in sources.iter().enumerate() {
+        for (i, p) in packages.iter().enumerate() {
             // The external test package shares the directory; prefer the real one.
-            if p.name.ends_with("_test") && by_path.contains_key(p.import_path.as_str()) {
+            if p.src.name.ends_with("_test") && by_path.contains_key(p.import_path()) {
                 continue;
             }
-            by_path.insert(p.import_path.as_str(), i);
+            by_path.insert(p.import_path(), i);
         }
         ProjectIndex {
             packages,
             by_path,
-            facts: FactStore::default(),
+            graph,
+            facts,
         }
     }
 
-    /// The run-wide fact of type `F`, computed once.
-    pub fn fact<F: ProjectFact>(&'a self) -> Arc<F> {
-        self.facts.get_or_compute(|| F::compute(self))
+    /// The run's import graph (every package of the run, parsed or not).
+    pub fn graph(&self) -> &ImportGraph {
+        &self.graph
+    }
+
+    /// The run-wide fact of type `F`, computed once per run from the graph.
+    pub fn fact<F: ProjectFact>(&self) -> Arc<F> {
+        self.facts.get_or_compute(|| F::compute(&self.graph))
     }
 
     pub fn package(&self, import_path: &str) -> Option<&Package<'a>> {

@@ -27,7 +27,7 @@ pub mod sizes;
 pub mod types;
 pub mod walk;
 
-use ast::{Expr, File, Span};
+use ast::{Decl, Expr, File, Span, Spec};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -251,6 +251,44 @@ impl GoFile {
     /// The text of the comment, or of the source, between two offsets.
     pub fn line_text(&self, line: u32) -> &str {
         self.lines.line_text(&self.src, line)
+    }
+
+    /// The file as other packages see it: its declarations with their types
+    /// and signatures, but no function bodies, no comments, and package-level
+    /// initializers reduced to what tells their type (a composite literal
+    /// keeps its type, not its elements; a function literal its signature).
+    /// What a package keeps of its dependencies once they have been checked:
+    /// a tree costs several times its text, a skeleton a fraction of it.
+    pub fn into_skeleton(mut self) -> GoFile {
+        for decl in &mut self.ast.decls {
+            match decl {
+                Decl::Func(f) => f.body = None,
+                Decl::Gen(g) => {
+                    for spec in &mut g.specs {
+                        if let Spec::Value(v) = spec {
+                            v.values.iter_mut().for_each(strip_initializer);
+                        }
+                    }
+                }
+                Decl::Bad(_) => {}
+            }
+        }
+        self.ast.comments = Vec::new();
+        self
+    }
+}
+
+/// Drops what a package-level initializer holds beyond its type: the
+/// elements of composite literals and the bodies of function literals, also
+/// under calls, `&`/`-` and parentheses (`var h = wrap(func() {...})`).
+fn strip_initializer(e: &mut Expr) {
+    match e {
+        Expr::CompositeLit(c) => c.elts = Vec::new(),
+        Expr::FuncLit(f) => f.body.stmts = Vec::new(),
+        Expr::Call(c) => c.args.iter_mut().for_each(strip_initializer),
+        Expr::Unary(u) => strip_initializer(&mut u.x),
+        Expr::Paren(p) => strip_initializer(&mut p.x),
+        _ => {}
     }
 }
 

@@ -68,6 +68,50 @@ fn import_spec(b: &[u8], mut i: usize, out: &mut Vec<String>) -> Option<usize> {
     Some(end)
 }
 
+/// Whether the code (comments and literals skipped) calls a method or
+/// package function `x.Name(...)` named one of `names`: `srv.Shutdown(ctx)`,
+/// `s.grpc.GracefulStop()`. Lexical, so cheap enough to run on every file
+/// of a run without parsing it.
+pub fn calls_selector(src: &str, names: &[&str]) -> bool {
+    let b = src.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => i = skip_line_comment(b, i),
+            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
+            b'"' | b'\'' => i = skip_quoted(b, i),
+            b'`' => i = skip_raw(b, i),
+            b'.' => {
+                let start = skip_blank(b, i + 1);
+                let len = b[start..].iter().take_while(|&&c| is_ident_byte(c)).count();
+                let name = &b[start..start + len];
+                if len > 0
+                    && names.iter().any(|n| n.as_bytes() == name)
+                    && b.get(skip_blank(b, start + len)) == Some(&b'(')
+                {
+                    return true;
+                }
+                i = start.max(i + 1);
+            }
+            c if is_ident_byte(c) => {
+                // Skip the whole word: `x.y` inside a number or an identifier
+                // is not a selector start we care about here.
+                i += b[i..].iter().take_while(|&&c| is_ident_byte(c)).count();
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// Past spaces and tabs (a selector may be split after its dot).
+fn skip_blank(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+        i += 1;
+    }
+    i
+}
+
 /// `i` past `word` when `word` stands at `i` as a whole word.
 fn word_at(b: &[u8], i: usize, word: &str) -> Option<usize> {
     let end = i + word.len();
@@ -145,6 +189,31 @@ mod tests {
             h.imports,
             ["fmt", "net/http", "io", "embed", "strings", "os", "sort"]
         );
+    }
+
+    #[test]
+    fn selector_calls_outside_comments_and_literals() {
+        let names = ["Shutdown", "GracefulStop"];
+        let yes = [
+            "func f() { srv.Shutdown(ctx) }",
+            "func f() { s.grpc.GracefulStop() }",
+            "func f() { get().\n\tShutdown (ctx) }",
+        ];
+        for src in yes {
+            assert!(calls_selector(src, &names), "{src}");
+        }
+        let no = [
+            "// srv.Shutdown(ctx)\nfunc f() {}",
+            "/* s.GracefulStop() */ func f() {}",
+            "var s = \"srv.Shutdown(ctx)\"",
+            "var s = `x.GracefulStop()`",
+            "func f() { stop := srv.Shutdown; _ = stop }",
+            "func f() { srv.ShutdownNow(ctx); Shutdown(ctx) }",
+            "var r = '.'; func f() { x.Close() }",
+        ];
+        for src in no {
+            assert!(!calls_selector(src, &names), "{src}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub mod prelude {
     pub use crate::{Check, Checker, Rule, RuleOption, TestFiles};
     pub use pitfall_go::ast::*;
     pub use pitfall_go::facts::{PackageFact, ProjectFact};
-    pub use pitfall_go::index::{Package, ProjectIndex};
+    pub use pitfall_go::index::{ImportGraph, Package, ProjectIndex};
     pub use pitfall_go::types::Ty;
     pub use pitfall_go::walk::{self, enclosing_func, enclosing_loop, Func, Node};
     pub use pitfall_report::{Applicability, Category, Severity};

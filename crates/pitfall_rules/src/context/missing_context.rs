@@ -278,7 +278,9 @@ fn test_support_package(cx: &Checker) -> bool {
         return false;
     }
     let path = cx.pkg.import_path();
-    !cx.project.packages.iter().any(|p| {
-        p.import_path() != path && p.files().iter().any(|f| !f.is_test && f.imports(path))
-    })
+    !cx.project
+        .graph()
+        .packages()
+        .iter()
+        .any(|p| p.import_path != path && p.imports.iter().any(|i| i == path))
 }

@@ -1,6 +1,5 @@
 //! A service that serves HTTP/gRPC from `main` but never shuts down gracefully.
 use crate::prelude::*;
-use pitfall_go::index::Package;
 
 pub static RULE: Rule = Rule {
     name: "missing-graceful-shutdown",
@@ -303,51 +302,29 @@ fn string_value<'a>(cx: &Checker<'a>, e: &'a Expr) -> Option<String> {
     def.spec.values.get(def.index)?.as_string_lit()
 }
 
-/// Whether any non-test file of the package calls a `Shutdown` or `GracefulStop` method.
 /// Which packages some `main` reaches, and which of those are reached by a
-/// main whose program shuts down (computed once per run).
+/// main whose program shuts down (computed once per run, from the import
+/// graph: a package "shuts down" when a non-test file calls `x.Shutdown(...)`
+/// or `x.GracefulStop()`).
 struct MainsReach {
     reached: std::collections::HashSet<String>,
     shut_down: std::collections::HashSet<String>,
 }
 
 impl ProjectFact for MainsReach {
-    fn compute<'a>(project: &'a ProjectIndex<'a>) -> Self {
+    fn compute(graph: &ImportGraph) -> Self {
         let mut out = MainsReach { reached: Default::default(), shut_down: Default::default() };
-        for main in project.packages.iter().filter(|p| p.src.name == "main") {
-            let set = project.reachable_from(main);
-            let stops = set.iter().any(|p| p.fact::<CallsShutdown>(project).0);
+        let pkgs = graph.packages();
+        for main in (0..pkgs.len()).filter(|&i| pkgs[i].name == "main") {
+            let set = graph.reachable_from(main);
+            let stops = set.iter().any(|&p| pkgs[p].stops_servers);
             for p in set {
-                out.reached.insert(p.import_path().to_string());
+                out.reached.insert(pkgs[p].import_path.clone());
                 if stops {
-                    out.shut_down.insert(p.import_path().to_string());
+                    out.shut_down.insert(pkgs[p].import_path.clone());
                 }
             }
         }
         out
     }
-}
-
-/// Whether a non-test file of the package calls `x.Shutdown` / `x.GracefulStop`.
-struct CallsShutdown(bool);
-
-impl PackageFact for CallsShutdown {
-    fn compute<'a>(pkg: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
-        CallsShutdown(calls_shutdown(pkg))
-    }
-}
-
-fn calls_shutdown(p: &Package) -> bool {
-    p.files().iter().filter(|f| !f.is_test).any(|f| {
-        let mut found = false;
-        walk::walk_file(&f.ast, &mut |n, _| {
-            if let Node::Expr(Expr::Call(c)) = n {
-                if matches!(c.method_name(), Some("Shutdown" | "GracefulStop")) && c.receiver().is_some() {
-                    found = true;
-                }
-            }
-            !found
-        });
-        found
-    })
 }
