@@ -144,6 +144,44 @@ impl Graph {
         self.closure(&roots)
     }
 
+    /// The packages `needed` grouped into units to check together, and what
+    /// each unit imports: a unit is one package, or packages that import one
+    /// another (build-tagged files can make cycles the compiler never sees).
+    /// Units come in an order where every unit follows those it imports;
+    /// `(units, deps of each unit)`.
+    pub fn units(&self, needed: &[usize]) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+        let mut inside = vec![false; self.deps.len()];
+        for &i in needed {
+            inside[i] = true;
+        }
+        let units = components(needed, |i| {
+            self.deps[i].iter().copied().filter(|&j| inside[j])
+        });
+        let mut unit_of = vec![usize::MAX; self.deps.len()];
+        for (u, members) in units.iter().enumerate() {
+            for &i in members {
+                unit_of[i] = u;
+            }
+        }
+        let deps = units
+            .iter()
+            .enumerate()
+            .map(|(u, members)| {
+                let mut d: Vec<usize> = members
+                    .iter()
+                    .flat_map(|&i| &self.deps[i])
+                    .filter(|&&j| inside[j])
+                    .map(|&j| unit_of[j])
+                    .filter(|&v| v != u)
+                    .collect();
+                d.sort_unstable();
+                d.dedup();
+                d
+            })
+            .collect();
+        (units, deps)
+    }
+
     /// Each package's cache key (see the module docs). `salt` covers the
     /// pitfall build and the settings.
     pub fn keys(&self, pkgs: &[RawPackage], salt: u128) -> Vec<Key> {
@@ -187,6 +225,87 @@ impl Graph {
             })
             .collect()
     }
+}
+
+/// The strongly connected components of the graph on `nodes` (Tarjan's
+/// algorithm, iterative: a long import chain must not overflow the stack),
+/// each sorted, in reverse topological order: a component comes after every
+/// component it has edges to.
+fn components<I: Iterator<Item = usize>>(
+    nodes: &[usize],
+    edges: impl Fn(usize) -> I,
+) -> Vec<Vec<usize>> {
+    const NONE: usize = usize::MAX;
+    let n = nodes.iter().copied().max().map_or(0, |m| m + 1);
+    let (mut index, mut low, mut on_stack) = (vec![NONE; n], vec![0; n], vec![false; n]);
+    let (mut next, mut stack, mut out) = (0, Vec::new(), Vec::new());
+    for &root in nodes {
+        if index[root] != NONE {
+            continue;
+        }
+        // (node, its successors not yet visited)
+        let mut work: Vec<(usize, Vec<usize>)> = Vec::new();
+        let enter = |v: usize,
+                     index: &mut Vec<usize>,
+                     low: &mut Vec<usize>,
+                     on_stack: &mut Vec<bool>,
+                     stack: &mut Vec<usize>,
+                     next: &mut usize| {
+            index[v] = *next;
+            low[v] = *next;
+            *next += 1;
+            stack.push(v);
+            on_stack[v] = true;
+            let mut succ: Vec<usize> = edges(v).collect();
+            succ.reverse();
+            (v, succ)
+        };
+        work.push(enter(
+            root,
+            &mut index,
+            &mut low,
+            &mut on_stack,
+            &mut stack,
+            &mut next,
+        ));
+        while let Some((v, succ)) = work.last_mut() {
+            let v = *v;
+            if let Some(w) = succ.pop() {
+                if index[w] == NONE {
+                    let frame = enter(
+                        w,
+                        &mut index,
+                        &mut low,
+                        &mut on_stack,
+                        &mut stack,
+                        &mut next,
+                    );
+                    work.push(frame);
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some((parent, _)) = work.last() {
+                low[*parent] = low[*parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut comp = Vec::new();
+                loop {
+                    let w = stack.pop().expect("v is on the stack");
+                    on_stack[w] = false;
+                    comp.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                comp.sort_unstable();
+                out.push(comp);
+            }
+        }
+    }
+    out
 }
 
 /// What checking one package produced, as stored.
@@ -404,5 +523,42 @@ impl Cache {
                 total -= len;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::components;
+
+    #[test]
+    fn components_group_cycles_and_come_after_what_they_import() {
+        // 0 -> 1 -> 2 -> 1 (cycle {1, 2}), 2 -> 3, 4 -> 0, 5 alone.
+        let edges: Vec<Vec<usize>> = vec![vec![1], vec![2], vec![1, 3], vec![], vec![0], vec![]];
+        let comps = components(&[0, 1, 2, 3, 4, 5], |i| edges[i].iter().copied());
+        let mut sorted = comps.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![vec![0], vec![1, 2], vec![3], vec![4], vec![5]]);
+        let pos = |n: usize| comps.iter().position(|c| c.contains(&n)).unwrap();
+        for (from, to) in edges
+            .iter()
+            .enumerate()
+            .flat_map(|(f, ts)| ts.iter().map(move |&t| (f, t)))
+        {
+            assert!(pos(to) <= pos(from), "{from} -> {to}: {comps:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_chain_does_not_overflow_the_stack() {
+        let n = 200_000;
+        let comps = components(&(0..n).collect::<Vec<_>>(), |i| {
+            (i + 1 < n).then_some(i + 1).into_iter()
+        });
+        assert_eq!(comps.len(), n);
+        assert_eq!(
+            comps[0],
+            vec![n - 1],
+            "the last of the chain is imported by all"
+        );
     }
 }

@@ -10,6 +10,7 @@ mod fix;
 mod lsp;
 mod manifests;
 mod newcode;
+mod order;
 mod progress;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -444,52 +445,15 @@ fn check_packages(
         }
     }
     let misses: Vec<usize> = (0..pkgs.len()).filter(|&i| entries[i].is_none()).collect();
-    let needed = graph.needed_for(&misses, !manifests.objects.is_empty());
-    let parsed: Vec<discover::Parsed> = needed
-        .par_iter()
-        .map(|&i| discover::parse(&pkgs[i]))
-        .collect();
-    let mut sources: Vec<pitfall_go::index::SourcePackage> = Vec::new();
-    let mut parse_info = HashMap::new();
-    for (p, &i) in parsed.into_iter().zip(&needed) {
-        parse_info.insert(i, (p.warnings, p.files_with_syntax_errors, p.files_checked));
-        sources.push(p.package);
-    }
-    let index = ProjectIndex::new(&sources);
-    let slot: HashMap<usize, usize> = needed.iter().enumerate().map(|(s, &i)| (i, s)).collect();
-    // One job per file, not per package: `flat_map_iter` ran each package's
-    // files in sequence on one thread, so a package holding most of the code
-    // (nats-server's `server`) used one core whatever `-j` said.
-    let jobs: Vec<(usize, &pitfall_go::index::Package, &pitfall_go::GoFile)> = misses
-        .iter()
-        .flat_map(|&i| {
-            let pkg = &index.packages[slot[&i]];
-            pkg.files().iter().map(move |f| (i, pkg, f))
-        })
-        .collect();
-    // Largest files first, each file its own job (rayon otherwise hands a
-    // thread a run of files to do in sequence), so that the run does not end
-    // on one thread still checking big files; results go back to file order.
-    let mut by_size: Vec<usize> = (0..jobs.len()).collect();
-    by_size.sort_by_key(|&k| std::cmp::Reverse(jobs[k].2.src.len()));
-    let mut checked: Vec<(usize, usize, pitfall_rules::FileResult)> = by_size
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|k| {
-            let (i, pkg, f) = jobs[k];
-            let r = pitfall_rules::check_file(f, pkg, &index, settings);
-            progress.add(1);
-            (k, i, r)
-        })
-        .collect();
-    checked.sort_by_key(|(k, _, _)| *k);
-    let checked = checked.into_iter().map(|(_, i, r)| (i, r));
-    let mut fresh: HashMap<usize, (Vec<Finding>, Vec<String>)> = HashMap::new();
-    for (i, mut r) in checked {
-        let e = fresh.entry(i).or_default();
-        e.0.append(&mut r.findings);
-        e.1.append(&mut r.warnings);
-    }
+    let Checked {
+        mut fresh,
+        mut parse_info,
+        manifest_result,
+    } = if manifests.objects.is_empty() {
+        check_by_unit(pkgs, &graph, &misses, settings, &progress)
+    } else {
+        check_whole(pkgs, &graph, &misses, manifests, settings, links, &progress)
+    };
     let mut run = Run {
         findings: Vec::new(),
         warnings: (Vec::new(), Vec::new()),
@@ -527,12 +491,200 @@ fn check_packages(
     }
     file_warnings.sort_by_key(|(i, _)| *i);
     run.warnings.0 = file_warnings.into_iter().map(|(_, w)| w).collect();
-    let mut k8s =
-        pitfall_rules::manifest::check_manifests(&manifests.objects, &index, settings, links);
-    run.findings.append(&mut k8s.findings);
-    run.warnings.1.append(&mut k8s.warnings);
+    if let Some(mut k8s) = manifest_result {
+        run.findings.append(&mut k8s.findings);
+        run.warnings.1.append(&mut k8s.warnings);
+    }
     progress.finish();
     run
+}
+
+/// What checking the packages that missed the cache found, by package.
+#[derive(Default)]
+struct Checked {
+    /// Package -> (findings, rule warnings), in file order.
+    fresh: HashMap<usize, (Vec<Finding>, Vec<String>)>,
+    /// Package -> (parse warnings, files with syntax errors, files checked).
+    parse_info: HashMap<usize, ParseInfo>,
+    /// The manifest rules' result (runs with manifests only).
+    manifest_result: Option<pitfall_rules::FileResult>,
+}
+
+type ParseInfo = (Vec<(usize, String)>, usize, usize);
+
+/// Source bytes of the packages being checked at once: what bounds the
+/// syntax trees alive at a time (a package larger than this still runs).
+/// `PITFALL_IN_FLIGHT_BYTES` overrides it (tests and benchmarks).
+const IN_FLIGHT_BYTES: u64 = 8 << 20;
+
+fn in_flight_budget() -> u64 {
+    std::env::var("PITFALL_IN_FLIGHT_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(IN_FLIGHT_BYTES)
+}
+
+/// Checks `files` of `pkg`, each file a job, largest first (rayon otherwise
+/// hands a thread a run of files to do in sequence, and the run ends on one
+/// thread still checking big files); results in file order.
+fn check_files<'a>(
+    jobs: Vec<(
+        usize,
+        &'a pitfall_go::index::Package<'a>,
+        &'a pitfall_go::GoFile,
+    )>,
+    index: &'a ProjectIndex<'a>,
+    settings: &pitfall_rules::Settings,
+    progress: &progress::Progress,
+    fresh: &mut HashMap<usize, (Vec<Finding>, Vec<String>)>,
+) {
+    let mut by_size: Vec<usize> = (0..jobs.len()).collect();
+    by_size.sort_by_key(|&k| std::cmp::Reverse(jobs[k].2.src.len()));
+    let mut checked: Vec<(usize, usize, pitfall_rules::FileResult)> = by_size
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|k| {
+            let (i, pkg, f) = jobs[k];
+            let r = pitfall_rules::check_file(f, pkg, index, settings);
+            progress.add(1);
+            (k, i, r)
+        })
+        .collect();
+    checked.sort_by_key(|(k, _, _)| *k);
+    for (_, i, mut r) in checked {
+        let e = fresh.entry(i).or_default();
+        e.0.append(&mut r.findings);
+        e.1.append(&mut r.warnings);
+    }
+}
+
+/// Checks the packages `misses` unit by unit (a unit: a package, or packages
+/// importing one another), each once the units it imports are done, a few at
+/// a time: parse its files, check them against an index of its packages
+/// whole and its dependencies as skeletons, then keep only its skeleton.
+/// Peak memory follows the largest packages, not the tree.
+fn check_by_unit(
+    pkgs: &[discover::RawPackage],
+    graph: &cache::Graph,
+    misses: &[usize],
+    settings: &pitfall_rules::Settings,
+    progress: &progress::Progress,
+) -> Checked {
+    use pitfall_go::index::{Entry, Package, SourcePackage};
+    use std::sync::{Arc, Mutex, OnceLock};
+    let needed = graph.closure(misses);
+    let (units, unit_deps) = graph.units(&needed);
+    let mut is_miss = vec![false; pkgs.len()];
+    for &i in misses {
+        is_miss[i] = true;
+    }
+    let size: Vec<u64> = units
+        .iter()
+        .map(|members| {
+            members
+                .iter()
+                .flat_map(|&i| &pkgs[i].files)
+                .map(|f| f.src.len() as u64)
+                .sum()
+        })
+        .collect();
+    let import_graph = Arc::new(discover::import_graph(pkgs));
+    let run_facts = Arc::new(pitfall_go::facts::FactStore::default());
+    let kept_src: Vec<OnceLock<SourcePackage>> = (0..pkgs.len()).map(|_| OnceLock::new()).collect();
+    let kept: Vec<OnceLock<Package>> = (0..pkgs.len()).map(|_| OnceLock::new()).collect();
+    let out = Mutex::new(Checked::default());
+    let work = |u: usize| {
+        let members = &units[u];
+        let parsed: Vec<discover::Parsed> = members
+            .par_iter()
+            .map(|&i| discover::parse(&pkgs[i]))
+            .collect();
+        let mut sources = Vec::with_capacity(parsed.len());
+        let mut infos = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            sources.push(p.package);
+            infos.push((p.warnings, p.files_with_syntax_errors, p.files_checked));
+        }
+        if members.iter().any(|&i| is_miss[i]) {
+            let deps: Vec<usize> = graph
+                .closure(members)
+                .into_iter()
+                .filter(|i| !members.contains(i))
+                .collect();
+            let mut entries: Vec<Entry> = deps
+                .iter()
+                .map(|&d| Entry::Shared(kept[d].get().expect("imports are checked first")))
+                .collect();
+            entries.extend(sources.iter().map(|s| Entry::Owned(Package::new(s))));
+            let index = ProjectIndex::assemble(entries, import_graph.clone(), run_facts.clone());
+            let jobs = members
+                .iter()
+                .enumerate()
+                .filter(|&(_, &i)| is_miss[i])
+                .flat_map(|(k, &i)| {
+                    let pkg = &index.packages[deps.len() + k];
+                    pkg.files().iter().map(move |f| (i, pkg, f))
+                })
+                .collect();
+            let mut fresh = HashMap::new();
+            check_files(jobs, &index, settings, progress, &mut fresh);
+            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+            out.fresh.extend(fresh);
+            for (&i, info) in members.iter().zip(infos) {
+                if is_miss[i] {
+                    out.parse_info.insert(i, info);
+                }
+            }
+        }
+        for (s, &i) in sources.into_iter().zip(members) {
+            let skeleton = kept_src[i].get_or_init(|| s.into_skeleton());
+            let _ = kept[i].set(Package::new(skeleton));
+        }
+    };
+    order::run(&unit_deps, &size, in_flight_budget(), &work);
+    out.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Checks the packages `misses` with every tree of the run in memory: the
+/// manifest cross-checks read the routes and lifecycle of every program.
+fn check_whole(
+    pkgs: &[discover::RawPackage],
+    graph: &cache::Graph,
+    misses: &[usize],
+    manifests: &manifests::Manifests,
+    settings: &pitfall_rules::Settings,
+    links: &[pitfall_rules::manifest::LinkOverride],
+    progress: &progress::Progress,
+) -> Checked {
+    let needed = graph.needed_for(misses, true);
+    let parsed: Vec<discover::Parsed> = needed
+        .par_iter()
+        .map(|&i| discover::parse(&pkgs[i]))
+        .collect();
+    let mut sources: Vec<pitfall_go::index::SourcePackage> = Vec::new();
+    let mut out = Checked::default();
+    for (p, &i) in parsed.into_iter().zip(&needed) {
+        out.parse_info
+            .insert(i, (p.warnings, p.files_with_syntax_errors, p.files_checked));
+        sources.push(p.package);
+    }
+    let index = ProjectIndex::new(&sources);
+    let slot: HashMap<usize, usize> = needed.iter().enumerate().map(|(s, &i)| (i, s)).collect();
+    let jobs = misses
+        .iter()
+        .flat_map(|&i| {
+            let pkg = &index.packages[slot[&i]];
+            pkg.files().iter().map(move |f| (i, pkg, f))
+        })
+        .collect();
+    check_files(jobs, &index, settings, progress, &mut out.fresh);
+    out.manifest_result = Some(pitfall_rules::manifest::check_manifests(
+        &manifests.objects,
+        &index,
+        settings,
+        links,
+    ));
+    out
 }
 
 /// Stdin as text, up to `max` bytes.
