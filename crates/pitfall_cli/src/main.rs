@@ -455,10 +455,10 @@ fn check_packages(
         mut fresh,
         mut parse_info,
         manifest_result,
-    } = if manifests.objects.is_empty() {
-        check_by_unit(pkgs, &graph, &misses, settings, &progress)
-    } else {
+    } = if std::env::var_os("PITFALL_WHOLE_TREE").is_some() {
         check_whole(pkgs, &graph, &misses, manifests, settings, links, &progress)
+    } else {
+        check_by_unit(pkgs, &graph, &misses, manifests, settings, links, &progress)
     };
     let mut run = Run {
         findings: Vec::new(),
@@ -568,17 +568,26 @@ fn check_files<'a>(
 /// importing one another), each once the units it imports are done, a few at
 /// a time: parse its files, check them against an index of its packages
 /// whole and its dependencies as skeletons, then keep only its skeleton.
-/// Peak memory follows the largest packages, not the tree.
+/// Peak memory follows the largest packages, not the tree. With manifests,
+/// every main is read too, and each linked program's code is parsed again,
+/// one program at a time, for the cross-checks.
 fn check_by_unit(
     pkgs: &[discover::RawPackage],
     graph: &cache::Graph,
     misses: &[usize],
+    manifests: &manifests::Manifests,
     settings: &pitfall_rules::Settings,
+    links: &[pitfall_rules::manifest::LinkOverride],
     progress: &progress::Progress,
 ) -> Checked {
     use pitfall_go::index::{Entry, Package, SourcePackage};
     use std::sync::{Arc, Mutex, OnceLock};
-    let needed = graph.closure(misses);
+    let with_manifests = !manifests.objects.is_empty();
+    let needed = if with_manifests {
+        graph.needed_for(misses, true)
+    } else {
+        graph.closure(misses)
+    };
     let (units, unit_deps) = graph.units(&needed);
     let mut is_miss = vec![false; pkgs.len()];
     for &i in misses {
@@ -648,11 +657,53 @@ fn check_by_unit(
         }
     };
     order::run(&unit_deps, &size, in_flight_budget(), &work);
-    out.into_inner().unwrap_or_else(|e| e.into_inner())
+    let mut out = out.into_inner().unwrap_or_else(|e| e.into_inner());
+    if with_manifests {
+        let entries = needed
+            .iter()
+            .filter_map(|&i| kept[i].get())
+            .map(Entry::Shared)
+            .collect();
+        let index = ProjectIndex::assemble(entries, import_graph, run_facts);
+        let program = |main: &Package| {
+            let Some(i) = kept_src
+                .iter()
+                .position(|s| s.get().is_some_and(|s| std::ptr::eq(s, main.src)))
+            else {
+                return Default::default();
+            };
+            let sources: Vec<SourcePackage> = graph
+                .closure(&[i])
+                .par_iter()
+                .map(|&j| discover::parse(&pkgs[j]).package)
+                .collect();
+            let whole = ProjectIndex::new(&sources);
+            let Some(m) = whole
+                .packages
+                .iter()
+                .find(|p| p.src.dir == main.src.dir && p.src.name == main.src.name)
+            else {
+                return Default::default();
+            };
+            (
+                pitfall_go::lifecycle::lifecycle(&whole, m),
+                pitfall_go::routes::route_map(&whole, m),
+            )
+        };
+        out.manifest_result = Some(pitfall_rules::manifest::check_manifests_with(
+            &manifests.objects,
+            &index,
+            settings,
+            links,
+            &program,
+        ));
+    }
+    out
 }
 
 /// Checks the packages `misses` with every tree of the run in memory: the
-/// manifest cross-checks read the routes and lifecycle of every program.
+/// driver before units, kept as the reference the unit-by-unit driver is
+/// tested against (`PITFALL_WHOLE_TREE=1`).
 fn check_whole(
     pkgs: &[discover::RawPackage],
     graph: &cache::Graph,

@@ -1,7 +1,9 @@
 //! The driver checks packages unit by unit, each against the skeletons of
-//! the packages it imports, a few at a time under a byte budget; runs with
-//! manifests keep every tree instead. Both must find exactly the same in the
-//! Go code, whatever the budget (so whatever order the units run in).
+//! the packages it imports, a few at a time under a byte budget, and parses
+//! a linked program again for the manifest cross-checks. It must find
+//! exactly what the whole-tree driver (every tree in memory, kept as the
+//! reference: `PITFALL_WHOLE_TREE=1`) finds, whatever the budget (so
+//! whatever order the units run in).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,25 +15,30 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-/// Copies the Go files and go.mod files of `from` into `to`.
-fn copy_go(from: &Path, to: &Path) -> usize {
+/// Copies the tree `from` into `to`; the number of Go files.
+fn copy_tree(from: &Path, to: &Path) -> usize {
     let mut n = 0;
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();
         let dest = to.join(p.file_name().unwrap());
         if p.is_dir() {
             std::fs::create_dir_all(&dest).unwrap();
-            n += copy_go(&p, &dest);
-        } else if p.extension().is_some_and(|x| x == "go") || p.ends_with("go.mod") {
+            n += copy_tree(&p, &dest);
+        } else {
             std::fs::copy(&p, &dest).unwrap();
-            n += 1;
+            n += usize::from(p.extension().is_some_and(|x| x == "go"));
         }
     }
     n
 }
 
-/// The findings of a run (JSON), with `PITFALL_IN_FLIGHT_BYTES` = `budget`.
-fn findings(dir: &Path, budget: Option<u64>) -> Vec<serde_json::Value> {
+enum Driver {
+    Units(Option<u64>),
+    Whole,
+}
+
+/// The findings of a run (JSON) with the given driver (and byte budget).
+fn findings(dir: &Path, driver: Driver) -> Vec<serde_json::Value> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pitfall"));
     cmd.args([
         "check",
@@ -44,8 +51,14 @@ fn findings(dir: &Path, budget: Option<u64>) -> Vec<serde_json::Value> {
     ])
     .arg(dir)
     .current_dir(dir);
-    if let Some(b) = budget {
-        cmd.env("PITFALL_IN_FLIGHT_BYTES", b.to_string());
+    match driver {
+        Driver::Units(Some(b)) => {
+            cmd.env("PITFALL_IN_FLIGHT_BYTES", b.to_string());
+        }
+        Driver::Units(None) => {}
+        Driver::Whole => {
+            cmd.env("PITFALL_WHOLE_TREE", "1");
+        }
     }
     let out = cmd.output().unwrap();
     assert!(
@@ -62,38 +75,47 @@ fn unit_by_unit_finds_what_the_whole_tree_finds() {
     let tmp = std::env::temp_dir().join(format!("pitfall-driver-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
-    // Every fixture's Go code as one run: many packages and modules, mains
-    // reaching servers in other packages, types read across packages.
-    let files = copy_go(&repo_root().join("tests/fixtures"), &tmp);
+    // Every fixture as one run: many packages and modules, mains reaching
+    // servers in other packages, types read across packages, manifests.
+    let files = copy_tree(&repo_root().join("tests/fixtures"), &tmp);
     assert!(files > 100, "copied {files} files");
 
-    let default = findings(&tmp, None);
+    let default = findings(&tmp, Driver::Units(None));
     assert!(default.len() > 100, "{} findings", default.len());
     // One unit at a time, and every ready unit at once.
-    assert_eq!(findings(&tmp, Some(1)), default, "budget of one byte");
-    assert_eq!(findings(&tmp, Some(1 << 40)), default, "unbounded budget");
+    assert_eq!(
+        findings(&tmp, Driver::Units(Some(1))),
+        default,
+        "budget of one byte"
+    );
+    assert_eq!(
+        findings(&tmp, Driver::Units(Some(1 << 40))),
+        default,
+        "unbounded budget"
+    );
 
-    // A manifest makes the run keep every tree (the cross-checks read every
-    // program); the Go findings must not change. Per fixture: the fixtures
-    // reuse module paths, and one run over all of them would resolve an
-    // import path to whichever package of that path the index holds.
-    let mut compared = 0;
+    // Per fixture against the whole-tree driver: the fixtures reuse module
+    // paths, and in one run over all of them the whole-tree index resolves
+    // an import path to whichever package of that path it holds last.
+    let (mut compared, mut manifest) = (0, 0);
     for e in std::fs::read_dir(&tmp).unwrap() {
         let dir = e.unwrap().path();
         if !dir.is_dir() {
             continue;
         }
-        let go = |f: &serde_json::Value| f["path"].as_str().is_some_and(|p| p.ends_with(".go"));
-        let by_unit: Vec<_> = findings(&dir, None).into_iter().filter(go).collect();
-        std::fs::write(
-            dir.join("zz-deployment.yaml"),
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  template:\n    spec:\n      containers:\n        - name: x\n          image: x:1.0\n",
-        )
-        .unwrap();
-        let whole: Vec<_> = findings(&dir, None).into_iter().filter(go).collect();
-        assert_eq!(whole, by_unit, "{}: whole-tree run", dir.display());
+        let by_unit = findings(&dir, Driver::Units(None));
+        assert_eq!(findings(&dir, Driver::Whole), by_unit, "{}", dir.display());
         compared += usize::from(!by_unit.is_empty());
+        manifest += usize::from(
+            by_unit
+                .iter()
+                .any(|f| f["path"].as_str().is_some_and(|p| p.ends_with(".yaml"))),
+        );
     }
     let _ = std::fs::remove_dir_all(&tmp);
     assert!(compared > 40, "{compared} fixtures with findings compared");
+    assert!(
+        manifest > 5,
+        "{manifest} fixtures with manifest findings compared"
+    );
 }

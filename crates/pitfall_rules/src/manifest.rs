@@ -266,6 +266,28 @@ pub fn check_manifests(
     settings: &Settings,
     overrides: &[LinkOverride],
 ) -> FileResult {
+    check_manifests_with(objects, project, settings, overrides, &|main| {
+        (
+            pitfall_go::lifecycle::lifecycle(project, main),
+            pitfall_go::routes::route_map(project, main),
+        )
+    })
+}
+
+/// What the cross-checks read of a main package: its lifecycle and route
+/// map, from the code it reaches.
+pub type ProgramFacts<'f> = dyn Fn(&Package) -> (Lifecycle, RouteMap) + 'f;
+
+/// [`check_manifests`] where `program` computes a linked main's facts: a
+/// run that keeps only skeletons in `project` parses the main's code again
+/// for them, one program at a time.
+pub fn check_manifests_with(
+    objects: &[Object],
+    project: &ProjectIndex,
+    settings: &Settings,
+    overrides: &[LinkOverride],
+    program: &ProgramFacts,
+) -> FileResult {
     let workloads: Vec<Workload> = objects.iter().filter_map(Workload::of).collect();
     let services: Vec<Service> = objects.iter().filter_map(Service::of).collect();
     let wants_cross = settings
@@ -282,12 +304,8 @@ pub fn check_manifests(
     let mut facts: Vec<(usize, Lifecycle, RouteMap)> = Vec::new();
     for p in &plan {
         if !facts.iter().any(|(i, _, _)| *i == p.main) {
-            let main = &project.packages[p.main];
-            facts.push((
-                p.main,
-                pitfall_go::lifecycle::lifecycle(project, main),
-                pitfall_go::routes::route_map(project, main),
-            ));
+            let (lifecycle, routes) = program(&project.packages[p.main]);
+            facts.push((p.main, lifecycle, routes));
         }
     }
     let links: Vec<Link> = plan
