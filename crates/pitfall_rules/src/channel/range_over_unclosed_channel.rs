@@ -161,11 +161,7 @@ fn check(cx: &mut Checker) {
                 if !matches!(sc.field(&ty, field), Ty::Chan(..)) {
                     continue;
                 }
-                if !field_made_in_package(cx, field) {
-                    continue;
-                }
-                let fu = field_uses(&sc, cx.pkg, field);
-                if fu.closed || fu.escapes {
+                if !field_never_closed(cx, field) {
                     continue;
                 }
                 cx.report(
@@ -177,6 +173,35 @@ fn check(cx: &mut Checker) {
             _ => {}
         }
     }
+}
+
+/// Per channel field name: whether the package makes the channel stored in
+/// it and neither closes it nor lets it escape. A package-wide answer,
+/// computed once per field and package: each file asking again made the rule
+/// quadratic in the files of a package that ranges over a field everywhere.
+#[derive(Default)]
+struct NeverClosedFields(std::sync::Mutex<std::collections::HashMap<String, bool>>);
+
+impl PackageFact for NeverClosedFields {
+    fn compute<'a>(_: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
+        Self::default()
+    }
+}
+
+fn field_never_closed(cx: &Checker, field: &str) -> bool {
+    let memo = cx.package_fact::<NeverClosedFields>();
+    if let Some(&v) = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field) {
+        return v;
+    }
+    let v = field_made_in_package(cx, field) && {
+        let fu = field_uses(&cx.scope(), cx.pkg, field);
+        !(fu.closed || fu.escapes)
+    };
+    memo.0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(field.to_string(), v);
+    v
 }
 
 /// Whether some code of the package makes the channel stored in `field`

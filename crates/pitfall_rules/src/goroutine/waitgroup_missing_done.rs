@@ -1,6 +1,6 @@
 //! A WaitGroup whose `Add` is never matched by a `Done`: `Wait` blocks for good.
 use crate::prelude::*;
-use pitfall_go::chans::{field_owner, go_literal, may_be_owner};
+use pitfall_go::chans::{field_owner, go_literal};
 
 pub static RULE: Rule = Rule {
     name: "waitgroup-missing-done",
@@ -87,7 +87,7 @@ fn wg_call<'a>(cx: &Checker<'a>, c: &'a CallExpr, m: &str) -> Option<&'a Expr> {
 }
 
 /// What the code does with one WaitGroup.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Counts {
     add: usize,
     done: usize,
@@ -177,13 +177,53 @@ fn never_done(cx: &mut Checker) {
     }
 }
 
+/// The package-wide uses of WaitGroup fields by field name, computed once per
+/// name and package in one pass over the code that spells it: each `Wait`
+/// asking again for its own (owner, field) made the rule quadratic in the
+/// files of a package whose types all have a `wg` field.
+#[derive(Default)]
+struct FieldCounts(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Tally>>>);
+
+/// The uses of one field name: per owner type, and on values of unknown type
+/// (which may be any owner).
+#[derive(Default)]
+struct Tally {
+    by_owner: std::collections::HashMap<String, Counts>,
+    unknown: Counts,
+}
+
+impl PackageFact for FieldCounts {
+    fn compute<'a>(_: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
+        Self::default()
+    }
+}
+
 /// The uses of WaitGroup field `field` of struct `owner` across the package.
 fn field_counts(cx: &Checker, owner: &str, field: &str) -> Counts {
+    let memo = cx.package_fact::<FieldCounts>();
+    let cached = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field).cloned();
+    let tally = cached.unwrap_or_else(|| {
+        let t = std::sync::Arc::new(tally_field(cx, field));
+        memo.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(field.to_string(), t.clone());
+        t
+    });
+    let own = tally.by_owner.get(owner).copied().unwrap_or_default();
+    let u = tally.unknown;
+    Counts {
+        add: own.add + u.add,
+        done: own.done + u.done,
+        escapes: own.escapes
+            || u.escapes
+            || (cx.pkg.src.name != "main" && field.starts_with(|ch: char| ch.is_uppercase())),
+    }
+}
+
+fn tally_field(cx: &Checker, field: &str) -> Tally {
     let pkg = cx.pkg;
-    let mut c = Counts {
-        escapes: pkg.src.name != "main" && field.starts_with(|ch: char| ch.is_uppercase()),
-        ..Default::default()
-    };
+    let mut t = Tally::default();
     for f in pkg.files() {
         if !f.src.contains(field) {
             continue;
@@ -200,15 +240,24 @@ fn field_counts(cx: &Checker, owner: &str, field: &str) -> Counts {
             let env = pitfall_go::types::Env::build(&sc, root);
             walk::walk(root, &mut |n, anc| {
                 if let Node::Expr(e @ Expr::Selector(s)) = n {
-                    if s.sel.name == field && may_be_owner(pkg, &env.type_of(&sc, &s.x), owner, field) {
-                        c.record(method_on(anc, e));
+                    if s.sel.name == field {
+                        let counts = match env.type_of(&sc, &s.x).deref() {
+                            Ty::Named(p, name) if *p == pkg.import_path() => {
+                                field_owner(pkg, name, field).map(|o| t.by_owner.entry(o.to_string()).or_default())
+                            }
+                            Ty::Unknown => Some(&mut t.unknown),
+                            _ => None,
+                        };
+                        if let Some(c) = counts {
+                            c.record(method_on(anc, e));
+                        }
                     }
                 }
                 true
             });
         }
     }
-    c
+    t
 }
 
 /// `go func() { ...; if err != nil { return }; ...; wg.Done() }()`.
