@@ -13,7 +13,11 @@
 #           and a receive on a channel field (what the package facts of
 #           lock-order-inversion, unbounded-body-read, blocking-send,
 #           fatal-in-goroutine and server-without-timeouts read, and the
-#           package-wide channel-field model of channel-without-partner);
+#           package-wide channel-field model of channel-without-partner),
+#           a WaitGroup field waited on and a range over a channel field
+#           (waitgroup-missing-done, range-over-unclosed-channel), and a call
+#           under a lock into one dispatcher that calls a helper of every
+#           file (the lock summaries shared by the package's files);
 #   funcs   one file with N such functions;
 #   stmts   one function with N statements.
 # Prints N, seconds and seconds per 1000 units; linear growth keeps the last
@@ -34,6 +38,32 @@ type store$i struct {
 	other sync.Mutex
 	items map[string]int
 	ch chan int
+	wg sync.WaitGroup
+	jobs chan int
+}
+
+func (s *store$i) drain$i() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for j := range s.jobs {
+			s.mu.Lock()
+			s.items["j"] += j
+			s.mu.Unlock()
+		}
+	}()
+	s.wg.Wait()
+}
+
+func helper$i() {
+	regMu.Lock()
+	defer regMu.Unlock()
+}
+
+func (s *store$i) register$i() {
+	s.mu.Lock()
+	dispatch()
+	s.mu.Unlock()
 }
 
 func (s *store$i) put$i(k string) {
@@ -65,6 +95,12 @@ header() {
   printf 'package big\n\nimport (\n\t"io"\n\t"net/http"\n\t"sync"\n)\n\nvar _ = io.EOF\nvar _ = http.StatusOK\nvar _ sync.Mutex\n\n'
 }
 
+dispatch() { # dispatch N — one function that calls every unit's helper
+  printf 'package big\n\nimport "sync"\n\nvar regMu sync.Mutex\n\nfunc dispatch() {\n'
+  for i in $(seq 1 "$1"); do printf '\thelper%d()\n' "$i"; done
+  printf '}\n'
+}
+
 time_run() { # time_run DIR -> seconds
   local start end
   start=$(date +%s.%N)
@@ -78,12 +114,14 @@ for n in $SIZES; do
   d=$TMP/files-$n; mkdir -p "$d"
   printf 'module example.com/big\n\ngo 1.22\n' >"$d/go.mod"
   for i in $(seq 1 "$n"); do { header; unit "$i"; } >"$d/f$i.go"; done
+  dispatch "$n" >"$d/dispatch.go"
   s=$(time_run "$d"); printf '%-6s %7d %9.2f %12.3f\n' files "$n" "$s" "$(echo "$s * 1000 / $n" | bc -l)"
   rm -rf "$d"
 
   d=$TMP/funcs-$n; mkdir -p "$d"
   printf 'module example.com/big\n\ngo 1.22\n' >"$d/go.mod"
   { header; for i in $(seq 1 "$n"); do unit "$i"; done; } >"$d/one.go"
+  dispatch "$n" >"$d/dispatch.go"
   s=$(time_run "$d"); printf '%-6s %7d %9.2f %12.3f\n' funcs "$n" "$s" "$(echo "$s * 1000 / $n" | bc -l)"
   rm -rf "$d"
 
@@ -103,6 +141,7 @@ for n in $SIZES; do
     printf '\t_, _ = io.ReadAll(r.Body)\n}\n\n'
     unit 1
   } >"$d/one.go"
+  dispatch 1 >"$d/dispatch.go"
   s=$(time_run "$d"); printf '%-6s %7d %9.2f %12.3f\n' stmts "$n" "$s" "$(echo "$s * 1000 / $n" | bc -l)"
   rm -rf "$d"
 done

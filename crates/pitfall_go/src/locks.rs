@@ -16,10 +16,11 @@ use crate::engine::{forward, Analysis, Cfg};
 use crate::index::FuncDef;
 use crate::types::{Env, Scope, Ty};
 use crate::walk::{self, Node};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -1031,16 +1032,67 @@ pub struct LockSummary {
     effects: Vec<Effect>,
 }
 
+/// A memoized summary: its value, whether a cut shaped it (a recursive call,
+/// or calls deeper than [`MAX_DEPTH`]), and how many call levels below the
+/// summarized function its computation looked.
+struct Memo<T> {
+    value: Option<Arc<T>>,
+    tainted: bool,
+    height: u32,
+}
+
+impl<T> Clone for Memo<T> {
+    fn clone(&self) -> Self {
+        Memo {
+            value: self.value.clone(),
+            tainted: self.tainted,
+            height: self.height,
+        }
+    }
+}
+
+/// The lock summaries of a package that no cut shaped, shared by every file
+/// of the package (a package fact): such a summary is what any computation
+/// of it would give, wherever it starts, as long as the calls it follows
+/// stay within [`MAX_DEPTH`] from there (its `height` says how deep they go).
+/// Without it, every file re-summarized the functions it calls: quadratic
+/// when the files of a package all call into a call graph that grows with
+/// the package.
+#[derive(Default)]
+pub struct SharedSummaries {
+    /// Function or method declaration (by address) -> (summary, height).
+    funcs: Mutex<HashMap<usize, (Option<Arc<LockSummary>>, u32)>>,
+    /// (type, function-valued field) -> (effects of its callbacks, height).
+    callbacks: Mutex<HashMap<(String, String), (Option<Arc<Vec<Effect>>>, u32)>>,
+}
+
+impl crate::facts::PackageFact for SharedSummaries {
+    fn compute<'a>(
+        _: &'a crate::index::Package<'a>,
+        _: &'a crate::index::ProjectIndex<'a>,
+    ) -> Self {
+        SharedSummaries::default()
+    }
+}
+
 /// Memoized lock summaries of a package's functions, methods and local
 /// closures, followed through calls up to [`MAX_DEPTH`] levels; a recursive
 /// call (a function whose summary is being computed) is cut: it says nothing.
+/// Summaries no cut shaped are shared with the package's other files through
+/// [`SharedSummaries`] (see [`Summaries::shared`]); the others stay in this
+/// memo, so the findings do not depend on which file or thread came first.
 pub struct Summaries<'a> {
-    cache: RefCell<HashMap<usize, Option<Rc<LockSummary>>>>,
+    cache: RefCell<HashMap<usize, Memo<LockSummary>>>,
     busy: RefCell<HashSet<usize>>,
     envs: RefCell<HashMap<usize, Rc<Env<'a>>>>,
     /// Per `(type, field)`: what every callback installed in that
     /// function-valued field does to its owner's mutexes ([`Summaries::callback`]).
-    callbacks: RefCell<HashMap<(String, String), Option<Rc<Vec<Effect>>>>>,
+    callbacks: RefCell<HashMap<(String, String), Memo<Vec<Effect>>>>,
+    callbacks_busy: RefCell<HashSet<(String, String)>>,
+    shared: Option<Arc<SharedSummaries>>,
+    /// The computation in progress: whether a cut shaped it, and the deepest
+    /// call level it classified a call at.
+    frame: Cell<(bool, u32)>,
 }
 
 impl Default for Summaries<'_> {
@@ -1050,11 +1102,53 @@ impl Default for Summaries<'_> {
             busy: RefCell::new(HashSet::new()),
             envs: RefCell::new(HashMap::new()),
             callbacks: RefCell::new(HashMap::new()),
+            callbacks_busy: RefCell::new(HashSet::new()),
+            shared: None,
+            frame: Cell::new((false, 0)),
         }
     }
 }
 
 impl<'a> Summaries<'a> {
+    /// A memo for one file of `pkg` that shares cut-free summaries with the
+    /// package's other files.
+    pub fn shared(
+        pkg: &'a crate::index::Package<'a>,
+        project: &'a crate::index::ProjectIndex<'a>,
+    ) -> Self {
+        Summaries {
+            shared: Some(pkg.fact::<SharedSummaries>(project)),
+            ..Summaries::default()
+        }
+    }
+
+    /// Starts computing a summary at call depth `depth`; the previous frame.
+    fn enter(&self, depth: u32) -> (bool, u32) {
+        self.frame.replace((false, depth))
+    }
+
+    /// Ends the computation started at `depth` (restoring `outer`, which it
+    /// taints and deepens): (tainted, height) of what was computed.
+    fn leave(&self, outer: (bool, u32), depth: u32) -> (bool, u32) {
+        let (tainted, deepest) = self.frame.get();
+        self.frame.set((outer.0 || tainted, outer.1.max(deepest)));
+        (tainted, deepest.saturating_sub(depth))
+    }
+
+    /// Uses a memo computed for a call at `depth`: its cuts and depth count
+    /// toward the computation in progress.
+    fn absorb(&self, tainted: bool, height: u32, depth: u32) {
+        let (t, d) = self.frame.get();
+        self.frame.set((t || tainted, d.max(depth + height)));
+    }
+
+    /// Whether a memo can stand for a computation at `depth`: a cut one as
+    /// the memo always did; a cut-free one when its calls stay within
+    /// [`MAX_DEPTH`] from there (else computing it now would cut).
+    fn usable<T>(m: &Memo<T>, depth: u32) -> bool {
+        m.tainted || depth + m.height < MAX_DEPTH
+    }
+
     /// The mutex operations of `call` (in function scope `sc`/`env`): a direct
     /// `Lock`/`Unlock`/..., or the summarized effect of a call to a local
     /// closure or to a function or method of the package.
@@ -1097,7 +1191,9 @@ impl<'a> Summaries<'a> {
         if let Some(op) = direct_op(sc, env, call) {
             return Some(op);
         }
+        self.absorb(false, 0, depth);
         if depth >= MAX_DEPTH {
+            self.absorb(true, 0, depth);
             return None;
         }
         match call.fun.unparen() {
@@ -1178,17 +1274,52 @@ impl<'a> Summaries<'a> {
     }
 
     /// The summary of a package function or method (memoized).
-    fn summarize(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<Rc<LockSummary>> {
+    fn summarize(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<Arc<LockSummary>> {
         let k = def.decl as *const FuncDecl as usize;
-        if let Some(s) = self.cache.borrow().get(&k) {
-            return s.clone();
+        if let Some(m) = self
+            .cache
+            .borrow()
+            .get(&k)
+            .filter(|m| Self::usable(m, depth))
+        {
+            self.absorb(m.tainted, m.height, depth);
+            return m.value.clone();
+        }
+        if let Some(shared) = &self.shared {
+            let hit = shared
+                .funcs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&k)
+                .cloned();
+            if let Some((value, height)) = hit.filter(|(_, h)| depth + h < MAX_DEPTH) {
+                self.absorb(false, height, depth);
+                return value;
+            }
         }
         if !self.busy.borrow_mut().insert(k) {
+            self.absorb(true, 0, depth);
             return None; // recursion: cut
         }
-        let out = self.compute(sc, def, depth).map(Rc::new);
+        let outer = self.enter(depth);
+        let out = self.compute(sc, def, depth).map(Arc::new);
+        let (tainted, height) = self.leave(outer, depth);
         self.busy.borrow_mut().remove(&k);
-        self.cache.borrow_mut().insert(k, out.clone());
+        if let (false, Some(shared)) = (tainted, &self.shared) {
+            shared
+                .funcs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(k, (out.clone(), height));
+        }
+        self.cache.borrow_mut().insert(
+            k,
+            Memo {
+                value: out.clone(),
+                tainted,
+                height,
+            },
+        );
         out
     }
 
@@ -1234,17 +1365,53 @@ impl<'a> Summaries<'a> {
         tname: &str,
         field: &str,
         depth: u32,
-    ) -> Option<Rc<Vec<Effect>>> {
+    ) -> Option<Arc<Vec<Effect>>> {
         let k = (tname.to_string(), field.to_string());
-        if let Some(c) = self.callbacks.borrow().get(&k) {
-            return c.clone();
+        if let Some(m) = self
+            .callbacks
+            .borrow()
+            .get(&k)
+            .filter(|m| Self::usable(m, depth))
+        {
+            self.absorb(m.tainted, m.height, depth);
+            return m.value.clone();
         }
-        if depth >= MAX_DEPTH {
-            return None;
+        if let Some(shared) = &self.shared {
+            let hit = shared
+                .callbacks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&k)
+                .cloned();
+            if let Some((value, height)) = hit.filter(|(_, h)| depth + h < MAX_DEPTH) {
+                self.absorb(false, height, depth);
+                return value;
+            }
         }
-        self.callbacks.borrow_mut().insert(k.clone(), None); // recursion: unknown
-        let out = self.compute_callback(sc, tname, field, depth).map(Rc::new);
-        self.callbacks.borrow_mut().insert(k, out.clone());
+        if depth >= MAX_DEPTH || self.callbacks_busy.borrow().contains(&k) {
+            self.absorb(true, 0, depth);
+            return None; // too deep, or recursion: unknown
+        }
+        self.callbacks_busy.borrow_mut().insert(k.clone());
+        let outer = self.enter(depth);
+        let out = self.compute_callback(sc, tname, field, depth).map(Arc::new);
+        let (tainted, height) = self.leave(outer, depth);
+        self.callbacks_busy.borrow_mut().remove(&k);
+        if let (false, Some(shared)) = (tainted, &self.shared) {
+            shared
+                .callbacks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(k.clone(), (out.clone(), height));
+        }
+        self.callbacks.borrow_mut().insert(
+            k,
+            Memo {
+                value: out.clone(),
+                tainted,
+                height,
+            },
+        );
         out
     }
 
@@ -1385,19 +1552,35 @@ impl<'a> Summaries<'a> {
         env: &Env<'a>,
         lit: &'a FuncLit,
         depth: u32,
-    ) -> Option<Rc<LockSummary>> {
+    ) -> Option<Arc<LockSummary>> {
         let k = lit as *const FuncLit as usize;
-        if let Some(s) = self.cache.borrow().get(&k) {
-            return s.clone();
+        if let Some(m) = self
+            .cache
+            .borrow()
+            .get(&k)
+            .filter(|m| Self::usable(m, depth))
+        {
+            self.absorb(m.tainted, m.height, depth);
+            return m.value.clone();
         }
         if !self.busy.borrow_mut().insert(k) {
+            self.absorb(true, 0, depth);
             return None;
         }
+        let outer = self.enter(depth);
         let classify = |c: &'a CallExpr| self.classify_at(sc, env, c, depth);
         let slot = |key: &str| Some(Slot::Same(key.to_string()));
-        let out = effects(&lit.body, &classify, &slot).map(Rc::new);
+        let out = effects(&lit.body, &classify, &slot).map(Arc::new);
+        let (tainted, height) = self.leave(outer, depth);
         self.busy.borrow_mut().remove(&k);
-        self.cache.borrow_mut().insert(k, out.clone());
+        self.cache.borrow_mut().insert(
+            k,
+            Memo {
+                value: out.clone(),
+                tainted,
+                height,
+            },
+        );
         out
     }
 }

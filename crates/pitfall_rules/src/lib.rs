@@ -385,7 +385,7 @@ impl<'a> Checker<'a> {
     /// the package functions the file calls).
     fn compute_lock_traces(&self) -> LockTraces<'a> {
         let sc = self.scope();
-        let summaries = pitfall_go::locks::Summaries::default();
+        let summaries = pitfall_go::locks::Summaries::shared(self.pkg, self.project);
         let classify = |c: &'a CallExpr| {
             let env = self.env_at(c.span.start);
             summaries.classify(&sc, &env, c)

@@ -144,7 +144,7 @@ enum WgOp {
 
 impl PackageFact for Blocks {
     fn compute<'a>(pkg: &'a Package<'a>, project: &'a ProjectIndex<'a>) -> Self {
-        let summaries = locks::Summaries::default();
+        let summaries = locks::Summaries::shared(pkg, project);
         let mut bodies: Vec<Body<'a>> = Vec::new();
         for (fi, file) in pkg.files().iter().enumerate().filter(|(_, f)| !f.is_test) {
             let src = &file.src;

@@ -141,7 +141,7 @@ fn file_edges<'a>(
         return out;
     }
     let sc = Scope { project, pkg, file };
-    let summaries = locks::Summaries::default();
+    let summaries = locks::Summaries::shared(pkg, project);
     for decl in &file.ast.decls {
         let Decl::Func(fd) = decl else { continue };
         if !file.text(fd.span).contains("Lock()") {
