@@ -1051,6 +1051,12 @@ impl<T> Clone for Memo<T> {
     }
 }
 
+/// A cut-free summary and its height (see [`Memo`]).
+type SharedMemo<T> = (Option<Arc<T>>, u32);
+
+/// (type name, field name).
+type TypeField = (String, String);
+
 /// The lock summaries of a package that no cut shaped, shared by every file
 /// of the package (a package fact): such a summary is what any computation
 /// of it would give, wherever it starts, as long as the calls it follows
@@ -1061,9 +1067,9 @@ impl<T> Clone for Memo<T> {
 #[derive(Default)]
 pub struct SharedSummaries {
     /// Function or method declaration (by address) -> (summary, height).
-    funcs: Mutex<HashMap<usize, (Option<Arc<LockSummary>>, u32)>>,
+    funcs: Mutex<HashMap<usize, SharedMemo<LockSummary>>>,
     /// (type, function-valued field) -> (effects of its callbacks, height).
-    callbacks: Mutex<HashMap<(String, String), (Option<Arc<Vec<Effect>>>, u32)>>,
+    callbacks: Mutex<HashMap<TypeField, SharedMemo<Vec<Effect>>>>,
 }
 
 impl crate::facts::PackageFact for SharedSummaries {
@@ -1087,8 +1093,8 @@ pub struct Summaries<'a> {
     envs: RefCell<HashMap<usize, Rc<Env<'a>>>>,
     /// Per `(type, field)`: what every callback installed in that
     /// function-valued field does to its owner's mutexes ([`Summaries::callback`]).
-    callbacks: RefCell<HashMap<(String, String), Memo<Vec<Effect>>>>,
-    callbacks_busy: RefCell<HashSet<(String, String)>>,
+    callbacks: RefCell<HashMap<TypeField, Memo<Vec<Effect>>>>,
+    callbacks_busy: RefCell<HashSet<TypeField>>,
     shared: Option<Arc<SharedSummaries>>,
     /// The computation in progress: whether a cut shaped it, and the deepest
     /// call level it classified a call at.
