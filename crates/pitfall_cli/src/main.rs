@@ -588,6 +588,9 @@ fn check_by_unit(
     } else {
         graph.closure(misses)
     };
+    if needed.is_empty() {
+        return Checked::default(); // all from the cache, and no manifests
+    }
     let (units, unit_deps) = graph.units(&needed);
     let mut is_miss = vec![false; pkgs.len()];
     for &i in misses {
