@@ -588,8 +588,8 @@ fn check_by_unit(
     } else {
         graph.closure(misses)
     };
-    if needed.is_empty() {
-        return Checked::default(); // all from the cache, and no manifests
+    if needed.is_empty() && !with_manifests {
+        return Checked::default(); // all from the cache
     }
     let (units, unit_deps) = graph.units(&needed);
     let mut is_miss = vec![false; pkgs.len()];
