@@ -182,6 +182,17 @@ impl Graph {
         (units, deps)
     }
 
+    /// What a run with manifests reads besides: every `main` package (the
+    /// containers are linked to mains by their names and directories; a
+    /// linked program's code is parsed again when its facts are needed).
+    pub fn with_mains(&self, of: &[usize]) -> Vec<usize> {
+        let mut out = self.closure(of);
+        out.extend(&self.mains);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Each package's cache key (see the module docs). `salt` covers the
     /// pitfall build and the settings.
     pub fn keys(&self, pkgs: &[RawPackage], salt: u128) -> Vec<Key> {

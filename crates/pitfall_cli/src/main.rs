@@ -584,7 +584,7 @@ fn check_by_unit(
     use std::sync::{Arc, Mutex, OnceLock};
     let with_manifests = !manifests.objects.is_empty();
     let needed = if with_manifests {
-        graph.needed_for(misses, true)
+        graph.with_mains(misses)
     } else {
         graph.closure(misses)
     };

@@ -305,3 +305,54 @@ fn no_cache_writes_nothing_and_two_runs_at_once_agree() {
     }
     assert_eq!(shown(&run(&src, &shared, &[])), reference);
 }
+
+/// A service and its Deployment: the probe path is served by a package the
+/// main imports, so the cross-check reads code outside the main package.
+fn service(root: &Path, serves_ready: bool) {
+    write(root, "go.mod", "module example.com/shop\n\ngo 1.22\n");
+    let extra = if serves_ready {
+        "\tmux.HandleFunc(\"/ready\", func(w http.ResponseWriter, r *http.Request) {})\n"
+    } else {
+        ""
+    };
+    write(
+        root,
+        "api/api.go",
+        &format!("package api\n\nimport \"net/http\"\n\nfunc Routes(mux *http.ServeMux) {{\n\tmux.HandleFunc(\"/orders\", func(w http.ResponseWriter, r *http.Request) {{}})\n{extra}}}\n"),
+    );
+    write(
+        root,
+        "cmd/shop/main.go",
+        "package main\n\nimport (\n\t\"net/http\"\n\n\t\"example.com/shop/api\"\n)\n\nfunc main() {\n\tmux := http.NewServeMux()\n\tapi.Routes(mux)\n\t_ = http.ListenAndServe(\":8080\", mux)\n}\n",
+    );
+    write(
+        root,
+        "deploy/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n  template:\n    spec:\n      containers:\n        - name: shop\n          image: registry.example.com/shop:1.0\n          ports:\n            - containerPort: 8080\n          readinessProbe:\n            httpGet:\n              path: /ready\n              port: 8080\n",
+    );
+}
+
+#[test]
+fn manifest_cross_checks_are_the_same_warm_and_follow_edits() {
+    let t = TempDir::new("manifests");
+    let (src, cache) = (t.0.join("src"), t.0.join("cache"));
+    service(&src, false);
+    let cold = run(&src, &cache, &[]);
+    assert!(has(&cold, "probe-path-not-served"), "{}", shown(&cold).1);
+    assert_eq!(
+        shown(&uncached(&src, &[])),
+        shown(&cold),
+        "cache on = cache off"
+    );
+    let warm = run(&src, &cache, &[]);
+    assert_eq!(shown(&warm), shown(&cold), "warm = cold");
+    // The imported package now serves the probe path: the finding goes.
+    service(&src, true);
+    let edited = run(&src, &cache, &[]);
+    assert!(
+        !has(&edited, "probe-path-not-served"),
+        "{}",
+        shown(&edited).1
+    );
+    assert_eq!(shown(&edited), shown(&uncached(&src, &[])));
+}
