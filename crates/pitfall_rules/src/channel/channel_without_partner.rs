@@ -34,6 +34,10 @@ receive-only channel is followed, also when it is called through an interface
 that declares it). Reported on the blocking operation, naming the partner that
 can leave.
 
+A `main` that parks itself on purpose is not reported either: its last statement
+receives from a channel it made and uses nowhere else (`finish := make(chan bool)`
+... `<-finish`), the same as `select {}`.
+
 A buffered channel used as a semaphore or token pool is not a conversation: when
 some function takes a token and gives it back on the same channel (`sem <-
 struct{}{}` ... `<-sem`, or `<-slots` ... `slots <- struct{}{}`), taking and
@@ -317,6 +321,9 @@ fn local_orphans(cx: &Checker, reports: &mut Vec<(Span, String, String)>) {
             if reports.iter().any(|(s, _, _)| *s == o.span) {
                 continue;
             }
+            if uses.ops.len() == 1 && uses.callee_ops.is_empty() && parks_main(cx, o.span) {
+                continue;
+            }
             reports.push((
                 o.span,
                 format!("nothing sends on or closes `{}` (neither here nor in the functions it is passed to): this receive blocks for good", ch.name),
@@ -324,4 +331,21 @@ fn local_orphans(cx: &Checker, reports: &mut Vec<(Span, String, String)>) {
             ));
         }
     }
+}
+
+/// Whether `recv` is the last statement of `func main` in a main package: a
+/// program that parks its main goroutine on purpose (`<-finish` with nothing
+/// ever sent, like `select {}`) while its servers run in goroutines.
+fn parks_main(cx: &Checker, recv: Span) -> bool {
+    if cx.pkg.src.name != "main" {
+        return false;
+    }
+    cx.file.ast.decls.iter().any(|d| match d {
+        Decl::Func(f) if f.recv.is_none() && f.name.name == "main" => f
+            .body
+            .as_ref()
+            .and_then(|b| b.stmts.last())
+            .is_some_and(|s| matches!(s, Stmt::Expr(e) if e.span().contains(recv.start))),
+        _ => false,
+    })
 }
