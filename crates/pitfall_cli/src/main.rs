@@ -455,10 +455,21 @@ fn check_packages(
         mut fresh,
         mut parse_info,
         manifest_result,
-    } = if std::env::var_os("PITFALL_WHOLE_TREE").is_some() {
-        check_whole(pkgs, &graph, &misses, manifests, settings, links, &progress)
-    } else {
-        check_by_unit(pkgs, &graph, &misses, manifests, settings, links, &progress)
+    } = {
+        let work = Work {
+            pkgs,
+            graph: &graph,
+            misses: &misses,
+            manifests,
+            settings,
+            links,
+            progress: &progress,
+        };
+        if std::env::var_os("PITFALL_WHOLE_TREE").is_some() {
+            check_whole(&work)
+        } else {
+            check_by_unit(&work)
+        }
     };
     let mut run = Run {
         findings: Vec::new(),
@@ -518,6 +529,18 @@ struct Checked {
 
 type ParseInfo = (Vec<(usize, String)>, usize, usize);
 
+/// What checking the packages that missed the cache reads.
+#[derive(Clone, Copy)]
+struct Work<'r> {
+    pkgs: &'r [discover::RawPackage],
+    graph: &'r cache::Graph,
+    misses: &'r [usize],
+    manifests: &'r manifests::Manifests,
+    settings: &'r pitfall_rules::Settings,
+    links: &'r [pitfall_rules::manifest::LinkOverride],
+    progress: &'r progress::Progress,
+}
+
 /// Source bytes of the packages being checked at once: what bounds the
 /// syntax trees alive at a time (a package larger than this still runs).
 /// `PITFALL_IN_FLIGHT_BYTES` overrides it (tests and benchmarks).
@@ -571,15 +594,16 @@ fn check_files<'a>(
 /// Peak memory follows the largest packages, not the tree. With manifests,
 /// every main is read too, and each linked program's code is parsed again,
 /// one program at a time, for the cross-checks.
-fn check_by_unit(
-    pkgs: &[discover::RawPackage],
-    graph: &cache::Graph,
-    misses: &[usize],
-    manifests: &manifests::Manifests,
-    settings: &pitfall_rules::Settings,
-    links: &[pitfall_rules::manifest::LinkOverride],
-    progress: &progress::Progress,
-) -> Checked {
+fn check_by_unit(work: &Work) -> Checked {
+    let Work {
+        pkgs,
+        graph,
+        misses,
+        manifests,
+        settings,
+        links,
+        progress,
+    } = *work;
     use pitfall_go::index::{Entry, Package, SourcePackage};
     use std::sync::{Arc, Mutex, OnceLock};
     let with_manifests = !manifests.objects.is_empty();
@@ -707,16 +731,9 @@ fn check_by_unit(
 /// Checks the packages `misses` with every tree of the run in memory: the
 /// driver before units, kept as the reference the unit-by-unit driver is
 /// tested against (`PITFALL_WHOLE_TREE=1`).
-fn check_whole(
-    pkgs: &[discover::RawPackage],
-    graph: &cache::Graph,
-    misses: &[usize],
-    manifests: &manifests::Manifests,
-    settings: &pitfall_rules::Settings,
-    links: &[pitfall_rules::manifest::LinkOverride],
-    progress: &progress::Progress,
-) -> Checked {
-    let needed = graph.needed_for(misses, true);
+fn check_whole(work: &Work) -> Checked {
+    let (pkgs, misses) = (work.pkgs, work.misses);
+    let needed = work.graph.needed_for(misses, true);
     let parsed: Vec<discover::Parsed> = needed
         .par_iter()
         .map(|&i| discover::parse(&pkgs[i]))
@@ -737,12 +754,12 @@ fn check_whole(
             pkg.files().iter().map(move |f| (i, pkg, f))
         })
         .collect();
-    check_files(jobs, &index, settings, progress, &mut out.fresh);
+    check_files(jobs, &index, work.settings, work.progress, &mut out.fresh);
     out.manifest_result = Some(pitfall_rules::manifest::check_manifests(
-        &manifests.objects,
+        &work.manifests.objects,
         &index,
-        settings,
-        links,
+        work.settings,
+        work.links,
     ));
     out
 }

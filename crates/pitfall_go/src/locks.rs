@@ -1279,54 +1279,68 @@ impl<'a> Summaries<'a> {
         }
     }
 
-    /// The summary of a package function or method (memoized).
-    fn summarize(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<Arc<LockSummary>> {
-        let k = def.decl as *const FuncDecl as usize;
-        if let Some(m) = self
-            .cache
-            .borrow()
-            .get(&k)
-            .filter(|m| Self::usable(m, depth))
-        {
+    /// The memoized answer for `key` at call depth `depth`: this file's
+    /// memo, else the package's cut-free one, else computed (a key being
+    /// computed, or `cut`, gives a cut `None`). What was computed goes to the
+    /// file's memo, and to the package's when no cut shaped it.
+    #[allow(clippy::too_many_arguments)]
+    fn memoized<K: std::hash::Hash + Eq + Clone, T>(
+        &self,
+        key: K,
+        depth: u32,
+        cut: bool,
+        local: &RefCell<HashMap<K, Memo<T>>>,
+        busy: &RefCell<HashSet<K>>,
+        shared: Option<&Mutex<HashMap<K, SharedMemo<T>>>>,
+        compute: impl FnOnce() -> Option<T>,
+    ) -> Option<Arc<T>> {
+        if let Some(m) = local.borrow().get(&key).filter(|m| Self::usable(m, depth)) {
             self.absorb(m.tainted, m.height, depth);
             return m.value.clone();
         }
-        if let Some(shared) = &self.shared {
+        if let Some(shared) = shared {
             let hit = shared
-                .funcs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .get(&k)
+                .get(&key)
                 .cloned();
             if let Some((value, height)) = hit.filter(|(_, h)| depth + h < MAX_DEPTH) {
                 self.absorb(false, height, depth);
                 return value;
             }
         }
-        if !self.busy.borrow_mut().insert(k) {
+        if cut || !busy.borrow_mut().insert(key.clone()) {
             self.absorb(true, 0, depth);
-            return None; // recursion: cut
+            return None; // too deep, or recursion: cut
         }
         let outer = self.enter(depth);
-        let out = self.compute(sc, def, depth).map(Arc::new);
+        let value = compute().map(Arc::new);
         let (tainted, height) = self.leave(outer, depth);
-        self.busy.borrow_mut().remove(&k);
-        if let (false, Some(shared)) = (tainted, &self.shared) {
+        busy.borrow_mut().remove(&key);
+        if let (false, Some(shared)) = (tainted, shared) {
             shared
-                .funcs
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(k, (out.clone(), height));
+                .insert(key.clone(), (value.clone(), height));
         }
-        self.cache.borrow_mut().insert(
-            k,
+        local.borrow_mut().insert(
+            key,
             Memo {
-                value: out.clone(),
+                value: value.clone(),
                 tainted,
                 height,
             },
         );
-        out
+        value
+    }
+
+    /// The summary of a package function or method (memoized).
+    fn summarize(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<Arc<LockSummary>> {
+        let k = def.decl as *const FuncDecl as usize;
+        let shared = self.shared.as_deref().map(|s| &s.funcs);
+        self.memoized(k, depth, false, &self.cache, &self.busy, shared, || {
+            self.compute(sc, def, depth)
+        })
     }
 
     fn compute(&self, sc: &Scope<'a>, def: &FuncDef<'a>, depth: u32) -> Option<LockSummary> {
@@ -1373,52 +1387,17 @@ impl<'a> Summaries<'a> {
         depth: u32,
     ) -> Option<Arc<Vec<Effect>>> {
         let k = (tname.to_string(), field.to_string());
-        if let Some(m) = self
-            .callbacks
-            .borrow()
-            .get(&k)
-            .filter(|m| Self::usable(m, depth))
-        {
-            self.absorb(m.tainted, m.height, depth);
-            return m.value.clone();
-        }
-        if let Some(shared) = &self.shared {
-            let hit = shared
-                .callbacks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&k)
-                .cloned();
-            if let Some((value, height)) = hit.filter(|(_, h)| depth + h < MAX_DEPTH) {
-                self.absorb(false, height, depth);
-                return value;
-            }
-        }
-        if depth >= MAX_DEPTH || self.callbacks_busy.borrow().contains(&k) {
-            self.absorb(true, 0, depth);
-            return None; // too deep, or recursion: unknown
-        }
-        self.callbacks_busy.borrow_mut().insert(k.clone());
-        let outer = self.enter(depth);
-        let out = self.compute_callback(sc, tname, field, depth).map(Arc::new);
-        let (tainted, height) = self.leave(outer, depth);
-        self.callbacks_busy.borrow_mut().remove(&k);
-        if let (false, Some(shared)) = (tainted, &self.shared) {
-            shared
-                .callbacks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(k.clone(), (out.clone(), height));
-        }
-        self.callbacks.borrow_mut().insert(
+        let shared = self.shared.as_deref().map(|s| &s.callbacks);
+        let cut = depth >= MAX_DEPTH;
+        self.memoized(
             k,
-            Memo {
-                value: out.clone(),
-                tainted,
-                height,
-            },
-        );
-        out
+            depth,
+            cut,
+            &self.callbacks,
+            &self.callbacks_busy,
+            shared,
+            || self.compute_callback(sc, tname, field, depth),
+        )
     }
 
     fn compute_callback(
@@ -1560,34 +1539,11 @@ impl<'a> Summaries<'a> {
         depth: u32,
     ) -> Option<Arc<LockSummary>> {
         let k = lit as *const FuncLit as usize;
-        if let Some(m) = self
-            .cache
-            .borrow()
-            .get(&k)
-            .filter(|m| Self::usable(m, depth))
-        {
-            self.absorb(m.tainted, m.height, depth);
-            return m.value.clone();
-        }
-        if !self.busy.borrow_mut().insert(k) {
-            self.absorb(true, 0, depth);
-            return None;
-        }
-        let outer = self.enter(depth);
-        let classify = |c: &'a CallExpr| self.classify_at(sc, env, c, depth);
-        let slot = |key: &str| Some(Slot::Same(key.to_string()));
-        let out = effects(&lit.body, &classify, &slot).map(Arc::new);
-        let (tainted, height) = self.leave(outer, depth);
-        self.busy.borrow_mut().remove(&k);
-        self.cache.borrow_mut().insert(
-            k,
-            Memo {
-                value: out.clone(),
-                tainted,
-                height,
-            },
-        );
-        out
+        self.memoized(k, depth, false, &self.cache, &self.busy, None, || {
+            let classify = |c: &'a CallExpr| self.classify_at(sc, env, c, depth);
+            let slot = |key: &str| Some(Slot::Same(key.to_string()));
+            effects(&lit.body, &classify, &slot)
+        })
     }
 }
 

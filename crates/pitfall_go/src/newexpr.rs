@@ -8,40 +8,28 @@
 //! argument parses as an expression. Lowering reads identifier text from the
 //! original source, so the AST still says `new`, with the same spans.
 
-use crate::scan::{is_ident_byte, skip_block_comment, skip_line_comment, skip_quoted, skip_raw};
+use crate::scan::{is_ident_byte, scan_code, skip_quoted, skip_raw};
 
 /// The source to hand to the parser with `new(expr)` calls respelled, or
 /// `None` when there is no `new(` whose argument is an expression.
 pub fn respell_new_exprs(src: &str) -> Option<Vec<u8>> {
     let b = src.as_bytes();
     let mut out: Option<Vec<u8>> = None;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => i = skip_line_comment(b, i),
-            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
-            b'"' | b'\'' => i = skip_quoted(b, i),
-            b'`' => i = skip_raw(b, i),
-            b'n' if b[i..].starts_with(b"new")
-                && (i == 0 || !is_ident_byte(b[i - 1]) && b[i - 1] != b'.') =>
-            {
-                let mut j = i + 3;
-                while j < b.len() && matches!(b[j], b' ' | b'\t') {
-                    j += 1;
-                }
-                if b.get(j) == Some(&b'(') && arg_is_expression(b, j + 1) {
-                    out.get_or_insert_with(|| b.to_vec())[i + 1] = b'E';
-                }
-                i += 3;
-            }
-            c if is_ident_byte(c) => {
-                while i < b.len() && is_ident_byte(b[i]) {
-                    i += 1;
-                }
-            }
-            _ => i += 1,
+    scan_code(b, |i| {
+        let at_new =
+            b[i..].starts_with(b"new") && (i == 0 || !is_ident_byte(b[i - 1]) && b[i - 1] != b'.');
+        if !at_new {
+            return None;
         }
-    }
+        let mut j = i + 3;
+        while j < b.len() && matches!(b[j], b' ' | b'\t') {
+            j += 1;
+        }
+        if b.get(j) == Some(&b'(') && arg_is_expression(b, j + 1) {
+            out.get_or_insert_with(|| b.to_vec())[i + 1] = b'E';
+        }
+        Some(i + 3)
+    });
     out
 }
 

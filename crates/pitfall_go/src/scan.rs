@@ -74,34 +74,46 @@ fn import_spec(b: &[u8], mut i: usize, out: &mut Vec<String>) -> Option<usize> {
 /// of a run without parsing it.
 pub fn calls_selector(src: &str, names: &[&str]) -> bool {
     let b = src.as_bytes();
+    let mut found = false;
+    scan_code(b, |i| {
+        if b[i] != b'.' {
+            return None;
+        }
+        let start = skip_blank(b, i + 1);
+        let len = b[start..].iter().take_while(|&&c| is_ident_byte(c)).count();
+        let name = &b[start..start + len];
+        if len > 0
+            && names.iter().any(|n| n.as_bytes() == name)
+            && b.get(skip_blank(b, start + len)) == Some(&b'(')
+        {
+            found = true;
+            return Some(b.len());
+        }
+        Some(start)
+    });
+    found
+}
+
+/// Walks the code of `b` outside comments and string and rune literals,
+/// calling `at(i)` where each token starts; `at` says where to go on, or
+/// `None` for the next token (a whole identifier is one token).
+pub(crate) fn scan_code(b: &[u8], mut at: impl FnMut(usize) -> Option<usize>) {
     let mut i = 0;
     while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => i = skip_line_comment(b, i),
-            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
-            b'"' | b'\'' => i = skip_quoted(b, i),
-            b'`' => i = skip_raw(b, i),
-            b'.' => {
-                let start = skip_blank(b, i + 1);
-                let len = b[start..].iter().take_while(|&&c| is_ident_byte(c)).count();
-                let name = &b[start..start + len];
-                if len > 0
-                    && names.iter().any(|n| n.as_bytes() == name)
-                    && b.get(skip_blank(b, start + len)) == Some(&b'(')
-                {
-                    return true;
+        i = match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => skip_line_comment(b, i),
+            b'/' if b.get(i + 1) == Some(&b'*') => skip_block_comment(b, i),
+            b'"' | b'\'' => skip_quoted(b, i),
+            b'`' => skip_raw(b, i),
+            c => match at(i) {
+                Some(next) => next.max(i + 1),
+                None if is_ident_byte(c) => {
+                    i + b[i..].iter().take_while(|&&c| is_ident_byte(c)).count()
                 }
-                i = start.max(i + 1);
-            }
-            c if is_ident_byte(c) => {
-                // Skip the whole word: `x.y` inside a number or an identifier
-                // is not a selector start we care about here.
-                i += b[i..].iter().take_while(|&&c| is_ident_byte(c)).count();
-            }
-            _ => i += 1,
-        }
+                None => i + 1,
+            },
+        };
     }
-    false
 }
 
 /// Past spaces and tabs (a selector may be split after its dot).
