@@ -230,6 +230,33 @@ fn new_cond_locker(e: &Expr) -> Option<(&Expr, bool)> {
 /// `y.field = sync.NewCond(...)` in the package gives it, and whether it is
 /// the read side; `None` when there is none or they disagree.
 fn field_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
+    let memo = sc.pkg.fact::<CondLockers>(sc.project);
+    if let Some(v) = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field) {
+        return v.clone();
+    }
+    let v = scan_cond_locker(sc, field);
+    memo.0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(field.to_string(), v.clone());
+    v
+}
+
+/// [`field_cond_locker`]'s answers by field name, once per package: each
+/// `x.L.Lock()` asking again re-walked every file that makes a Cond.
+#[derive(Default)]
+struct CondLockers(Mutex<HashMap<String, Option<(String, bool)>>>);
+
+impl crate::facts::PackageFact for CondLockers {
+    fn compute<'a>(
+        _: &'a crate::index::Package<'a>,
+        _: &'a crate::index::ProjectIndex<'a>,
+    ) -> Self {
+        CondLockers::default()
+    }
+}
+
+fn scan_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
     let mut found: Option<(String, bool)> = None;
     let mut agree = true;
     for file in sc.pkg.files() {
