@@ -17,7 +17,9 @@
 #           a WaitGroup field waited on and a range over a channel field
 #           (waitgroup-missing-done, range-over-unclosed-channel), and a call
 #           under a lock into one dispatcher that calls a helper of every
-#           file (the lock summaries shared by the package's files);
+#           file (the lock summaries shared by the package's files), a
+#           sync.Cond locked through `.L` and a callback field of the same
+#           name in every type, called under a lock;
 #   funcs   one file with N such functions;
 #   stmts   one function with N statements.
 # Prints N, seconds and seconds per 1000 units; linear growth keeps the last
@@ -40,6 +42,33 @@ type store$i struct {
 	ch chan int
 	wg sync.WaitGroup
 	jobs chan int
+	cond *sync.Cond
+	onEvent func()
+}
+
+func newStore$i() *store$i {
+	s := &store$i{items: map[string]int{}}
+	s.cond = sync.NewCond(&s.mu)
+	s.onEvent = func() {
+		s.mu.Lock()
+		s.items["e"]++
+		s.mu.Unlock()
+	}
+	return s
+}
+
+func (s *store$i) await$i() {
+	s.cond.L.Lock()
+	for len(s.items) == 0 {
+		s.cond.Wait()
+	}
+	s.cond.L.Unlock()
+}
+
+func (s *store$i) fire$i() {
+	s.other.Lock()
+	s.onEvent()
+	s.other.Unlock()
 }
 
 func (s *store$i) drain$i() {

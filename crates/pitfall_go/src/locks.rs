@@ -242,6 +242,96 @@ fn field_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
     v
 }
 
+/// The functions of the package that write field `field` (by name, any
+/// owner): (file index, declaration index, the package types whose `field`
+/// they assign, `x.field = ...`, or key in a literal, `T{field: ...}`).
+type FieldWrites = Vec<(usize, usize, Vec<String>)>;
+
+/// [`field_writers`] once per field name and package: a callback field's
+/// summary is asked per owner type, and each asking walked and typed every
+/// function naming the field (quadratic when every type of a package has a
+/// callback field of the same name).
+#[derive(Default)]
+struct FieldWriters(Mutex<HashMap<String, Arc<FieldWrites>>>);
+
+impl crate::facts::PackageFact for FieldWriters {
+    fn compute<'a>(
+        _: &'a crate::index::Package<'a>,
+        _: &'a crate::index::ProjectIndex<'a>,
+    ) -> Self {
+        FieldWriters::default()
+    }
+}
+
+fn field_writers(sc: &Scope<'_>, field: &str) -> Arc<FieldWrites> {
+    let memo = sc.pkg.fact::<FieldWriters>(sc.project);
+    if let Some(v) = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field) {
+        return v.clone();
+    }
+    let pkg = sc.pkg;
+    let mut out = Vec::new();
+    for (fi, file) in pkg.files().iter().enumerate() {
+        if !file.src.contains(field) {
+            continue;
+        }
+        let fsc = Scope {
+            project: sc.project,
+            pkg,
+            file,
+        };
+        for (di, decl) in file.ast.decls.iter().enumerate() {
+            let Decl::Func(fd) = decl else { continue };
+            if !file.text(fd.span).contains(field) {
+                continue;
+            }
+            let mut env: Option<Env<'_>> = None;
+            let mut types: Vec<String> = Vec::new();
+            let mut note = |t: &Ty<'_>| {
+                if let Ty::Named(p, n) = t.deref() {
+                    if *p == pkg.import_path() && !types.iter().any(|x| x == n) {
+                        types.push(n.to_string());
+                    }
+                }
+            };
+            walk::walk(Node::FuncDecl(fd), &mut |n, _| {
+                match n {
+                    Node::Stmt(Stmt::Assign(a)) if !a.is_define() => {
+                        for l in &a.lhs {
+                            if let Expr::Selector(ls) = l.unparen() {
+                                if ls.sel.name == field {
+                                    let env = env.get_or_insert_with(|| {
+                                        Env::build(&fsc, Node::FuncDecl(fd))
+                                    });
+                                    note(&env.type_of(&fsc, &ls.x));
+                                }
+                            }
+                        }
+                    }
+                    Node::Expr(Expr::CompositeLit(c)) => {
+                        let keyed = c.elts.iter().any(|e| {
+                            matches!(e, Expr::KeyValue(kv) if matches!(kv.key.unparen(), Expr::Ident(k) if k.name == field))
+                        });
+                        if let (true, Some(t)) = (keyed, &c.ty) {
+                            note(&fsc.type_expr(t));
+                        }
+                    }
+                    _ => {}
+                }
+                true
+            });
+            if !types.is_empty() {
+                out.push((fi, di, types));
+            }
+        }
+    }
+    let out = Arc::new(out);
+    memo.0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(field.to_string(), out.clone());
+    out
+}
+
 /// [`field_cond_locker`]'s answers by field name, once per package: each
 /// `x.L.Lock()` asking again re-walked every file that makes a Cond.
 #[derive(Default)]
@@ -1280,6 +1370,34 @@ impl<'a> Summaries<'a> {
         env
     }
 
+    /// Calls `f` with every function declaration of the package that assigns
+    /// field `field` of a value of the package's type `tname` (`x.field =
+    /// ...`) or keys it in a `tname{field: ...}` literal, in file order, with
+    /// its file's scope and its environment (see [`field_writers`]).
+    fn each_func_writing(
+        &self,
+        sc: &Scope<'a>,
+        field: &str,
+        tname: &str,
+        f: &mut dyn FnMut(Scope<'a>, &'a FuncDecl, Rc<Env<'a>>),
+    ) {
+        for (fi, di, types) in field_writers(sc, field).iter() {
+            if !types.iter().any(|t| t == tname) {
+                continue;
+            }
+            let file = &sc.pkg.files()[*fi];
+            let Some(Decl::Func(fd)) = file.ast.decls.get(*di) else {
+                continue;
+            };
+            let fsc = Scope {
+                project: sc.project,
+                pkg: sc.pkg,
+                file,
+            };
+            f(fsc, fd, self.env_for(&fsc, fd));
+        }
+    }
+
     /// Calls `f` with every function declaration of the package whose text
     /// mentions `needle`, its file's scope and its environment.
     fn each_func_mentioning(
@@ -1451,7 +1569,7 @@ impl<'a> Summaries<'a> {
         // Setter methods: (method name, parameter index).
         let mut setters: Vec<(&'a str, usize)> = Vec::new();
         let mut unknown = false;
-        self.each_func_mentioning(sc, field, &mut |fsc, fd, env| {
+        self.each_func_writing(sc, field, tname, &mut |fsc, fd, env| {
                 let recv = fd.recv_name();
                 let params = fd.param_names();
                 walk::walk(Node::FuncDecl(fd), &mut |n, _| {
