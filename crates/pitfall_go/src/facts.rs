@@ -37,6 +37,58 @@ pub trait ProjectFact: Any + Send + Sync + Sized {
     fn compute(graph: &ImportGraph) -> Self;
 }
 
+/// Package-wide answers by key (a field name, say), each computed once per
+/// package on first request: for a question every file may ask about its own
+/// key, where computing every key up front would be wasted. `Tag` names the
+/// question (a fact is stored under its type); see [`Package::memo`].
+///
+/// [`Package::memo`]: crate::index::Package::memo
+pub struct KeyedFact<Tag, K, V> {
+    answers: Mutex<HashMap<K, V>>,
+    tag: std::marker::PhantomData<fn() -> Tag>,
+}
+
+impl<Tag, K, V> Default for KeyedFact<Tag, K, V> {
+    fn default() -> Self {
+        KeyedFact {
+            answers: Mutex::new(HashMap::new()),
+            tag: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<Tag, K, V> PackageFact for KeyedFact<Tag, K, V>
+where
+    Tag: 'static,
+    K: std::hash::Hash + Eq + Send + 'static,
+    V: Send + 'static,
+{
+    fn compute<'a>(_: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
+        KeyedFact::default()
+    }
+}
+
+impl<Tag, K: std::hash::Hash + Eq, V: Clone> KeyedFact<Tag, K, V> {
+    /// The answer for `key`, computed with `compute` if no one has yet (two
+    /// threads may both compute it: answers must not depend on who asks).
+    pub fn get(&self, key: K, compute: impl FnOnce() -> V) -> V {
+        if let Some(v) = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return v.clone();
+        }
+        let v = compute();
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, v.clone());
+        v
+    }
+}
+
 type Cell = Arc<Slot>;
 
 /// One fact: its value once computed, and whether a thread is computing it.
@@ -193,6 +245,30 @@ mod tests {
             seen.into_inner().unwrap()
         });
         assert_eq!(seen, [4, 4], "the waiting worker ran the four jobs");
+    }
+
+    #[test]
+    fn keyed_answers_are_computed_once_per_key_and_tag() {
+        struct A;
+        struct B;
+        let store = FactStore::default();
+        let runs = AtomicUsize::new(0);
+        let ask = |key: &str, v: u32| {
+            store
+                .get_or_compute(KeyedFact::<A, String, u32>::default)
+                .get(key.to_string(), || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    v
+                })
+        };
+        assert_eq!((ask("x", 1), ask("x", 2), ask("y", 3)), (1, 1, 3));
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "x once, y once");
+        let other = store.get_or_compute(KeyedFact::<B, String, u32>::default);
+        assert_eq!(
+            other.get("x".to_string(), || 9),
+            9,
+            "another tag, another store"
+        );
     }
 
     #[test]

@@ -138,6 +138,23 @@ impl<'a> Package<'a> {
         self.facts.get_or_compute(|| F::compute(self, project))
     }
 
+    /// The package-wide answer to question `Tag` for `key`, computed once per
+    /// package (see [`crate::facts::KeyedFact`]).
+    pub fn memo<Tag, K, V>(
+        &'a self,
+        project: &'a ProjectIndex<'a>,
+        key: K,
+        compute: impl FnOnce() -> V,
+    ) -> V
+    where
+        Tag: 'static,
+        K: std::hash::Hash + Eq + Send + 'static,
+        V: Clone + Send + 'static,
+    {
+        self.fact::<crate::facts::KeyedFact<Tag, K, V>>(project)
+            .get(key, compute)
+    }
+
     pub fn import_path(&self) -> &'a str {
         &self.src.import_path
     }

@@ -230,16 +230,13 @@ fn new_cond_locker(e: &Expr) -> Option<(&Expr, bool)> {
 /// `y.field = sync.NewCond(...)` in the package gives it, and whether it is
 /// the read side; `None` when there is none or they disagree.
 fn field_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
-    let memo = sc.pkg.fact::<CondLockers>(sc.project);
-    if let Some(v) = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field) {
-        return v.clone();
-    }
-    let v = scan_cond_locker(sc, field);
-    memo.0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(field.to_string(), v.clone());
-    v
+    // Once per field and package: each `x.L.Lock()` asking again re-walked
+    // every file that makes a Cond.
+    struct CondLockers;
+    sc.pkg
+        .memo::<CondLockers, _, _>(sc.project, field.to_string(), || {
+            scan_cond_locker(sc, field)
+        })
 }
 
 /// The functions of the package that write field `field` (by name, any
@@ -247,27 +244,19 @@ fn field_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
 /// they assign, `x.field = ...`, or key in a literal, `T{field: ...}`).
 type FieldWrites = Vec<(usize, usize, Vec<String>)>;
 
-/// [`field_writers`] once per field name and package: a callback field's
-/// summary is asked per owner type, and each asking walked and typed every
-/// function naming the field (quadratic when every type of a package has a
-/// callback field of the same name).
-#[derive(Default)]
-struct FieldWriters(Mutex<HashMap<String, Arc<FieldWrites>>>);
-
-impl crate::facts::PackageFact for FieldWriters {
-    fn compute<'a>(
-        _: &'a crate::index::Package<'a>,
-        _: &'a crate::index::ProjectIndex<'a>,
-    ) -> Self {
-        FieldWriters::default()
-    }
+/// Once per field name and package: a callback field's summary is asked per
+/// owner type, and each asking walked and typed every function naming the
+/// field (quadratic when every type of a package has a callback field of the
+/// same name).
+fn field_writers(sc: &Scope<'_>, field: &str) -> Arc<FieldWrites> {
+    struct FieldWriters;
+    sc.pkg
+        .memo::<FieldWriters, _, _>(sc.project, field.to_string(), || {
+            Arc::new(find_field_writers(sc, field))
+        })
 }
 
-fn field_writers(sc: &Scope<'_>, field: &str) -> Arc<FieldWrites> {
-    let memo = sc.pkg.fact::<FieldWriters>(sc.project);
-    if let Some(v) = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field) {
-        return v.clone();
-    }
+fn find_field_writers(sc: &Scope<'_>, field: &str) -> FieldWrites {
     let pkg = sc.pkg;
     let mut out = Vec::new();
     for (fi, file) in pkg.files().iter().enumerate() {
@@ -324,26 +313,7 @@ fn field_writers(sc: &Scope<'_>, field: &str) -> Arc<FieldWrites> {
             }
         }
     }
-    let out = Arc::new(out);
-    memo.0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(field.to_string(), out.clone());
     out
-}
-
-/// [`field_cond_locker`]'s answers by field name, once per package: each
-/// `x.L.Lock()` asking again re-walked every file that makes a Cond.
-#[derive(Default)]
-struct CondLockers(Mutex<HashMap<String, Option<(String, bool)>>>);
-
-impl crate::facts::PackageFact for CondLockers {
-    fn compute<'a>(
-        _: &'a crate::index::Package<'a>,
-        _: &'a crate::index::ProjectIndex<'a>,
-    ) -> Self {
-        CondLockers::default()
-    }
 }
 
 fn scan_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {

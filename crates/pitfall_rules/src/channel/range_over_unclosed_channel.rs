@@ -179,29 +179,15 @@ fn check(cx: &mut Checker) {
 /// it and neither closes it nor lets it escape. A package-wide answer,
 /// computed once per field and package: each file asking again made the rule
 /// quadratic in the files of a package that ranges over a field everywhere.
-#[derive(Default)]
-struct NeverClosedFields(std::sync::Mutex<std::collections::HashMap<String, bool>>);
-
-impl PackageFact for NeverClosedFields {
-    fn compute<'a>(_: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
-        Self::default()
-    }
-}
+struct NeverClosedFields;
 
 fn field_never_closed(cx: &Checker, field: &str) -> bool {
-    let memo = cx.package_fact::<NeverClosedFields>();
-    if let Some(&v) = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field) {
-        return v;
-    }
-    let v = field_made_in_package(cx, field) && {
-        let fu = field_uses(&cx.scope(), cx.pkg, field);
-        !(fu.closed || fu.escapes)
-    };
-    memo.0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(field.to_string(), v);
-    v
+    cx.pkg.memo::<NeverClosedFields, _, _>(cx.project, field.to_string(), || {
+        field_made_in_package(cx, field) && {
+            let fu = field_uses(&cx.scope(), cx.pkg, field);
+            !(fu.closed || fu.escapes)
+        }
+    })
 }
 
 /// Whether some code of the package makes the channel stored in `field`

@@ -181,8 +181,7 @@ fn never_done(cx: &mut Checker) {
 /// name and package in one pass over the code that spells it: each `Wait`
 /// asking again for its own (owner, field) made the rule quadratic in the
 /// files of a package whose types all have a `wg` field.
-#[derive(Default)]
-struct FieldCounts(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Tally>>>);
+struct FieldCounts;
 
 /// The uses of one field name: per owner type, and on values of unknown type
 /// (which may be any owner).
@@ -192,23 +191,10 @@ struct Tally {
     unknown: Counts,
 }
 
-impl PackageFact for FieldCounts {
-    fn compute<'a>(_: &'a Package<'a>, _: &'a ProjectIndex<'a>) -> Self {
-        Self::default()
-    }
-}
-
 /// The uses of WaitGroup field `field` of struct `owner` across the package.
 fn field_counts(cx: &Checker, owner: &str, field: &str) -> Counts {
-    let memo = cx.package_fact::<FieldCounts>();
-    let cached = memo.0.lock().unwrap_or_else(|e| e.into_inner()).get(field).cloned();
-    let tally = cached.unwrap_or_else(|| {
-        let t = std::sync::Arc::new(tally_field(cx, field));
-        memo.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(field.to_string(), t.clone());
-        t
+    let tally = cx.pkg.memo::<FieldCounts, _, _>(cx.project, field.to_string(), || {
+        std::sync::Arc::new(tally_field(cx, field))
     });
     let own = tally.by_owner.get(owner).copied().unwrap_or_default();
     let u = tally.unknown;
