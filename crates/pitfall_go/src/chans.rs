@@ -547,10 +547,7 @@ pub struct FieldUses {
 /// The uses of field `field` (on any value) across the package's files.
 pub fn field_uses<'a>(sc: &Scope<'a>, pkg: &'a Package<'a>, field: &str) -> FieldUses {
     let mut out = FieldUses::default();
-    for file in pkg.files() {
-        if !file.src.contains(field) {
-            continue;
-        }
+    for (_, file) in pkg.files_mentioning(field) {
         let fsc = Scope {
             project: sc.project,
             pkg,

@@ -163,6 +163,19 @@ impl<'a> Package<'a> {
         &self.src.files
     }
 
+    /// The files of the package (with their index) whose text contains
+    /// `needle`: where a package-wide walk looking for one name starts.
+    pub fn files_mentioning<'s>(
+        &'s self,
+        needle: &'s str,
+    ) -> impl Iterator<Item = (usize, &'a GoFile)> + 's {
+        self.src
+            .files
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| f.src.contains(needle))
+    }
+
     /// Whether any file of the package calls `pkg.name` (e.g. a middleware
     /// that installs `http.MaxBytesHandler`), whatever the import is called.
     pub fn calls_pkg_func(&self, pkg: &str, name: &str) -> bool {

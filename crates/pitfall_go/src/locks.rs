@@ -256,61 +256,68 @@ fn field_writers(sc: &Scope<'_>, field: &str) -> Arc<FieldWrites> {
         })
 }
 
+/// Every function declaration of the package whose text mentions `needle`:
+/// (file index, file, declaration index, declaration), in file order.
+fn funcs_mentioning<'a, 's>(
+    pkg: &'a crate::index::Package<'a>,
+    needle: &'s str,
+) -> impl Iterator<Item = (usize, &'a crate::GoFile, usize, &'a FuncDecl)> + 's
+where
+    'a: 's,
+{
+    pkg.files_mentioning(needle).flat_map(move |(fi, file)| {
+        file.ast
+            .decls
+            .iter()
+            .enumerate()
+            .filter_map(move |(di, d)| match d {
+                Decl::Func(fd) if file.text(fd.span).contains(needle) => Some((fi, file, di, fd)),
+                _ => None,
+            })
+    })
+}
+
 fn find_field_writers(sc: &Scope<'_>, field: &str) -> FieldWrites {
     let pkg = sc.pkg;
     let mut out = Vec::new();
-    for (fi, file) in pkg.files().iter().enumerate() {
-        if !file.src.contains(field) {
-            continue;
-        }
-        let fsc = Scope {
-            project: sc.project,
-            pkg,
-            file,
-        };
-        for (di, decl) in file.ast.decls.iter().enumerate() {
-            let Decl::Func(fd) = decl else { continue };
-            if !file.text(fd.span).contains(field) {
-                continue;
-            }
-            let mut env: Option<Env<'_>> = None;
-            let mut types: Vec<String> = Vec::new();
-            let mut note = |t: &Ty<'_>| {
-                if let Ty::Named(p, n) = t.deref() {
-                    if *p == pkg.import_path() && !types.iter().any(|x| x == n) {
-                        types.push(n.to_string());
-                    }
+    for (fi, file, di, fd) in funcs_mentioning(pkg, field) {
+        let fsc = Scope { file, ..*sc };
+        let mut env: Option<Env<'_>> = None;
+        let mut types: Vec<String> = Vec::new();
+        let mut note = |t: &Ty<'_>| {
+            if let Ty::Named(p, n) = t.deref() {
+                if *p == pkg.import_path() && !types.iter().any(|x| x == n) {
+                    types.push(n.to_string());
                 }
-            };
-            walk::walk(Node::FuncDecl(fd), &mut |n, _| {
-                match n {
-                    Node::Stmt(Stmt::Assign(a)) if !a.is_define() => {
-                        for l in &a.lhs {
-                            if let Expr::Selector(ls) = l.unparen() {
-                                if ls.sel.name == field {
-                                    let env = env.get_or_insert_with(|| {
-                                        Env::build(&fsc, Node::FuncDecl(fd))
-                                    });
-                                    note(&env.type_of(&fsc, &ls.x));
-                                }
+            }
+        };
+        walk::walk(Node::FuncDecl(fd), &mut |n, _| {
+            match n {
+                Node::Stmt(Stmt::Assign(a)) if !a.is_define() => {
+                    for l in &a.lhs {
+                        if let Expr::Selector(ls) = l.unparen() {
+                            if ls.sel.name == field {
+                                let env =
+                                    env.get_or_insert_with(|| Env::build(&fsc, Node::FuncDecl(fd)));
+                                note(&env.type_of(&fsc, &ls.x));
                             }
                         }
                     }
-                    Node::Expr(Expr::CompositeLit(c)) => {
-                        let keyed = c.elts.iter().any(|e| {
+                }
+                Node::Expr(Expr::CompositeLit(c)) => {
+                    let keyed = c.elts.iter().any(|e| {
                             matches!(e, Expr::KeyValue(kv) if matches!(kv.key.unparen(), Expr::Ident(k) if k.name == field))
                         });
-                        if let (true, Some(t)) = (keyed, &c.ty) {
-                            note(&fsc.type_expr(t));
-                        }
+                    if let (true, Some(t)) = (keyed, &c.ty) {
+                        note(&fsc.type_expr(t));
                     }
-                    _ => {}
                 }
-                true
-            });
-            if !types.is_empty() {
-                out.push((fi, di, types));
+                _ => {}
             }
+            true
+        });
+        if !types.is_empty() {
+            out.push((fi, di, types));
         }
     }
     out
@@ -319,10 +326,7 @@ fn find_field_writers(sc: &Scope<'_>, field: &str) -> FieldWrites {
 fn scan_cond_locker(sc: &Scope<'_>, field: &str) -> Option<(String, bool)> {
     let mut found: Option<(String, bool)> = None;
     let mut agree = true;
-    for file in sc.pkg.files() {
-        if !file.src.contains("NewCond") {
-            continue;
-        }
+    for (_, file) in sc.pkg.files_mentioning("NewCond") {
         walk::walk_file(&file.ast, &mut |n, _| {
             let Node::Stmt(Stmt::Assign(a)) = n else {
                 return true;
@@ -1128,16 +1132,6 @@ struct Memo<T> {
     height: u32,
 }
 
-impl<T> Clone for Memo<T> {
-    fn clone(&self) -> Self {
-        Memo {
-            value: self.value.clone(),
-            tainted: self.tainted,
-            height: self.height,
-        }
-    }
-}
-
 /// A cut-free summary and its height (see [`Memo`]).
 type SharedMemo<T> = (Option<Arc<T>>, u32);
 
@@ -1376,21 +1370,9 @@ impl<'a> Summaries<'a> {
         needle: &str,
         f: &mut dyn FnMut(Scope<'a>, &'a FuncDecl, Rc<Env<'a>>),
     ) {
-        for file in sc.pkg.files() {
-            if !file.src.contains(needle) {
-                continue;
-            }
-            let fsc = Scope {
-                project: sc.project,
-                pkg: sc.pkg,
-                file,
-            };
-            for decl in &file.ast.decls {
-                let Decl::Func(fd) = decl else { continue };
-                if file.text(fd.span).contains(needle) {
-                    f(fsc, fd, self.env_for(&fsc, fd));
-                }
-            }
+        for (_, file, _, fd) in funcs_mentioning(sc.pkg, needle) {
+            let fsc = Scope { file, ..*sc };
+            f(fsc, fd, self.env_for(&fsc, fd));
         }
     }
 

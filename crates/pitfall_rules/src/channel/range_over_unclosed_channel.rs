@@ -195,15 +195,8 @@ fn field_never_closed(cx: &Checker, field: &str) -> bool {
 /// never fills is nil or set from outside, and not ours to judge.
 fn field_made_in_package(cx: &Checker, field: &str) -> bool {
     let sc = cx.scope();
-    for f in cx.pkg.files() {
-        if !f.src.contains(field) {
-            continue;
-        }
-        let fsc = pitfall_go::types::Scope {
-            project: sc.project,
-            pkg: sc.pkg,
-            file: f,
-        };
+    for (_, f) in cx.pkg.files_mentioning(field) {
+        let fsc = pitfall_go::types::Scope { file: f, ..sc };
         let env = pitfall_go::types::Env::default();
         let mut found = false;
         walk::walk_file(&f.ast, &mut |n, _| {

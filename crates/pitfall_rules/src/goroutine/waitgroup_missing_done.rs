@@ -210,15 +210,8 @@ fn field_counts(cx: &Checker, owner: &str, field: &str) -> Counts {
 fn tally_field(cx: &Checker, field: &str) -> Tally {
     let pkg = cx.pkg;
     let mut t = Tally::default();
-    for f in pkg.files() {
-        if !f.src.contains(field) {
-            continue;
-        }
-        let sc = pitfall_go::types::Scope {
-            project: cx.project,
-            pkg,
-            file: f,
-        };
+    for (_, f) in pkg.files_mentioning(field) {
+        let sc = pitfall_go::types::Scope { file: f, ..cx.scope() };
         for root in walk::top_level_roots(&f.ast) {
             if !f.text(root.span()).contains(field) {
                 continue;
