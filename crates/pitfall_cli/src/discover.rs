@@ -257,24 +257,19 @@ pub fn read(files: &[PathBuf], cwd: &Path, max_file_size: u64) -> Read {
 /// The import graph of the packages read, from their files' headers (no
 /// parsing): what the run-wide facts read.
 pub fn import_graph(pkgs: &[RawPackage]) -> pitfall_go::index::ImportGraph {
-    use pitfall_go::index::{GraphPackage, ImportGraph, SHUTDOWN_METHODS};
-    let graph: Vec<GraphPackage> = pkgs
-        .par_iter()
-        .map(|p| {
-            let prod = || p.files.iter().filter(|f| !f.path.ends_with("_test.go"));
-            let mut imports: Vec<String> = prod().flat_map(|f| f.header.imports.clone()).collect();
-            imports.sort_unstable();
-            imports.dedup();
-            GraphPackage {
-                import_path: p.import_path.clone(),
-                name: p.name.clone(),
-                imports,
-                stops_servers: prod()
-                    .any(|f| pitfall_go::scan::calls_selector(&f.src, SHUTDOWN_METHODS)),
-            }
-        })
-        .collect();
-    ImportGraph::new(graph)
+    use pitfall_go::index::{GraphPackage, ImportGraph};
+    ImportGraph::new(
+        pkgs.par_iter()
+            .map(|p| {
+                let files = p
+                    .files
+                    .iter()
+                    .filter(|f| !f.path.ends_with("_test.go"))
+                    .map(|f| (f.header.imports.iter().map(String::as_str), &*f.src));
+                GraphPackage::new(&p.import_path, &p.name, files)
+            })
+            .collect(),
+    )
 }
 
 /// A parsed package and what parsing it said, per file: (position in the

@@ -268,6 +268,45 @@ pub struct GraphPackage {
     pub stops_servers: bool,
 }
 
+impl GraphPackage {
+    /// A package from its non-test files: each one's import paths and text.
+    pub fn new<'f, I: IntoIterator<Item = &'f str>>(
+        import_path: &str,
+        name: &str,
+        files: impl Iterator<Item = (I, &'f str)>,
+    ) -> GraphPackage {
+        let (mut imports, mut stops_servers) = (Vec::new(), false);
+        for (paths, src) in files {
+            imports.extend(paths.into_iter().map(str::to_string));
+            stops_servers = stops_servers || crate::scan::calls_selector(src, SHUTDOWN_METHODS);
+        }
+        imports.sort_unstable();
+        imports.dedup();
+        GraphPackage {
+            import_path: import_path.to_string(),
+            name: name.to_string(),
+            imports,
+            stops_servers,
+        }
+    }
+}
+
+/// Package positions by import path, given each package's (path, package
+/// clause name): an external test package (`foo_test`) shares its
+/// directory's path and counts only when the package itself is absent.
+fn by_import_path<K: std::hash::Hash + Eq>(
+    pkgs: impl Iterator<Item = (K, bool)>,
+) -> HashMap<K, usize> {
+    let mut by_path = HashMap::new();
+    for (i, (path, external_test)) in pkgs.enumerate() {
+        if external_test && by_path.contains_key(&path) {
+            continue;
+        }
+        by_path.insert(path, i);
+    }
+    by_path
+}
+
 /// Every package of the run and what it imports: what run-wide facts read,
 /// so that they need no syntax tree (a run checks package by package and
 /// drops their trees as it goes).
@@ -279,14 +318,11 @@ pub struct ImportGraph {
 
 impl ImportGraph {
     pub fn new(packages: Vec<GraphPackage>) -> ImportGraph {
-        let mut by_path = HashMap::new();
-        for (i, p) in packages.iter().enumerate() {
-            // The external test package shares the directory; prefer the real one.
-            if p.name.ends_with("_test") && by_path.contains_key(&p.import_path) {
-                continue;
-            }
-            by_path.insert(p.import_path.clone(), i);
-        }
+        let by_path = by_import_path(
+            packages
+                .iter()
+                .map(|p| (p.import_path.clone(), p.name.ends_with("_test"))),
+        );
         ImportGraph { packages, by_path }
     }
 
@@ -296,19 +332,12 @@ impl ImportGraph {
             sources
                 .iter()
                 .map(|s| {
-                    let prod = || s.files.iter().filter(|f| !f.is_test);
-                    let mut imports: Vec<String> = prod()
-                        .flat_map(|f| f.ast.imports.iter().map(|i| i.path.clone()))
-                        .collect();
-                    imports.sort_unstable();
-                    imports.dedup();
-                    GraphPackage {
-                        import_path: s.import_path.clone(),
-                        name: s.name.clone(),
-                        imports,
-                        stops_servers: prod()
-                            .any(|f| crate::scan::calls_selector(&f.src, SHUTDOWN_METHODS)),
-                    }
+                    let files = s
+                        .files
+                        .iter()
+                        .filter(|f| !f.is_test)
+                        .map(|f| (f.ast.imports.iter().map(|i| i.path.as_str()), &*f.src));
+                    GraphPackage::new(&s.import_path, &s.name, files)
                 })
                 .collect(),
         )
@@ -377,14 +406,11 @@ impl<'a> ProjectIndex<'a> {
         facts: Arc<FactStore>,
     ) -> ProjectIndex<'a> {
         let packages = Packages(entries);
-        let mut by_path = HashMap::new();
-        for (i, p) in packages.iter().enumerate() {
-            // The external test package shares the directory; prefer the real one.
-            if p.src.name.ends_with("_test") && by_path.contains_key(p.import_path()) {
-                continue;
-            }
-            by_path.insert(p.import_path(), i);
-        }
+        let by_path = by_import_path(
+            packages
+                .iter()
+                .map(|p| (p.import_path(), p.src.name.ends_with("_test"))),
+        );
         ProjectIndex {
             packages,
             by_path,
