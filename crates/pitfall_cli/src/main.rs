@@ -529,6 +529,24 @@ struct Checked {
 
 type ParseInfo = (Vec<(usize, String)>, usize, usize);
 
+/// Parses the packages `which` (in parallel): their trees, and what parsing
+/// each said.
+fn parse_all(
+    pkgs: &[discover::RawPackage],
+    which: &[usize],
+) -> (Vec<pitfall_go::index::SourcePackage>, Vec<ParseInfo>) {
+    which
+        .par_iter()
+        .map(|&i| {
+            let p = discover::parse(&pkgs[i]);
+            (
+                p.package,
+                (p.warnings, p.files_with_syntax_errors, p.files_checked),
+            )
+        })
+        .unzip()
+}
+
 /// What checking the packages that missed the cache reads.
 #[derive(Clone, Copy)]
 struct Work<'r> {
@@ -637,16 +655,7 @@ fn check_by_unit(work: &Work) -> Checked {
     let out = Mutex::new(Checked::default());
     let work = |u: usize| {
         let members = &units[u];
-        let parsed: Vec<discover::Parsed> = members
-            .par_iter()
-            .map(|&i| discover::parse(&pkgs[i]))
-            .collect();
-        let mut sources = Vec::with_capacity(parsed.len());
-        let mut infos = Vec::with_capacity(parsed.len());
-        for p in parsed {
-            sources.push(p.package);
-            infos.push((p.warnings, p.files_with_syntax_errors, p.files_checked));
-        }
+        let (sources, infos) = parse_all(pkgs, members);
         if members.iter().any(|&i| is_miss[i]) {
             let deps: Vec<usize> = graph
                 .closure(members)
@@ -699,11 +708,7 @@ fn check_by_unit(work: &Work) -> Checked {
             else {
                 return Default::default();
             };
-            let sources: Vec<SourcePackage> = graph
-                .closure(&[i])
-                .par_iter()
-                .map(|&j| discover::parse(&pkgs[j]).package)
-                .collect();
+            let (sources, _) = parse_all(pkgs, &graph.closure(&[i]));
             let whole = ProjectIndex::new(&sources);
             let Some(m) = whole
                 .packages
@@ -712,10 +717,7 @@ fn check_by_unit(work: &Work) -> Checked {
             else {
                 return Default::default();
             };
-            (
-                pitfall_go::lifecycle::lifecycle(&whole, m),
-                pitfall_go::routes::route_map(&whole, m),
-            )
+            pitfall_rules::manifest::program_facts(&whole, m)
         };
         out.manifest_result = Some(pitfall_rules::manifest::check_manifests_with(
             &manifests.objects,
@@ -733,18 +735,12 @@ fn check_by_unit(work: &Work) -> Checked {
 /// tested against (`PITFALL_WHOLE_TREE=1`).
 fn check_whole(work: &Work) -> Checked {
     let (pkgs, misses) = (work.pkgs, work.misses);
-    let needed = work.graph.needed_for(misses, true);
-    let parsed: Vec<discover::Parsed> = needed
-        .par_iter()
-        .map(|&i| discover::parse(&pkgs[i]))
-        .collect();
-    let mut sources: Vec<pitfall_go::index::SourcePackage> = Vec::new();
+    let needed = work
+        .graph
+        .needed_for(misses, !work.manifests.objects.is_empty());
+    let (sources, infos) = parse_all(pkgs, &needed);
     let mut out = Checked::default();
-    for (p, &i) in parsed.into_iter().zip(&needed) {
-        out.parse_info
-            .insert(i, (p.warnings, p.files_with_syntax_errors, p.files_checked));
-        sources.push(p.package);
-    }
+    out.parse_info.extend(needed.iter().copied().zip(infos));
     let index = ProjectIndex::new(&sources);
     let slot: HashMap<usize, usize> = needed.iter().enumerate().map(|(s, &i)| (i, s)).collect();
     let jobs = misses

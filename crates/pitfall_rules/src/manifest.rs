@@ -267,11 +267,20 @@ pub fn check_manifests(
     overrides: &[LinkOverride],
 ) -> FileResult {
     check_manifests_with(objects, project, settings, overrides, &|main| {
-        (
-            pitfall_go::lifecycle::lifecycle(project, main),
-            pitfall_go::routes::route_map(project, main),
-        )
+        program_facts(project, main)
     })
+}
+
+/// A main package's lifecycle and route map, read from the code of
+/// `project` it reaches: what the cross-checks know of a program.
+pub fn program_facts<'a>(
+    project: &'a ProjectIndex<'a>,
+    main: &'a Package<'a>,
+) -> (Lifecycle, RouteMap) {
+    (
+        pitfall_go::lifecycle::lifecycle(project, main),
+        pitfall_go::routes::route_map(project, main),
+    )
 }
 
 /// What the cross-checks read of a main package: its lifecycle and route
