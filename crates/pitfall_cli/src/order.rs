@@ -17,6 +17,17 @@ struct State {
     running: usize,
 }
 
+/// What the units need to run: fixed for the run, beside the state that
+/// changes as they go.
+struct Plan<'s> {
+    state: Mutex<State>,
+    /// Per unit, the units that import it.
+    importers: Vec<Vec<usize>>,
+    size: &'s [u64],
+    budget: u64,
+    work: &'s (dyn Fn(usize) + Sync),
+}
+
 /// Runs `work(unit)` for every unit on the current rayon pool, each after
 /// the units it depends on (`deps[u]`, indices below `deps.len()`); `size[u]`
 /// counts against `budget` while `u` runs.
@@ -39,74 +50,60 @@ pub fn run(deps: &[Vec<usize>], size: &[u64], budget: u64, work: &(dyn Fn(usize)
             state.ready.push((bytes, std::cmp::Reverse(u)));
         }
     }
-    let state = Mutex::new(state);
-    rayon::scope(|s| start_ready(s, &state, &importers, size, budget, work));
+    let plan = Plan {
+        state: Mutex::new(state),
+        importers,
+        size,
+        budget,
+        work,
+    };
+    rayon::scope(|s| plan.start_ready(s));
 }
 
-/// Starts ready units while the budget allows (always at least one when
-/// nothing runs).
-fn start_ready<'s>(
-    s: &rayon::Scope<'s>,
-    state: &'s Mutex<State>,
-    importers: &'s [Vec<usize>],
-    size: &'s [u64],
-    budget: u64,
-    work: &'s (dyn Fn(usize) + Sync),
-) {
-    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-    while let Some(&(bytes, std::cmp::Reverse(u))) = st.ready.peek() {
-        if st.running > 0 && st.in_flight + bytes > budget {
-            break;
-        }
-        st.ready.pop();
-        st.in_flight += bytes;
-        st.running += 1;
-        s.spawn(move |s| {
-            // Whatever happens in `work`, the unit counts as done: its
-            // importers still run (a panic is reported by the caller's pool).
-            struct Done<'s, 'f> {
-                s: &'f rayon::Scope<'s>,
-                state: &'s Mutex<State>,
-                importers: &'s [Vec<usize>],
-                size: &'s [u64],
-                budget: u64,
-                work: &'s (dyn Fn(usize) + Sync),
-                u: usize,
+impl<'s> Plan<'s> {
+    /// Starts ready units while the budget allows (always at least one when
+    /// nothing runs).
+    fn start_ready(&'s self, s: &rayon::Scope<'s>) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(&(bytes, std::cmp::Reverse(u))) = st.ready.peek() {
+            if st.running > 0 && st.in_flight + bytes > self.budget {
+                break;
             }
-            impl Drop for Done<'_, '_> {
-                fn drop(&mut self) {
-                    {
-                        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-                        st.in_flight -= self.size[self.u];
-                        st.running -= 1;
-                        for &v in &self.importers[self.u] {
-                            st.waiting[v] -= 1;
-                            if st.waiting[v] == 0 {
-                                st.ready.push((self.size[v], std::cmp::Reverse(v)));
-                            }
-                        }
-                    }
-                    start_ready(
-                        self.s,
-                        self.state,
-                        self.importers,
-                        self.size,
-                        self.budget,
-                        self.work,
-                    );
+            st.ready.pop();
+            st.in_flight += bytes;
+            st.running += 1;
+            s.spawn(move |s| {
+                // Whatever happens in `work`, the unit counts as done: its
+                // importers still run (a panic is reported by the caller's pool).
+                struct Done<'s, 'f> {
+                    plan: &'s Plan<'s>,
+                    s: &'f rayon::Scope<'s>,
+                    u: usize,
                 }
+                impl Drop for Done<'_, '_> {
+                    fn drop(&mut self) {
+                        self.plan.finish(self.u);
+                        self.plan.start_ready(self.s);
+                    }
+                }
+                let _done = Done { plan: self, s, u };
+                (self.work)(u);
+            });
+        }
+    }
+
+    /// Unit `u` is done: its bytes leave the budget, and importers with no
+    /// import left to wait for become ready.
+    fn finish(&self, u: usize) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.in_flight -= self.size[u];
+        st.running -= 1;
+        for &v in &self.importers[u] {
+            st.waiting[v] -= 1;
+            if st.waiting[v] == 0 {
+                st.ready.push((self.size[v], std::cmp::Reverse(v)));
             }
-            let _done = Done {
-                s,
-                state,
-                importers,
-                size,
-                budget,
-                work,
-                u,
-            };
-            work(u);
-        });
+        }
     }
 }
 
