@@ -247,65 +247,64 @@ fn components<I: Iterator<Item = usize>>(
     edges: impl Fn(usize) -> I,
 ) -> Vec<Vec<usize>> {
     const NONE: usize = usize::MAX;
+    /// Tarjan's numbering: each node's visit order and low link, and the
+    /// stack of nodes whose component is not closed yet.
+    struct Walk {
+        index: Vec<usize>,
+        low: Vec<usize>,
+        on_stack: Vec<bool>,
+        stack: Vec<usize>,
+        next: usize,
+    }
+    impl Walk {
+        fn enter(&mut self, v: usize) {
+            (self.index[v], self.low[v]) = (self.next, self.next);
+            self.next += 1;
+            self.stack.push(v);
+            self.on_stack[v] = true;
+        }
+    }
     let n = nodes.iter().copied().max().map_or(0, |m| m + 1);
-    let (mut index, mut low, mut on_stack) = (vec![NONE; n], vec![0; n], vec![false; n]);
-    let (mut next, mut stack, mut out) = (0, Vec::new(), Vec::new());
+    let mut t = Walk {
+        index: vec![NONE; n],
+        low: vec![0; n],
+        on_stack: vec![false; n],
+        stack: Vec::new(),
+        next: 0,
+    };
+    let successors = |v: usize| -> Vec<usize> {
+        let mut succ: Vec<usize> = edges(v).collect();
+        succ.reverse();
+        succ
+    };
+    let mut out = Vec::new();
     for &root in nodes {
-        if index[root] != NONE {
+        if t.index[root] != NONE {
             continue;
         }
+        t.enter(root);
         // (node, its successors not yet visited)
-        let mut work: Vec<(usize, Vec<usize>)> = Vec::new();
-        let enter = |v: usize,
-                     index: &mut Vec<usize>,
-                     low: &mut Vec<usize>,
-                     on_stack: &mut Vec<bool>,
-                     stack: &mut Vec<usize>,
-                     next: &mut usize| {
-            index[v] = *next;
-            low[v] = *next;
-            *next += 1;
-            stack.push(v);
-            on_stack[v] = true;
-            let mut succ: Vec<usize> = edges(v).collect();
-            succ.reverse();
-            (v, succ)
-        };
-        work.push(enter(
-            root,
-            &mut index,
-            &mut low,
-            &mut on_stack,
-            &mut stack,
-            &mut next,
-        ));
+        let mut work: Vec<(usize, Vec<usize>)> = vec![(root, successors(root))];
         while let Some((v, succ)) = work.last_mut() {
             let v = *v;
             if let Some(w) = succ.pop() {
-                if index[w] == NONE {
-                    let frame = enter(
-                        w,
-                        &mut index,
-                        &mut low,
-                        &mut on_stack,
-                        &mut stack,
-                        &mut next,
-                    );
-                    work.push(frame);
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
+                if t.index[w] == NONE {
+                    t.enter(w);
+                    work.push((w, successors(w)));
+                } else if t.on_stack[w] {
+                    t.low[v] = t.low[v].min(t.index[w]);
                 }
                 continue;
             }
             work.pop();
             if let Some((parent, _)) = work.last() {
-                low[*parent] = low[*parent].min(low[v]);
+                t.low[*parent] = t.low[*parent].min(t.low[v]);
             }
-            if low[v] == index[v] {
+            if t.low[v] == t.index[v] {
                 let mut comp = Vec::new();
                 loop {
-                    let w = stack.pop().expect("v is on the stack");
-                    on_stack[w] = false;
+                    let w = t.stack.pop().expect("v is on the stack");
+                    t.on_stack[w] = false;
                     comp.push(w);
                     if w == v {
                         break;
